@@ -8,3 +8,6 @@
 
 pub mod canvas;
 pub mod client;
+pub mod clock;
+pub mod line;
+pub mod server;

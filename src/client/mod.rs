@@ -100,3 +100,11 @@ pub enum Event {
     /// A message that could not be sent.
     NotSent { target: String, text: String, reason: String },
 }
+
+mod conn;
+pub mod line_mode;
+
+pub use conn::{Handle, spawn};
+
+/// The caps the client asks for when the server offers them.
+pub(crate) const WANTED_CAPS: [&str; 5] = ["message-tags", "server-time", "echo-message", "batch", "multi-prefix"];
