@@ -544,7 +544,8 @@ impl Session {
             Some(text) => {
                 self.num(st, "375", format_args!(":- {name} Message of the day - "));
                 for l in text.lines() {
-                    self.num(st, "372", format_args!(":- {}", sanitize(l, 400)));
+                    let l: String = l.chars().filter(|c| !c.is_control()).take(400).collect();
+                    self.num(st, "372", format_args!(":- {l}"));
                 }
                 self.num(st, "376", ":End of /MOTD command.");
             }
