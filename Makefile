@@ -33,3 +33,27 @@ test: test-server
 clean:
 	$(CARGO) clean
 	rm -rf dist
+
+# --- fuzzing ---
+# `make fuzz` runs each libFuzzer target for FUZZ_SECONDS (default 60), one
+# at a time and niced. fuzz/ is its own crate with its own Cargo.lock; the
+# seeds in fuzz/seeds/ are read-only input, new finds go to fuzz/corpus/
+# (ignored by git) and crashes to fuzz/artifacts/. `cargo test` replays the
+# seeds through the same checks (tests/fuzz_corpus.rs).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := line tags canvas journal
+
+.PHONY: fuzz fuzz-tools
+
+fuzz-tools:
+	@$(APT_INSTALL) build-essential
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
+
+fuzz: fuzz-tools
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s" && \
+		TMPDIR=$${FUZZ_TMPDIR:-/dev/shm} nice -n 10 $(CARGO) +nightly fuzz run -O $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
