@@ -89,7 +89,10 @@ impl<'a> Message<'a> {
 
     /// The tags as `(key, raw value)` pairs, in order; see [`unescape_tag_value`].
     pub fn tags(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.tags.split(';').filter(|t| !t.is_empty()).map(|t| t.split_once('=').unwrap_or((t, "")))
+        self.tags
+            .split(';')
+            .map(|t| t.split_once('=').unwrap_or((t, "")))
+            .filter(|(k, _)| !k.is_empty())
     }
 
     /// The raw value of the last tag named `key` (later duplicates win).
@@ -223,6 +226,9 @@ mod tests {
         assert_eq!(m.tag("b"), Some(""));
         assert_eq!(m.tag("a"), Some("1"));
         assert_eq!(m.tag("c"), None);
+        // A tag needs a key: `=v` and empty tags are not tags.
+        let m = Message::parse("@=v;;k=1;=w CMD").unwrap();
+        assert_eq!(m.tags().collect::<Vec<_>>(), [("k", "1")]);
     }
 
     #[test]
