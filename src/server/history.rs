@@ -192,10 +192,11 @@ impl Journal {
         let path = self.dir.join(FILE_NAME);
         let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
         let mut data = Vec::new();
-        for ring in self.channels.values() {
+        // The ring's key is the channel the records were read or written
+        // under; the line's own words need not name it.
+        for (key, ring) in &self.channels {
             for e in ring {
-                let channel = e.line.split(' ').nth(2).unwrap_or("#");
-                format_record(&mut data, e.time_ms, channel, &e.line);
+                format_record(&mut data, e.time_ms, key, &e.line);
             }
         }
         let res = (|| {
