@@ -109,6 +109,8 @@ async fn writer(inner: Arc<Inner>, rx: Receiver<Line>, room: Sender<()>) {
         }
         inner.queued.fetch_sub(buf.len(), Ordering::AcqRel);
         let _ = room.try_send(());
+        // Let other tasks run between batches, even when the socket never blocks.
+        smol::future::yield_now().await;
         buf.clear();
         if buf.capacity() > 16 * 1024 {
             buf = Vec::new();

@@ -172,6 +172,9 @@ impl Session {
                     buf.truncate(old + n);
                     last_heard = Instant::now();
                     pinged = false;
+                    // A ready socket never makes the read wait: without this, a
+                    // client that keeps sending holds an executor thread for good.
+                    smol::future::yield_now().await;
                 }
                 Some(Ok(_)) | Some(Err(_)) if self.out.overflowed() => return "SendQ exceeded".into(),
                 Some(Ok(_)) => return "Connection closed".into(),
