@@ -145,8 +145,10 @@ impl Session {
             }
             buf.drain(..start);
             if buf.len() > MAX_TAGS + MAX_LINE {
-                // An endless line: refuse it and skip to its end, in bounded memory.
-                self.reply("417", ":Input line was too long");
+                // An endless line: refuse it (once) and skip to its end, in bounded memory.
+                if !discarding {
+                    self.reply("417", ":Input line was too long");
+                }
                 buf.clear();
                 discarding = true;
             }
