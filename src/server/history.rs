@@ -145,17 +145,8 @@ impl Journal {
     /// line is still kept in memory (and written by the next compaction).
     pub fn append(&mut self, channel: &str, time_ms: u64, line: &Arc<str>) {
         self.remember(channel, time_ms, line.clone());
-        if let Some(since) = self.failing {
-            // Retry through a compaction, which also persists what was missed.
-            if since.elapsed() >= Duration::from_secs(1) {
-                match self.compact() {
-                    Ok(()) => {
-                        info!("history: the journal is writable again");
-                        self.failing = None;
-                    }
-                    Err(_) => self.failing = Some(Instant::now()),
-                }
-            }
+        if self.failing.is_some() {
+            self.retry();
             return;
         }
         let mut rec = Vec::with_capacity(line.len() + 48);
@@ -175,6 +166,24 @@ impl Journal {
                 }
             }
             Err(e) => self.fail(e),
+        }
+    }
+
+    /// After a failure, at most once a second: tries again through a
+    /// compaction, which also persists what was missed. Called on each
+    /// append and by the syncer, so the journal recovers even when nobody
+    /// talks.
+    fn retry(&mut self) {
+        let Some(since) = self.failing else { return };
+        if since.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        match self.compact() {
+            Ok(()) => {
+                info!("history: the journal is writable again");
+                self.failing = None;
+            }
+            Err(_) => self.failing = Some(Instant::now()),
         }
     }
 
@@ -239,7 +248,11 @@ pub fn spawn_syncer(shared: Arc<super::state::Shared>) {
     let _ = std::thread::Builder::new().name("lanchat-fsync".into()).spawn(move || {
         loop {
             std::thread::sleep(Duration::from_secs(1));
-            let file = shared.lock().history.take_dirty();
+            let file = {
+                let mut st = shared.lock();
+                st.history.retry();
+                st.history.take_dirty()
+            };
             if let Some(f) = file {
                 let _ = f.sync_data();
             }
