@@ -108,14 +108,27 @@ impl Journal {
                 data.len() - good_len
             );
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        if good_len < data.len() {
-            file.set_len(good_len as u64)?;
-        }
         j.size = good_len as u64;
-        j.file = Some(file);
-        if j.size > j.max {
-            j.compact()?;
+        // What could be read is served even when the disk refuses writes
+        // (read-only or full): history goes on in memory, and the journal
+        // is retried like after any other write error.
+        let opened = OpenOptions::new().create(true).append(true).open(&path).and_then(|file| {
+            if good_len < data.len() {
+                file.set_len(good_len as u64)?;
+            }
+            Ok(file)
+        });
+        match opened {
+            Ok(file) => j.file = Some(file),
+            Err(e) => {
+                j.fail(e);
+                return Ok(j);
+            }
+        }
+        if j.size > j.max
+            && let Err(e) = j.compact()
+        {
+            j.fail(e);
         }
         Ok(j)
     }
