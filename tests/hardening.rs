@@ -286,8 +286,13 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         s.kill9();
         let acked: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
         assert!(acked.len() >= target);
+        // As the kill left it: every complete line intact, at most the last one torn.
         let raw = std::fs::read(&journal).unwrap();
         torn_tails += usize::from(!raw.is_empty() && !raw.ends_with(b"\n"));
+        let complete = raw.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        for rec in raw[..complete].split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
+            assert!(parse_record(rec).is_some(), "round {round}: corrupt record {:?}", String::from_utf8_lossy(rec));
+        }
         s.restart();
         // After the restart, every line in the journal is intact.
         let raw = std::fs::read(&journal).unwrap();
@@ -518,8 +523,17 @@ fn connection_burst_and_idle_connections_leak_no_descriptors() {
     let base = fd_count(s.pid());
     assert!(base > 0);
     // 2,000 connections opened and dropped at once.
-    let burst: Vec<TcpStream> = (0..2000).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    // 2,000 connections opened at once from ten threads, then dropped.
+    let threads: Vec<_> = (0..10)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || (0..200).map(|_| TcpStream::connect(&addr).unwrap()).collect::<Vec<_>>())
+        })
+        .collect();
+    let burst: Vec<TcpStream> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert_eq!(burst.len(), 2000);
     drop(burst);
+    wait_for("the server to close the burst", || fd_count(s.pid()) <= base);
     // 300 that connect and never register, some half-sending a line.
     let mut idle: Vec<TcpStream> = (0..300).map(|_| TcpStream::connect(&addr).unwrap()).collect();
     for (i, c) in idle.iter_mut().enumerate() {
@@ -541,6 +555,41 @@ fn connection_burst_and_idle_connections_leak_no_descriptors() {
     let seen = a.sync();
     assert!(seen.iter().any(|l| l.contains(" 251 alice :There are 1 users")), "{seen:?}");
     assert!(seen.iter().all(|l| !l.contains(" 253 ")), "{seen:?}");
+}
+
+#[test]
+fn running_out_of_descriptors_is_survived() {
+    let s = Server::start(&["--max-per-ip", "5000", "--register-timeout", "30"]);
+    let addr = s.addr();
+    // A small descriptor limit, as on a stock service unit.
+    let limited = std::process::Command::new("prlimit")
+        .args([&format!("--pid={}", s.pid()), "--nofile=200:200"])
+        .status()
+        .is_ok_and(|st| st.success());
+    if !limited {
+        eprintln!("SKIPPED running_out_of_descriptors_is_survived: prlimit is not available");
+        return;
+    }
+    let mut a = joined(&addr, "alice", "#fd");
+    let mut b = joined(&addr, "bob", "#fd");
+    let base = fd_count(s.pid());
+    // More connections than descriptors, all held open at once.
+    // (300: past the limit, within what the listen backlog holds besides.)
+    let hogs: Vec<TcpStream> = (0..300).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    wait_for("the server to run out of descriptors", || fd_count(s.pid()) >= 195);
+    // Those already connected are still served meanwhile.
+    a.send("PRIVMSG #fd :still here");
+    b.expect_has(":still here");
+    drop(hogs);
+    // Once they are gone, the backlog drains and everything works again.
+    wait_for("the descriptors to come back", || fd_count(s.pid()) <= base);
+    let mut c = joined(&addr, "carol", "#fd");
+    a.send("PRIVMSG #fd :all good");
+    b.expect_has(":all good");
+    c.expect_has(":all good");
+    let errors: Vec<String> = drain_log(&s).into_iter().filter(|l| l.contains("accept failed")).collect();
+    assert!(!errors.is_empty(), "the limit was never hit");
+    assert!(errors.len() <= 100, "{} accept errors logged", errors.len());
 }
 
 // ---- security -------------------------------------------------------------
