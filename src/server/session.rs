@@ -413,6 +413,31 @@ impl Session {
         if let Some(want) = &self.shared.config.password {
             self.pass_ok = constant_time_eq(msg.param(0).as_bytes(), want.as_bytes());
         }
+        if self.pass_ok {
+            self.claim_nick();
+        }
+    }
+
+    /// Reserves a nick that was given before the password (see [`Self::nick`]).
+    fn claim_nick(&mut self) {
+        let mut st = self.shared.lock();
+        let Some(nick) = st.clients.get(&self.id).map(|c| c.nick.clone()) else { return };
+        if nick == "*" {
+            return;
+        }
+        let key = fold(&nick);
+        match st.nicks.get(&key) {
+            Some(holder) if *holder == self.id => {}
+            Some(_) => {
+                if let Some(c) = st.clients.get_mut(&self.id) {
+                    c.nick = "*".into();
+                }
+                self.num(&st, "433", format_args!("{nick} :Nickname is already in use"));
+            }
+            None => {
+                st.nicks.insert(key, self.id);
+            }
+        }
     }
 
     fn user(&mut self, msg: &Message<'_>) {
@@ -458,6 +483,17 @@ impl Session {
         let Some(client) = st.clients.get(&self.id) else { return };
         let old = client.nick.clone();
         if old == new {
+            return;
+        }
+        if !self.pass_ok {
+            // Before the password, a nick is noted but not reserved: someone
+            // without the password must not keep the members from their nicks.
+            if st.nicks.get(&fold(&old)) == Some(&self.id) {
+                st.nicks.remove(&fold(&old));
+            }
+            if let Some(c) = st.clients.get_mut(&self.id) {
+                c.nick = new.to_string();
+            }
             return;
         }
         if st.nicks.get(&key).is_some_and(|holder| *holder != self.id) {
