@@ -746,3 +746,41 @@ fn with_a_password_nothing_else_is_accepted_before_registration() {
     assert!(lines.iter().any(|l| l.contains(" 464 ")), "{lines:?}");
     assert!(member.sync().iter().all(|l| !l.contains("mallory") && !l.contains("late")));
 }
+
+#[test]
+fn without_the_password_nobody_can_hold_a_nick() {
+    let s = Server::start(&["--password", "s3cret"]);
+    let addr = s.addr();
+    // An outsider takes the nicks a member will want, and just waits.
+    let mut squatter = Client::connect(&addr);
+    squatter.send("NICK bob");
+    squatter.send("PASS wrong");
+    squatter.send("NICK carol");
+    // (PING is refused before registration here; CAP LIST is the barrier.)
+    squatter.send("CAP LIST");
+    squatter.expect_has(" LIST ");
+    for nick in ["bob", "carol"] {
+        let mut member = Client::connect(&addr);
+        member.send("PASS s3cret");
+        member.send(&format!("NICK {nick}"));
+        member.send(&format!("USER {nick} 0 * :M"));
+        member.expect_has(&format!(" 001 {nick} "));
+    }
+    // The password given after NICK (but before USER) still claims the nick,
+    // unless a member has it by then.
+    let mut slow = Client::connect(&addr);
+    slow.send("NICK dave");
+    slow.send("PASS s3cret");
+    slow.send("USER dave 0 * :D");
+    slow.expect_has(" 001 dave ");
+    let mut late = Client::connect(&addr);
+    late.send("NICK dave");
+    late.send("PASS s3cret");
+    late.expect_has(" 433 * dave ");
+    late.send("NICK erin");
+    late.send("USER erin 0 * :E");
+    late.expect_has(" 001 erin ");
+    squatter.send("USER squat 0 * :S");
+    let lines = squatter.expect_closed();
+    assert!(lines.iter().any(|l| l.contains(" 464 ")), "{lines:?}");
+}
