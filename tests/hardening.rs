@@ -598,20 +598,26 @@ fn running_out_of_descriptors_is_survived() {
 fn one_host_cannot_exhaust_the_server() {
     let s = Server::start(&["--max-per-ip", "3", "--register-timeout", "1"]);
     let addr = s.addr();
+    let base = fd_count(s.pid());
     let started = Instant::now();
     let mut hogs: Vec<Client> = (0..3).map(|_| Client::connect(&addr)).collect();
     for h in &mut hogs {
         h.sync();
     }
-    let mut extra = Client::connect(&addr);
-    let lines = extra.expect_closed();
-    assert!(lines.iter().any(|l| l.contains("Too many connections from your address")), "{lines:?}");
+    // Every connection past the limit is refused with ERROR and closed.
+    let mut extra: Vec<Client> = (0..200).map(|_| Client::connect(&addr)).collect();
+    for e in &mut extra {
+        let lines = e.expect_closed();
+        assert!(lines.iter().any(|l| l.contains("Too many connections from your address")), "{lines:?}");
+    }
+    drop(extra);
     // The hogs never register, so the timeout frees their slots.
     for h in &mut hogs {
         let lines = h.expect_closed();
         assert!(lines.iter().any(|l| l.contains("Registration timeout")), "{lines:?}");
     }
     assert!(started.elapsed() >= Duration::from_millis(900));
+    wait_for("the refused and timed-out connections' descriptors to close", || fd_count(s.pid()) <= base);
     let mut ok = Client::register(&addr, "fine");
     ok.sync();
 }
