@@ -596,7 +596,7 @@ fn running_out_of_descriptors_is_survived() {
 
 #[test]
 fn one_host_cannot_exhaust_the_server() {
-    let s = Server::start(&["--max-per-ip", "3", "--register-timeout", "1"]);
+    let s = Server::start(&["--max-per-ip", "3", "--register-timeout", "2"]);
     let addr = s.addr();
     let base = fd_count(s.pid());
     let started = Instant::now();
@@ -605,7 +605,9 @@ fn one_host_cannot_exhaust_the_server() {
         h.sync();
     }
     // Every connection past the limit is refused with ERROR and closed.
-    let mut extra: Vec<Client> = (0..200).map(|_| Client::connect(&addr)).collect();
+    // (Fewer than the listen backlog, so none waits on a SYN retransmit
+    // long enough to outlive the hogs.)
+    let mut extra: Vec<Client> = (0..50).map(|_| Client::connect(&addr)).collect();
     for e in &mut extra {
         let lines = e.expect_closed();
         assert!(lines.iter().any(|l| l.contains("Too many connections from your address")), "{lines:?}");
@@ -616,7 +618,7 @@ fn one_host_cannot_exhaust_the_server() {
         let lines = h.expect_closed();
         assert!(lines.iter().any(|l| l.contains("Registration timeout")), "{lines:?}");
     }
-    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert!(started.elapsed() >= Duration::from_millis(1900));
     wait_for("the refused and timed-out connections' descriptors to close", || fd_count(s.pid()) <= base);
     let mut ok = Client::register(&addr, "fine");
     ok.sync();
