@@ -8,3 +8,6 @@
 
 pub mod canvas;
 pub mod client;
+pub mod emoticon;
+#[cfg(feature = "gui")]
+pub mod gui;

@@ -1,0 +1,67 @@
+//! The test probe: with `LANCHAT_GUI_PROBE=PATH`, the window writes what it
+//! shows to PATH after each change (through a temporary file and a rename, so
+//! a reader never sees half a file). One `key: value` per line; log lines are
+//! `log[TAB]: LINE`, the last lines of each tab.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use fltk::prelude::*;
+
+use super::App;
+
+pub struct Probe {
+    path: PathBuf,
+    pub canvas_generation: u64,
+    seq: u64,
+}
+
+impl Probe {
+    pub fn from_env() -> Option<Probe> {
+        let path = std::env::var_os("LANCHAT_GUI_PROBE")?;
+        Some(Probe { path: path.into(), canvas_generation: u64::MAX, seq: 0 })
+    }
+
+    pub fn write(&mut self, app: &App) {
+        self.seq += 1;
+        let mut s = String::new();
+        let _ = writeln!(s, "seq: {}", self.seq);
+        for line in app.info_text().lines() {
+            let _ = writeln!(s, "info: {line}");
+        }
+        let _ = writeln!(s, "users: {}", app.users.join(","));
+        let active = app.active();
+        let labels: Vec<String> = app.convs.iter().map(|c| c.group.label()).collect();
+        let _ = writeln!(s, "tabs: {}", labels.join(","));
+        let _ = writeln!(s, "active: {}", app.convs[active].name);
+        let _ = writeln!(s, "input: {}", app.input.value());
+        let mut st = app.canvas.state.borrow_mut();
+        self.canvas_generation = st.generation;
+        let _ = writeln!(s, "strokes: {}", st.strokes.len());
+        let _ = writeln!(s, "ink: {}", st.ink().map_or(-1, |n| n as i64));
+        drop(st);
+        let g = app.canvas.geometry();
+        let (wx, wy) = app.canvas.widget.window().map_or((0, 0), |w| (w.x_root(), w.y_root()));
+        let _ = writeln!(s, "canvas_area: {} {} {} {}", wx + g.x, wy + g.y, g.w, g.h);
+        fn r<W: WidgetExt>(w: &W, (wx, wy): (i32, i32)) -> String {
+            format!("{} {} {} {}", wx + w.x(), wy + w.y(), w.w(), w.h())
+        }
+        let o = (wx, wy);
+        let _ = writeln!(s, "input_area: {}", r(&app.input, o));
+        let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
+        let _ = writeln!(s, "clear_button: {}", r(&app.clear_btn, o));
+        let _ = writeln!(s, "connect_button: {}", r(&app.connect_btn, o));
+        let _ = writeln!(s, "server_button: {}", r(&app.server_btn, o));
+        let _ = writeln!(s, "nick_button: {}", r(&app.nick_btn, o));
+        for c in &app.convs {
+            let _ = writeln!(s, "lines[{}]: {}", c.name, c.log.lines());
+            for line in c.log.tail() {
+                let _ = writeln!(s, "log[{}]: {line}", c.name);
+            }
+        }
+        let tmp = self.path.with_extension("tmp");
+        if std::fs::write(&tmp, s).and_then(|_| std::fs::rename(&tmp, &self.path)).is_err() {
+            eprintln!("lanchat: cannot write the probe {}", self.path.display());
+        }
+    }
+}
