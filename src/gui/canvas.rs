@@ -1,10 +1,12 @@
 //! The shared canvas widget.
 //!
 //! Strokes are kept as the segments received (or drawn here), in logical
-//! coordinates ([`WIDTH`] x [`HEIGHT`]), and painted into an offscreen buffer
-//! the size of the visible drawing area: a new segment is painted into it
-//! once, a redraw of the widget only copies the buffer, and a resize repaints
-//! every segment once (see [`CanvasState::repaint_all`] and examples/gui_bench.rs).
+//! coordinates ([`WIDTH`] x [`HEIGHT`]). They are rasterised by [`Raster`]
+//! into an RGB buffer the size of the visible drawing area, whose changed part
+//! is uploaded into an FLTK [`Offscreen`]; a redraw of the widget only copies
+//! that offscreen. A new segment is rasterised once; a resize rasterises every
+//! segment once (10,000 strokes take a few milliseconds, see
+//! examples/gui_bench.rs: FLTK's anti-aliased cairo lines cost ~35 µs each).
 //!
 //! The local user's drag is cut into segments that the window sends at least
 //! every 50 ms (the app calls [`Canvas::flush`] from a 40 ms timer) and
@@ -13,15 +15,16 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use fltk::draw::{self, LineStyle, Offscreen};
-use fltk::enums::{Color, Event, FrameType};
+use fltk::draw::{self, Offscreen};
+use fltk::enums::{Color, ColorDepth, Event, FrameType};
 use fltk::prelude::*;
 use fltk::widget::Widget;
 
-use crate::canvas::{HEIGHT, MAX_BRUSH, MAX_POINTS, Stroke, WIDTH};
+use crate::canvas::{HEIGHT, MAX_BRUSH, Stroke, WIDTH};
 
-/// Colour around the drawing area (the letterbox) and of the paper.
+/// Colour around the drawing area (the letterbox).
 const MARGIN: u32 = 0x6b6b6b;
+/// Colour of the paper.
 pub const PAPER: u32 = 0xffffff;
 
 /// Where the logical area lands in a widget of the given bounds.
@@ -37,9 +40,9 @@ pub struct Geometry {
 impl Geometry {
     pub fn fit(x: i32, y: i32, w: i32, h: i32) -> Geometry {
         let scale = (f64::from(w) / f64::from(WIDTH)).min(f64::from(h) / f64::from(HEIGHT)).max(0.01);
-        let aw = (f64::from(WIDTH) * scale).round() as i32;
-        let ah = (f64::from(HEIGHT) * scale).round() as i32;
-        Geometry { x: x + (w - aw) / 2, y: y + (h - ah) / 2, w: aw.max(1), h: ah.max(1), scale }
+        let aw = ((f64::from(WIDTH) * scale).floor() as i32).max(1);
+        let ah = ((f64::from(HEIGHT) * scale).floor() as i32).max(1);
+        Geometry { x: x + (w - aw) / 2, y: y + (h - ah) / 2, w: aw, h: ah, scale }
     }
 
     /// Screen position to logical point, clamped to the canvas.
@@ -54,12 +57,152 @@ impl Geometry {
     }
 }
 
+/// An RGB pixel buffer that strokes are rasterised into (no anti-aliasing:
+/// exact colours, and fast enough to redraw 10,000 strokes within a frame).
+pub struct Raster {
+    pub w: i32,
+    pub h: i32,
+    scale: f64,
+    pub px: Vec<u8>,
+    /// Changed pixels not yet uploaded: x0, y0, x1, y1 (exclusive).
+    dirty: Option<(i32, i32, i32, i32)>,
+}
+
+impl Raster {
+    pub fn new(w: i32, h: i32, scale: f64) -> Raster {
+        let (w, h) = (w.max(1), h.max(1));
+        let paper = [(PAPER >> 16) as u8, (PAPER >> 8) as u8, PAPER as u8];
+        Raster { w, h, scale, px: paper.repeat((w * h) as usize), dirty: Some((0, 0, w, h)) }
+    }
+
+    fn mark(&mut self, x0: i32, y0: i32, x1: i32, y1: i32) {
+        let d = self.dirty.get_or_insert((x0, y0, x1, y1));
+        *d = (d.0.min(x0), d.1.min(y0), d.2.max(x1), d.3.max(y1));
+    }
+
+    /// Fills pixels x0..=x1 of row y (clipped); returns the clipped span.
+    fn fill_span(&mut self, y: i32, x0: i32, x1: i32, rgb: [u8; 3]) -> Option<(i32, i32)> {
+        let (x0, x1) = (x0.max(0), x1.min(self.w - 1));
+        if y < 0 || y >= self.h || x0 > x1 {
+            return None;
+        }
+        let row = (y * self.w) as usize * 3;
+        for p in self.px[row + x0 as usize * 3..row + (x1 as usize + 1) * 3].chunks_exact_mut(3) {
+            p.copy_from_slice(&rgb);
+        }
+        Some((x0, x1))
+    }
+
+    /// A segment with round ends: the capsule of radius `r` around p0-p1,
+    /// filled one row at a time (a capsule meets each row in one interval:
+    /// the union of what the two end discs and the band between them cover).
+    fn capsule(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), r: f64, rgb: [u8; 3]) {
+        let (dx, dy) = (x1 - x0, y1 - y0);
+        let len2 = dx * dx + dy * dy;
+        let rlen = r * len2.sqrt();
+        let has_band = len2 > 1e-12;
+        let inv_dx = if dx.abs() > 1e-9 { 1.0 / dx } else { 0.0 };
+        let inv_dy = if dy.abs() > 1e-9 { 1.0 / dy } else { 0.0 };
+        let r2 = r * r;
+        let top = (y0.min(y1) - r).floor().max(0.0) as i32;
+        let bottom = (y0.max(y1) + r).ceil().min(f64::from(self.h - 1)) as i32;
+        let (mut minx, mut maxx) = (i32::MAX, i32::MIN);
+        for py in top..=bottom {
+            let y = f64::from(py);
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            for (cx, cy) in [(x0, y0), (x1, y1)] {
+                let ry = y - cy;
+                if ry * ry <= r2 {
+                    let rx = (r2 - ry * ry).sqrt();
+                    lo = lo.min(cx - rx);
+                    hi = hi.max(cx + rx);
+                }
+            }
+            if has_band {
+                let (mut a, mut b) = (f64::NEG_INFINITY, f64::INFINITY);
+                let mut empty = false;
+                // The projection on the segment lies in [0, len2].
+                let c = (y - y0) * dy;
+                if inv_dx != 0.0 {
+                    let (t0, t1) = (x0 - c * inv_dx, x0 + (len2 - c) * inv_dx);
+                    a = a.max(t0.min(t1));
+                    b = b.min(t0.max(t1));
+                } else if c < 0.0 || c > len2 {
+                    empty = true;
+                }
+                // The distance to the segment's line is at most r.
+                let e = (y - y0) * dx;
+                if inv_dy != 0.0 {
+                    let (u0, u1) = (x0 + (e - rlen) * inv_dy, x0 + (e + rlen) * inv_dy);
+                    a = a.max(u0.min(u1));
+                    b = b.min(u0.max(u1));
+                } else if e.abs() > rlen {
+                    empty = true;
+                }
+                if !empty && a <= b {
+                    lo = lo.min(a);
+                    hi = hi.max(b);
+                }
+            }
+            if lo <= hi {
+                let (mut from, mut to) = (lo.ceil() as i32, hi.floor() as i32);
+                if from > to {
+                    // A thin line between two pixel centres: keep it connected.
+                    from = ((lo + hi) * 0.5).round() as i32;
+                    to = from;
+                }
+                if let Some((a, b)) = self.fill_span(py, from, to, rgb) {
+                    minx = minx.min(a);
+                    maxx = maxx.max(b);
+                }
+            }
+        }
+        if minx <= maxx {
+            self.mark(minx, top, maxx + 1, bottom + 1);
+        }
+    }
+
+    /// Rasterises one segment of a stroke.
+    pub fn stroke(&mut self, s: &Stroke) {
+        let c = s.color & 0xff_ffff;
+        let rgb = [(c >> 16) as u8, (c >> 8) as u8, c as u8];
+        let r = (f64::from(s.width) * self.scale).max(1.0) / 2.0;
+        let scale = self.scale;
+        let p = |(x, y): (u16, u16)| (f64::from(x) * scale, f64::from(y) * scale);
+        if s.points.len() == 1 {
+            self.capsule(p(s.points[0]), p(s.points[0]), r, rgb);
+        }
+        for pair in s.points.windows(2) {
+            self.capsule(p(pair[0]), p(pair[1]), r, rgb);
+        }
+    }
+
+    /// Pixels that are not paper.
+    pub fn ink(&self) -> usize {
+        let paper = [(PAPER >> 16) as u8, (PAPER >> 8) as u8, PAPER as u8];
+        self.px.chunks_exact(3).filter(|p| *p != paper).count()
+    }
+
+    /// Uploads the changed part into the offscreen (which must have the same size).
+    fn upload(&mut self, off: &Offscreen) {
+        let Some((x0, y0, x1, y1)) = self.dirty.take() else { return };
+        let (w, h) = (x1 - x0, y1 - y0);
+        let mut part = Vec::with_capacity((w * h * 3) as usize);
+        for y in y0..y1 {
+            let row = ((y * self.w + x0) * 3) as usize;
+            part.extend_from_slice(&self.px[row..row + (w * 3) as usize]);
+        }
+        off.begin();
+        let _ = draw::draw_image(&part, x0, y0, w, h, ColorDepth::Rgb8);
+        off.end();
+    }
+}
+
 pub struct CanvasState {
     pub strokes: Vec<Stroke>,
+    raster: Option<Raster>,
     offscreen: Option<Offscreen>,
-    /// Size in pixels of the offscreen buffer.
-    off_size: (i32, i32),
-    /// Segments from this index on are not painted into the buffer yet.
+    /// Segments from this index on are not rasterised yet.
     painted: usize,
     pub color: u32,
     pub brush: u8,
@@ -84,11 +227,11 @@ impl CanvasState {
             ^ std::process::id().rotate_left(8);
         CanvasState {
             strokes: Vec::new(),
+            raster: None,
             offscreen: None,
-            off_size: (0, 0),
             painted: 0,
             color: 0x000000,
-            brush: 4,
+            brush: 6,
             current: None,
             unsent: false,
             next_id: seed & 0x7fff_ffff,
@@ -97,46 +240,37 @@ impl CanvasState {
         }
     }
 
-    /// Makes sure the buffer has the size of the drawing area and holds every segment.
+    /// Makes sure the raster has the size of the drawing area and holds every segment.
     fn prepare(&mut self, g: &Geometry) {
-        if self.offscreen.is_none() || self.off_size != (g.w, g.h) {
-            self.offscreen = Offscreen::new(g.w, g.h);
-            self.off_size = (g.w, g.h);
+        if self.raster.as_ref().is_none_or(|r| (r.w, r.h) != (g.w, g.h)) {
+            self.raster = Some(Raster::new(g.w, g.h, g.scale));
+            self.offscreen = None;
             self.painted = 0;
-            if let Some(off) = &self.offscreen {
-                off.begin();
-                draw::draw_rect_fill(0, 0, g.w, g.h, Color::from_hex(PAPER));
-                off.end();
-            }
         }
-        if self.painted < self.strokes.len() {
-            if let Some(off) = &self.offscreen {
-                off.begin();
-                for s in &self.strokes[self.painted..] {
-                    paint(s, g.scale);
-                }
-                draw::set_line_style(LineStyle::Solid, 0);
-                off.end();
-            }
-            self.painted = self.strokes.len();
+        let raster = self.raster.as_mut().expect("raster");
+        for s in &self.strokes[self.painted..] {
+            raster.stroke(s);
+        }
+        self.painted = self.strokes.len();
+    }
+
+    /// Puts the raster on the offscreen (creating it when needed); call in draw().
+    fn upload(&mut self) {
+        let Some(raster) = self.raster.as_mut() else { return };
+        if self.offscreen.is_none() {
+            self.offscreen = Offscreen::new(raster.w, raster.h);
+            raster.dirty = Some((0, 0, raster.w, raster.h));
+        }
+        if let Some(off) = &self.offscreen {
+            raster.upload(off);
         }
     }
 
-    /// Paints every segment again, as after a resize; returns how many.
+    /// Rasterises every segment again, as after a resize; returns how many.
     pub fn repaint_all(&mut self, g: &Geometry) -> usize {
-        self.offscreen = None;
+        self.raster = None;
         self.prepare(g);
         self.strokes.len()
-    }
-
-    /// Paints one stroke of the current (not yet stored) local segment.
-    fn paint_now(&mut self, s: &Stroke, scale: f64) {
-        if let Some(off) = &self.offscreen {
-            off.begin();
-            paint(s, scale);
-            draw::set_line_style(LineStyle::Solid, 0);
-            off.end();
-        }
     }
 
     pub fn add(&mut self, s: Stroke) {
@@ -146,42 +280,14 @@ impl CanvasState {
 
     pub fn clear(&mut self) {
         self.strokes.clear();
-        self.offscreen = None;
+        self.raster = None;
         self.painted = 0;
         self.generation += 1;
     }
 
-    /// Counts the pixels of the buffer that are not paper (None before it exists).
+    /// Counts the pixels of the drawing that are not paper (None before it is shown).
     pub fn ink(&mut self) -> Option<usize> {
-        let (w, h) = self.off_size;
-        let off = self.offscreen.as_mut()?;
-        let img = draw::capture_offscreen(off, w, h).ok()?;
-        let data = img.to_rgb_data();
-        let paper = [(PAPER >> 16) as u8, (PAPER >> 8) as u8, PAPER as u8];
-        Some(data.chunks_exact(3).filter(|p| *p != paper).count())
-    }
-}
-
-/// Paints a segment in the current drawing surface, in its own coordinates.
-fn paint(s: &Stroke, scale: f64) {
-    let px = |v: u16| f64::from(v) * scale;
-    let w = ((f64::from(s.width) * scale).round() as i32).max(1);
-    draw::set_draw_color(Color::from_hex(s.color & 0xff_ffff));
-    draw::set_line_style(LineStyle::Solid | LineStyle::CapRound | LineStyle::JoinRound, w);
-    if s.points.len() == 1 || s.points.iter().all(|p| *p == s.points[0]) {
-        let (x, y) = s.points[0];
-        let (cx, cy) = (px(x).round() as i32, px(y).round() as i32);
-        if w <= 1 {
-            draw::draw_point(cx, cy);
-        } else {
-            draw::draw_pie(cx - w / 2, cy - w / 2, w, w, 0.0, 360.0);
-        }
-    } else {
-        draw::begin_line();
-        for &(x, y) in &s.points {
-            draw::vertex(px(x), px(y));
-        }
-        draw::end_line();
+        self.raster.as_ref().map(Raster::ink)
     }
 }
 
@@ -203,6 +309,7 @@ impl Canvas {
                 draw::draw_rect_fill(wid.x(), wid.y(), wid.w(), wid.h(), Color::from_hex(MARGIN));
                 let mut st = state.borrow_mut();
                 st.prepare(&g);
+                st.upload();
                 if let Some(off) = &st.offscreen {
                     off.copy(g.x, g.y, g.w, g.h, 0, 0);
                 }
@@ -220,7 +327,10 @@ impl Canvas {
                         st.next_id = st.next_id.wrapping_add(1) & 0x7fff_ffff;
                         let mut s = Stroke { id: st.next_id, color: st.color, width: st.brush, points: Default::default() };
                         let _ = s.points.push(g.to_logical(ex, ey));
-                        st.paint_now(&s, g.scale);
+                        st.prepare(&g);
+                        if let Some(r) = st.raster.as_mut() {
+                            r.stroke(&s);
+                        }
                         st.current = Some(s);
                         st.unsent = true;
                         st.generation += 1;
@@ -246,7 +356,9 @@ impl Canvas {
                         let _ = piece.points.push(p);
                         st.unsent = true;
                         st.prepare(&g);
-                        st.paint_now(&piece, g.scale);
+                        if let Some(r) = st.raster.as_mut() {
+                            r.stroke(&piece);
+                        }
                         st.generation += 1;
                         drop(st);
                         wid.redraw();
@@ -320,7 +432,6 @@ fn flush_state(st: &mut CanvasState) {
         st.painted = st.strokes.len();
     }
     st.outgoing.push(seg);
-    debug_assert!(MAX_POINTS >= 2);
 }
 
 #[cfg(test)]
@@ -336,5 +447,34 @@ mod tests {
         assert_eq!(g.to_logical(410, 520), (800, 500));
         assert_eq!(g.to_logical(5000, 5000), (WIDTH - 1, HEIGHT - 1));
         assert!(g.contains(10, 270) && !g.contains(10, 269));
+    }
+
+    fn stroke(width: u8, points: &[(u16, u16)]) -> Stroke {
+        let mut s = Stroke { id: 1, color: 0xff0000, width, points: Default::default() };
+        for p in points {
+            s.points.push(*p).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn raster_draws_connected_lines_of_the_right_width() {
+        let mut r = Raster::new(160, 100, 0.1);
+        assert_eq!(r.ink(), 0);
+        // A horizontal line 100 logical long at width 20 is 10 x 2 pixels plus round ends.
+        r.stroke(&stroke(20, &[(100, 500), (200, 500)]));
+        let ink = r.ink();
+        assert!((20..=40).contains(&ink), "{ink}");
+        assert_eq!(&r.px[(50 * 160 + 15) * 3..][..3], &[0xff, 0, 0]);
+        // A thin diagonal has a pixel in every row and column it crosses.
+        let mut r = Raster::new(160, 100, 0.1);
+        r.stroke(&stroke(1, &[(0, 0), (990, 990)]));
+        for y in 1..98 {
+            assert!((0..160).any(|x| r.px[(y * 160 + x) * 3 + 1] == 0), "row {y}");
+        }
+        // A dot.
+        let mut r = Raster::new(160, 100, 0.1);
+        r.stroke(&stroke(40, &[(800, 500)]));
+        assert!((9..=20).contains(&r.ink()), "{}", r.ink());
     }
 }

@@ -2,14 +2,21 @@
 //! the line (time, nick in its own colour, text, grey system lines).
 //!
 //! It follows new lines while the view is at the bottom and stays put when the
-//! user scrolled up. Lines are only appended, and no wrapping pass is needed
-//! over old text, so a log of 100,000 lines stays fast (see examples/gui_bench.rs).
+//! user scrolled up. Two things keep a log of 100,000 lines fast (see
+//! examples/gui_bench.rs):
+//!
+//! * long lines are wrapped once, when they are added, at the width the log has
+//!   then; FLTK's own continuous wrapping has to measure every line above the
+//!   view whenever it scrolls, which stalls for seconds on a long log;
+//! * FLTK's text buffer grows its gap by only 1 KiB, copying the whole text
+//!   each time; we keep a large gap open at the end instead ([`ChatLog::reserve`]).
 
 use std::collections::VecDeque;
 
+use fltk::draw;
 use fltk::enums::{Color, Font};
 use fltk::prelude::*;
-use fltk::text::{StyleTableEntry, TextBuffer, TextDisplay, WrapMode};
+use fltk::text::{StyleTableEntry, TextBuffer, TextDisplay};
 
 /// Readable colours on white, one per nick (chosen by a stable hash).
 const NICK_COLOURS: [u32; 12] = [
@@ -22,6 +29,11 @@ const STYLE_TEXT: u8 = b'C';
 const STYLE_NICK0: u8 = b'D';
 /// How many recent lines are kept as plain text for the probe.
 const TAIL: usize = 400;
+/// Bytes of free room kept at the end of the text buffers.
+const ROOM: usize = 1 << 18;
+/// Indent of the continuation of a wrapped line.
+const INDENT: &str = "        ";
+const FONT_SIZE: i32 = 14;
 
 /// A stable colour index for a nick: the same nick gets the same colour on every run.
 pub fn nick_colour(nick: &str) -> usize {
@@ -39,15 +51,19 @@ pub struct ChatLog {
     style: TextBuffer,
     lines: usize,
     tail: VecDeque<String>,
+    /// Bytes that can still be appended before the buffers must grow.
+    room: usize,
 }
 
 impl ChatLog {
     pub fn new(x: i32, y: i32, w: i32, h: i32) -> ChatLog {
         let mut display = TextDisplay::new(x, y, w, h, None);
-        let buf = TextBuffer::default();
-        let style = TextBuffer::default();
+        let mut buf = TextBuffer::default();
+        let mut style = TextBuffer::default();
+        buf.can_undo(false);
+        style.can_undo(false);
         display.set_buffer(buf.clone());
-        let size = 14;
+        let size = FONT_SIZE;
         let mut table = vec![
             StyleTableEntry { color: Color::from_hex(0x909090), font: Font::Helvetica, size: size - 2 },
             StyleTableEntry { color: Color::from_hex(0x808080), font: Font::HelveticaItalic, size },
@@ -59,9 +75,8 @@ impl ChatLog {
         display.set_highlight_data(style.clone(), table);
         display.set_text_font(Font::Helvetica);
         display.set_text_size(size);
-        display.wrap_mode(WrapMode::AtBounds, 0);
         display.set_scrollbar_size(14);
-        ChatLog { display, buf, style, lines: 0, tail: VecDeque::new() }
+        ChatLog { display, buf, style, lines: 0, tail: VecDeque::new(), room: 0 }
     }
 
     /// A chat line: `time <nick> text`, or `time * nick text` for an action.
@@ -94,20 +109,103 @@ impl ChatLog {
                 styles.extend(std::iter::repeat_n(*style, c.len_utf8()));
             }
         }
+        let plain = text.clone();
+        let (mut text, mut styles) = self.wrap(text, styles);
         if self.lines > 0 {
             text.insert(0, '\n');
             styles.insert(0, STYLE_TEXT);
         }
+        self.reserve(text.len());
         self.buf.append(&text);
         self.style.append(std::str::from_utf8(&styles).unwrap_or_default());
         self.lines += 1;
         if self.tail.len() == TAIL {
             self.tail.pop_front();
         }
-        self.tail.push_back(text.trim_start_matches('\n').to_owned());
+        self.tail.push_back(plain);
         if follow {
             self.scroll_to_end();
         }
+    }
+
+    /// Makes sure `n` more bytes fit in the buffers without copying them:
+    /// appending a block and removing it again leaves that much free room.
+    fn reserve(&mut self, n: usize) {
+        if self.room >= n {
+            self.room -= n;
+            return;
+        }
+        let pad = "\n".repeat(ROOM.max(n));
+        for buf in [&mut self.buf, &mut self.style] {
+            let len = buf.length();
+            buf.append(&pad);
+            buf.remove(len, len + pad.len() as i32);
+        }
+        self.room = pad.len() - n;
+    }
+
+    /// Breaks a line at spaces so that it fits the width the log has now.
+    fn wrap(&self, text: String, styles: Vec<u8>) -> (String, Vec<u8>) {
+        let max = f64::from(self.display.w() - self.display.scrollbar_size() - 16);
+        if max < 100.0 {
+            return (text, styles);
+        }
+        draw::set_font(Font::Helvetica, FONT_SIZE);
+        // Bold nicks are a little wider than the plain font measures them.
+        let fits = |s: &str| draw::width(s) * 1.06 <= max;
+        if fits(&text) {
+            return (text, styles);
+        }
+        let mut out = String::with_capacity(text.len() + 32);
+        let mut out_styles = Vec::with_capacity(styles.len() + 32);
+        let mut line = String::new();
+        let mut line_styles: Vec<u8> = Vec::new();
+        let mut flush = |line: &mut String, line_styles: &mut Vec<u8>, last: bool| {
+            out.push_str(line.trim_end());
+            out_styles.extend_from_slice(&line_styles[..line.trim_end().len()]);
+            if !last {
+                out.push('\n');
+                out.push_str(INDENT);
+                out_styles.extend(std::iter::repeat_n(STYLE_TEXT, 1 + INDENT.len()));
+            }
+            line.clear();
+            line_styles.clear();
+        };
+        let mut start = 0;
+        // Words with the spaces that follow them.
+        let mut bounds: Vec<usize> = text.match_indices(' ').map(|(i, _)| i + 1).collect();
+        bounds.push(text.len());
+        for end in bounds {
+            if start == end {
+                continue;
+            }
+            let word = &text[start..end];
+            let candidate = format!("{line}{word}");
+            if line.is_empty() || fits(candidate.trim_end()) {
+                line = candidate;
+                line_styles.extend_from_slice(&styles[start..end]);
+            } else {
+                flush(&mut line, &mut line_styles, false);
+                line.push_str(word);
+                line_styles.extend_from_slice(&styles[start..end]);
+            }
+            // A word longer than the line: cut it where it overflows.
+            while !fits(line.trim_end()) && line.chars().count() > 1 {
+                let mut cut = line.len();
+                while cut > 0 && !fits(&line[..cut]) {
+                    cut = line[..cut].char_indices().last().map_or(0, |(i, _)| i);
+                }
+                let cut = cut.max(line.chars().next().map_or(1, char::len_utf8));
+                let rest = line.split_off(cut);
+                let rest_styles = line_styles.split_off(cut);
+                flush(&mut line, &mut line_styles, false);
+                line = rest;
+                line_styles = rest_styles;
+            }
+            start = end;
+        }
+        flush(&mut line, &mut line_styles, true);
+        (out, out_styles)
     }
 
     pub fn scroll_to_end(&mut self) {
