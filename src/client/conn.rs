@@ -231,6 +231,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                     return End::Lost(e.to_string());
                 }
             }
+            #[allow(clippy::large_enum_variant)] // lives on the stack for one wake-up
             enum Wake {
                 Read(std::io::Result<usize>),
                 Cmd(Option<Command>),
@@ -256,13 +257,12 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                         start += off + 1;
                         let text = String::from_utf8_lossy(raw);
                         let text = text.trim_end_matches('\r');
-                        if let Ok(msg) = Message::parse(text) {
-                            if let Some(end) = self.handle(&msg, pending, channels, quitting) {
+                        if let Ok(msg) = Message::parse(text)
+                            && let Some(end) = self.handle(&msg, pending, channels, quitting) {
                                 let out = std::mem::take(&mut self.out);
                                 let _ = stream.write_all(&out).await;
                                 return end;
                             }
-                        }
                     }
                     buf.drain(..start);
                     if buf.len() > 64 * 1024 {
@@ -408,7 +408,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
         &mut self,
         msg: &Message<'_>,
         pending: &mut VecDeque<(String, String)>,
-        channels: &mut Vec<String>,
+        channels: &[String],
         quitting: &mut bool,
     ) -> Option<End> {
         let from = msg.source_nick().unwrap_or("").to_string();
@@ -420,11 +420,10 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                 self.send(&format!("PONG :{token}"));
             }
             "PONG" => {
-                if let Some((token, at)) = &self.ping_sent {
-                    if msg.params.iter().any(|p| p == token) {
+                if let Some((token, at)) = &self.ping_sent
+                    && msg.params.iter().any(|p| p == token) {
                         (self.emit)(Event::Rtt(at.elapsed()));
                     }
-                }
             }
             "CAP" => match msg.param(1) {
                 "LS" => {
@@ -446,11 +445,10 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                         self.send("CAP END");
                     }
                 }
-                "NAK" => {
-                    if !self.registered {
+                "NAK"
+                    if !self.registered => {
                         self.send("CAP END");
                     }
-                }
                 _ => {}
             },
             "001" => {
@@ -574,9 +572,8 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                         None => return None, // other CTCP queries are not shown
                     }
                 }
-                let conversation = if target.starts_with('#') {
-                    target.to_string()
-                } else if me {
+                // A channel, or a private conversation named for the other person.
+                let conversation = if target.starts_with('#') || me {
                     target.to_string()
                 } else if from.contains('.') {
                     // A server notice.
@@ -592,13 +589,11 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                 let channel = msg.param(0).to_string();
                 if msg.tag(canvas::CLEAR_TAG).is_some() {
                     (self.emit)(Event::CanvasCleared { channel, by: from });
-                } else if let Some(v) = msg.tag(canvas::STROKE_TAG) {
-                    if let Ok(stroke) = Stroke::decode(&unescape_tag_value(v)) {
-                        if !me {
+                } else if let Some(v) = msg.tag(canvas::STROKE_TAG)
+                    && let Ok(stroke) = Stroke::decode(&unescape_tag_value(v))
+                        && !me {
                             (self.emit)(Event::Stroke { channel, from, stroke });
                         }
-                    }
-                }
             }
             "ERROR" => return Some(End::Lost(msg.param(0).to_string())),
             code if code.len() == 3 && code.starts_with(['4', '5']) => {

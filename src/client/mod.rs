@@ -22,6 +22,9 @@ pub struct Settings {
 }
 
 /// What the front end asks the connection to do.
+// Strokes are fixed-capacity by design (no allocation per segment), which
+// makes the enums large; at a few dozen per second that costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Command {
     /// Connect (or reconnect) with these settings, dropping any current connection.
@@ -67,6 +70,7 @@ pub enum MsgKind {
 }
 
 /// What the connection tells the front end.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Event {
     /// The connection state changed.
