@@ -1,7 +1,7 @@
 //! The connection actor: one thread, one TCP connection at a time,
 //! registration, CAP negotiation, reconnection with backoff.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_channel::{Receiver, Sender};
@@ -61,6 +61,9 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
     let mut attempt = 0u32;
     // Channels to (re)join, beyond the one in the settings.
     let mut channels: Vec<String> = Vec::new();
+    // The newest message shown per conversation, so a rejoin's history
+    // replay shows only what was missed.
+    let mut seen: Seen = HashMap::new();
     loop {
         let Some(s) = settings.clone() else {
             emit(Event::State(ConnState::Disconnected));
@@ -87,7 +90,7 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
             channels.insert(0, s.channel.clone());
         }
         emit(Event::State(ConnState::Connecting));
-        let mut conn = Conn::new(&s, &emit);
+        let mut conn = Conn::new(&s, &emit, &mut seen);
         let end = conn.run(&rx, &mut pending, &mut channels, &mut quitting).await;
         match end {
             End::Quit => {
@@ -150,10 +153,14 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
     }
 }
 
+/// Per conversation, the time and text of the newest message shown.
+type Seen = HashMap<String, (SystemTime, String)>;
+
 /// One TCP connection's state.
 struct Conn<'a, E: Fn(Event)> {
     settings: &'a Settings,
     emit: &'a E,
+    seen: &'a mut Seen,
     nick: String,
     registered: bool,
     caps: Vec<String>,
@@ -170,10 +177,11 @@ struct Conn<'a, E: Fn(Event)> {
 }
 
 impl<'a, E: Fn(Event)> Conn<'a, E> {
-    fn new(settings: &'a Settings, emit: &'a E) -> Self {
+    fn new(settings: &'a Settings, emit: &'a E, seen: &'a mut Seen) -> Self {
         Conn {
             settings,
             emit,
+            seen,
             nick: settings.nick.clone(),
             registered: false,
             caps: Vec::new(),
@@ -583,6 +591,15 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                     from.clone()
                 };
                 let history = msg.tag("batch").is_some_and(|b| self.history_batches.iter().any(|h| h == b));
+                let key = conversation.to_ascii_lowercase();
+                if history
+                    && self.seen.get(&key).is_some_and(|(t, last)| time < *t || (time == *t && text == last))
+                {
+                    return None; // shown before the connection was lost
+                }
+                if self.seen.get(&key).is_none_or(|(t, _)| time >= *t) {
+                    self.seen.insert(key, (time, text.to_string()));
+                }
                 (self.emit)(Event::Message { target: conversation, from, text: text.to_string(), time, kind, history });
             }
             "TAGMSG" => {

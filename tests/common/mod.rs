@@ -85,6 +85,18 @@ impl Server {
         self.log = log;
     }
 
+    /// Kills the server and starts it again on the same port, so clients
+    /// that reconnect find it.
+    pub fn restart_same_port(&mut self) {
+        self.kill9();
+        let mut args = self.args.clone();
+        args.extend(["--port".to_string(), self.port.to_string()]);
+        let (child, port, log) = spawn(&self.data_dir, &args);
+        self.child = child;
+        self.port = port;
+        self.log = log;
+    }
+
     /// Waits for a log line containing `needle`.
     pub fn expect_log(&self, needle: &str) -> String {
         let end = Instant::now() + DEADLINE;
