@@ -14,7 +14,7 @@ SERVER_FLAGS  := --no-default-features
 SERVER_TARGET := x86_64-unknown-linux-musl
 SERVER_BIN    := target/$(SERVER_TARGET)/release/lanchat
 
-.PHONY: all server run test test-server test-static check clean
+.PHONY: all server run test test-server test-static deps-peers check clean
 
 all: server
 
@@ -29,9 +29,17 @@ run: server
 check:
 	$(CARGO) clippy $(SERVER_FLAGS) --all-targets -- -D warnings
 
-# Unit tests, the parser vectors, and the server and line-mode client
-# against the real binary over loopback.
-test-server:
+# Another IRC server for the client to join: installed from Debian, but only
+# ever run by the tests themselves, on loopback. A service the package may
+# have started is stopped and disabled.
+deps-peers:
+	@$(APT_INSTALL) inspircd
+	@if pgrep -x inspircd >/dev/null && [ -e /run/inspircd/inspircd.pid ]; then \
+		($(SUDO) systemctl disable --now inspircd || $(SUDO) service inspircd stop) >/dev/null 2>&1 || true; fi
+
+# Unit tests, the parser vectors, the server, the line-mode client and the
+# client connection (against lanchat and InspIRCd), all over loopback.
+test-server: deps-peers
 	$(CARGO) test $(SERVER_FLAGS)
 
 # The headless build really is one static binary.
