@@ -6,29 +6,49 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Install Debian packages that are not installed yet; `apt-get update` only when needed.
 APT_INSTALL = sh -c 'missing=""; for p in "$$@"; do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; }' apt-install
+# Add a rustup target unless it is there already.
+RUST_TARGET = sh -c 'rustup target list --installed | grep -qx "$$0" || rustup target add "$$0"'
 
-SERVER_FLAGS := --no-default-features
+# The headless server: no GUI, one static musl binary.
+SERVER_FLAGS  := --no-default-features
+SERVER_TARGET := x86_64-unknown-linux-musl
+SERVER_BIN    := target/$(SERVER_TARGET)/release/lanchat
 
-.PHONY: all build server run test test-server check clean
+.PHONY: all server run test test-server test-static deps-peers check clean
 
-all: build
+all: server
 
-# The headless server: the only thing `make run` and the server tests need.
 server:
-	$(CARGO) build --release $(SERVER_FLAGS)
+	@$(RUST_TARGET) $(SERVER_TARGET)
+	$(CARGO) build --release $(SERVER_FLAGS) --target $(SERVER_TARGET)
 
-# Starts the server on its defaults (0.0.0.0:6667, data in the user's state dir).
+# The server on its defaults: 0.0.0.0:6667, history in ~/.local/state/lanchat.
 run: server
-	./target/release/lanchat --serve
+	$(SERVER_BIN) --serve
 
 check:
 	$(CARGO) clippy $(SERVER_FLAGS) --all-targets -- -D warnings
 
-# Server unit and integration tests against the binary just built.
-test-server:
+# Another IRC server for the client to join: installed from Debian, but only
+# ever run by the tests themselves, on loopback. A service the package may
+# have started is stopped and disabled.
+deps-peers:
+	@$(APT_INSTALL) inspircd
+	@if pgrep -x inspircd >/dev/null && [ -e /run/inspircd/inspircd.pid ]; then \
+		($(SUDO) systemctl disable --now inspircd || $(SUDO) service inspircd stop) >/dev/null 2>&1 || true; fi
+
+# Unit tests, the parser vectors, the server, the line-mode client and the
+# client connection (against lanchat and InspIRCd), all over loopback.
+test-server: deps-peers
 	$(CARGO) test $(SERVER_FLAGS)
 
-test: test-server
+# The headless build really is one static binary.
+test-static: server
+	@$(APT_INSTALL) file
+	file $(SERVER_BIN) | grep -q 'static' || { file $(SERVER_BIN); echo "not statically linked"; exit 1; }
+	@echo "static: $(SERVER_BIN) $$(stat -c %s $(SERVER_BIN)) bytes"
+
+test: test-server test-static
 
 clean:
 	$(CARGO) clean

@@ -1,4 +1,201 @@
-//! lanchat: a LAN chat appliance. Work in progress skeleton.
-fn main() {
-    println!("lanchat");
+//! `lanchat`: the command line. Parses flags and hands over to the server,
+//! the line-mode client or the GUI.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
+
+use lanchat::client;
+use lanchat::server::Config;
+
+const USAGE: &str = "\
+lanchat: a LAN chat appliance (an IRC server and its desktop client)
+
+USAGE:
+    lanchat --serve [OPTIONS]
+    lanchat --client [--server HOST:PORT] [--nick NICK] [--channel #CHAN] [--no-gui]
+    lanchat --client --discover [--discover-addr HOST:PORT[,HOST:PORT]]
+
+SERVER OPTIONS:
+    --bind ADDR             address to listen on [default: 0.0.0.0]
+    --port PORT             TCP port, 0 for any free one [default: 6667]
+    --data-dir DIR          where history is kept [default: $XDG_STATE_HOME/lanchat]
+    --name NAME             server name shown to clients [default: lanchat]
+    --motd FILE             message of the day
+    --password PASS         clients must send this with PASS
+    --max-clients N         most clients at once [default: 10000]
+    --max-per-ip N          most connections from one address [default: 64]
+    --history N             lines replayed on JOIN, kept per channel [default: 100]
+    --journal-max BYTES     journal size that triggers compaction [default: 8388608]
+    --canvas-max BYTES      canvas strokes kept per channel [default: 1048576]
+    --flood-rate N          messages per second per client, 0 for no limit [default: 25]
+    --flood-burst N         messages a client may send at once [default: 50]
+    --flood-grace SECS      time over the limit before disconnection [default: 5]
+    --ping-timeout SECS     silence before a client is dropped [default: 120]
+    --register-timeout SECS time to register after connecting [default: 30]
+    --sendq BYTES           outgoing queue per client before it is dropped [default: 1048576]
+    --max-channels N        channels per client [default: 50]
+    --discovery-port PORT   UDP port answering LAN discovery [default: 6667]
+    --no-discovery          do not answer LAN discovery
+    --log-level LEVEL       error, warn, info, debug or trace [default: info]
+
+CLIENT OPTIONS:
+    --server HOST:PORT      server to connect to [default: 127.0.0.1:6667]
+    --nick NICK             nick to use [default: $USER]
+    --channel #CHAN         channel to join [default: #lobby]
+    --password PASS         server password
+    --no-gui                line mode: read lines from stdin, print what arrives
+    --discover              list the servers on the LAN that answer within a second
+    --discover-addr A[,A]   where to ask [default: 255.255.255.255:6667, the LAN broadcast]
+
+    -h, --help              print this help
+    -V, --version           print the version
+";
+
+fn main() -> ExitCode {
+    lanchat::clock::init_local_offset();
+    match run(std::env::args().skip(1).collect()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lanchat: {e} (see lanchat --help)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[derive(PartialEq)]
+enum Mode {
+    Serve,
+    Client,
+}
+
+fn run(args: Vec<String>) -> Result<ExitCode, String> {
+    let mut mode = None;
+    let mut cfg = Config::default();
+    let mut level = log::LevelFilter::Info;
+    let mut server = None;
+    let mut nick = None;
+    let mut channel = "#lobby".to_string();
+    let mut no_gui = false;
+    let mut discover = false;
+    let mut discover_addr = format!("255.255.255.255:{}", lanchat::discovery::DEFAULT_PORT);
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            "-V" | "--version" => {
+                println!("lanchat {}", env!("CARGO_PKG_VERSION"));
+                return Ok(ExitCode::SUCCESS);
+            }
+            "--serve" => mode = Some(Mode::Serve),
+            "--client" => mode = Some(Mode::Client),
+            "--no-gui" => no_gui = true,
+            "--discover" => discover = true,
+            "--discover-addr" => discover_addr = value()?,
+            "--discovery-port" => cfg.discovery_port = Some(parse(&flag, &value()?)?),
+            "--no-discovery" => cfg.discovery_port = None,
+            "--bind" => cfg.bind = parse(&flag, &value()?)?,
+            "--port" => cfg.port = parse(&flag, &value()?)?,
+            "--data-dir" => cfg.data_dir = PathBuf::from(value()?),
+            "--name" => {
+                let name = value()?;
+                if name.is_empty() || name.contains(|c: char| c == ' ' || c.is_control() || c == ':') {
+                    return Err(format!("invalid value {name:?} for --name: no spaces or colons"));
+                }
+                cfg.name = name;
+            }
+            "--motd" => cfg.motd = Some(PathBuf::from(value()?)),
+            "--password" => cfg.password = Some(value()?),
+            "--max-clients" => cfg.max_clients = parse(&flag, &value()?)?,
+            "--max-per-ip" => cfg.max_per_ip = parse(&flag, &value()?)?,
+            "--history" => cfg.history = parse(&flag, &value()?)?,
+            "--journal-max" => cfg.journal_max = parse(&flag, &value()?)?,
+            "--canvas-max" => cfg.canvas_max = parse(&flag, &value()?)?,
+            "--flood-rate" => cfg.flood_rate = parse_nonneg(&flag, &value()?)?,
+            "--flood-burst" => cfg.flood_burst = parse_nonneg(&flag, &value()?)?.max(1.0),
+            "--flood-grace" => cfg.flood_grace = secs(&flag, &value()?)?,
+            "--ping-timeout" => cfg.ping_timeout = secs(&flag, &value()?)?,
+            "--register-timeout" => cfg.register_timeout = secs(&flag, &value()?)?,
+            "--sendq" => cfg.sendq = parse(&flag, &value()?)?,
+            "--max-channels" => cfg.max_channels = parse(&flag, &value()?)?,
+            "--log-level" => level = parse(&flag, &value()?)?,
+            "--server" => server = Some(value()?),
+            "--nick" => nick = Some(value()?),
+            "--channel" => channel = value()?,
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    let _ = simplelog::WriteLogger::init(
+        level,
+        simplelog::ConfigBuilder::new().set_time_format_rfc3339().build(),
+        std::io::stderr(),
+    );
+    match mode {
+        Some(Mode::Serve) => {
+            lanchat::server::run(cfg).map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Mode::Client) if discover => {
+            let targets: Vec<String> = discover_addr.split(',').map(|s| s.trim().to_string()).collect();
+            let found = lanchat::discovery::discover(&targets, Duration::from_secs(1))
+                .map_err(|e| format!("discovery failed: {e}"))?;
+            if found.is_empty() {
+                println!("no servers answered");
+            }
+            for f in found {
+                println!("{}\t{}\tversion {}\t{} users", f.name, f.addr, f.version, f.users);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Mode::Client) if no_gui => {
+            let settings = client::Settings {
+                server: server.unwrap_or_else(|| "127.0.0.1:6667".into()),
+                nick: nick.unwrap_or_else(default_nick),
+                channel,
+                password: cfg.password,
+            };
+            Ok(lanchat::client::line_mode::run(settings))
+        }
+        Some(Mode::Client) => gui(server, nick, channel),
+        None => Err("say --serve or --client".into()),
+    }
+}
+
+#[cfg(feature = "gui")]
+fn gui(server: Option<String>, nick: Option<String>, channel: String) -> Result<ExitCode, String> {
+    lanchat::gui::run(server, nick, channel)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "gui"))]
+fn gui(_: Option<String>, _: Option<String>, _: String) -> Result<ExitCode, String> {
+    Err("this build has no GUI; use --client --no-gui".into())
+}
+
+/// `$USER` if it is a valid nick, else `guest`.
+fn default_nick() -> String {
+    std::env::var("USER").ok().filter(|u| lanchat::server::state::valid_nick(u)).unwrap_or_else(|| "guest".into())
+}
+
+fn parse<T: FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("invalid value {v:?} for {flag}"))
+}
+
+fn parse_nonneg(flag: &str, v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("invalid value {v:?} for {flag}: a number of 0 or more")),
+    }
+}
+
+fn secs(flag: &str, v: &str) -> Result<Duration, String> {
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x < 1e9 => Ok(Duration::from_secs_f64(x)),
+        _ => Err(format!("invalid value {v:?} for {flag}: seconds, more than 0")),
+    }
 }

@@ -22,6 +22,9 @@ pub struct Settings {
 }
 
 /// What the front end asks the connection to do.
+// Strokes are fixed-capacity by design (no allocation per segment), which
+// makes the enums large; at a few dozen per second that costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Command {
     /// Connect (or reconnect) with these settings, dropping any current connection.
@@ -67,6 +70,7 @@ pub enum MsgKind {
 }
 
 /// What the connection tells the front end.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Event {
     /// The connection state changed.
@@ -100,3 +104,11 @@ pub enum Event {
     /// A message that could not be sent.
     NotSent { target: String, text: String, reason: String },
 }
+
+mod conn;
+pub mod line_mode;
+
+pub use conn::{Handle, spawn};
+
+/// The caps the client asks for when the server offers them.
+pub(crate) const WANTED_CAPS: [&str; 5] = ["message-tags", "server-time", "echo-message", "batch", "multi-prefix"];

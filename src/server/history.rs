@@ -1,0 +1,310 @@
+//! Channel history: an append-only journal on disk, and the last lines of
+//! each channel in memory for replay on JOIN.
+//!
+//! The journal is one text file, `history.journal`, a record per line:
+//!
+//! ```text
+//! CRC32HEX UNIX_MS CHANNEL :nick!user@host PRIVMSG #channel :text
+//! ```
+//!
+//! The CRC covers everything after the first space. A record is written with
+//! one `write` call before the message is relayed, so a message anyone has
+//! seen is in the page cache and survives a kill -9; an fsync each second
+//! bounds what a power cut can take. At start-up, a torn or corrupt record
+//! is dropped (and a torn tail cut off), never replayed. When the file grows
+//! past its limit it is compacted: rewritten, through a temporary file and a
+//! rename, with only the lines each channel keeps.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{error, info, warn};
+
+const FILE_NAME: &str = "history.journal";
+
+/// One line of a channel's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// When the server relayed it.
+    pub time_ms: u64,
+    /// The relayed line without tags or CR LF: `:src PRIVMSG #chan :text`.
+    pub line: Arc<str>,
+}
+
+/// The journal and the in-memory tail of every channel.
+pub struct Journal {
+    dir: PathBuf,
+    file: Option<File>,
+    size: u64,
+    compact_at: u64,
+    max: u64,
+    keep: usize,
+    channels: HashMap<String, VecDeque<Entry>>,
+    /// Set while the disk refuses writes; cleared by a successful compaction.
+    failing: Option<Instant>,
+    dirty: bool,
+}
+
+/// Splits one journal record into (time, channel, line); `None` when torn or corrupt.
+pub fn parse_record(record: &[u8]) -> Option<(u64, &str, &str)> {
+    let record = std::str::from_utf8(record).ok()?;
+    let (crc, body) = record.split_once(' ')?;
+    if crc.len() != 8 || u32::from_str_radix(crc, 16).ok()? != crc32(body.as_bytes()) {
+        return None;
+    }
+    let (time, rest) = body.split_once(' ')?;
+    let (channel, line) = rest.split_once(' ')?;
+    if channel.is_empty() || line.is_empty() || line.contains(['\r', '\n', '\0']) {
+        return None;
+    }
+    Some((time.parse().ok()?, channel, line))
+}
+
+fn format_record(out: &mut Vec<u8>, time_ms: u64, channel: &str, line: &str) {
+    let body = format!("{time_ms} {channel} {line}");
+    let _ = writeln!(out, "{:08x} {body}", crc32(body.as_bytes()));
+}
+
+impl Journal {
+    /// Opens (or creates) the journal in `dir` and loads the last `keep`
+    /// lines of each channel. `max` is the file size that triggers compaction.
+    pub fn open(dir: &Path, keep: usize, max: u64) -> io::Result<Journal> {
+        let path = dir.join(FILE_NAME);
+        let mut data = Vec::new();
+        match File::open(&path) {
+            Ok(mut f) => {
+                f.read_to_end(&mut data)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut j = Journal {
+            dir: dir.to_path_buf(),
+            file: None,
+            size: 0,
+            compact_at: max,
+            max,
+            keep,
+            channels: HashMap::new(),
+            failing: None,
+            dirty: false,
+        };
+        // Records end in LF; anything after the last LF is a torn write.
+        let good_len = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut dropped = 0;
+        for record in data[..good_len].split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
+            match parse_record(record) {
+                Some((time_ms, channel, line)) => j.remember(channel, time_ms, line.into()),
+                None => dropped += 1,
+            }
+        }
+        if dropped > 0 || good_len < data.len() {
+            warn!(
+                "history: dropped {dropped} corrupt record(s) and {} torn byte(s)",
+                data.len() - good_len
+            );
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        if good_len < data.len() {
+            file.set_len(good_len as u64)?;
+        }
+        j.size = good_len as u64;
+        j.file = Some(file);
+        if j.size > j.max {
+            j.compact()?;
+        }
+        Ok(j)
+    }
+
+    /// Number of channels with history.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// The kept lines of a channel, oldest first (`key` is the casefolded name).
+    pub fn recent(&self, key: &str) -> impl Iterator<Item = &Entry> {
+        self.channels.get(key).into_iter().flatten()
+    }
+
+    fn remember(&mut self, channel: &str, time_ms: u64, line: Arc<str>) {
+        if self.keep == 0 {
+            return;
+        }
+        let ring = self.channels.entry(super::state::fold(channel)).or_default();
+        if ring.len() == self.keep {
+            ring.pop_front();
+        }
+        ring.push_back(Entry { time_ms, line });
+    }
+
+    /// Appends one line of `channel`; a disk error is logged once and the
+    /// line is still kept in memory (and written by the next compaction).
+    pub fn append(&mut self, channel: &str, time_ms: u64, line: &Arc<str>) {
+        self.remember(channel, time_ms, line.clone());
+        if let Some(since) = self.failing {
+            // Retry through a compaction, which also persists what was missed.
+            if since.elapsed() >= Duration::from_secs(1) {
+                match self.compact() {
+                    Ok(()) => {
+                        info!("history: the journal is writable again");
+                        self.failing = None;
+                    }
+                    Err(_) => self.failing = Some(Instant::now()),
+                }
+            }
+            return;
+        }
+        let mut rec = Vec::with_capacity(line.len() + 48);
+        format_record(&mut rec, time_ms, channel, line);
+        let res = match self.file.as_mut() {
+            Some(f) => f.write_all(&rec),
+            None => Err(io::Error::other("journal not open")),
+        };
+        match res {
+            Ok(()) => {
+                self.size += rec.len() as u64;
+                self.dirty = true;
+                if self.size > self.compact_at {
+                    if let Err(e) = self.compact() {
+                        self.fail(e);
+                    }
+                }
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        error!("history: cannot write the journal in {}: {e}; relaying goes on, lines are kept in memory until it works again", self.dir.display());
+        self.failing = Some(Instant::now());
+        // A partial record may have been written: cut it off when we can.
+        if let Some(f) = &self.file {
+            let _ = f.set_len(self.size);
+        }
+    }
+
+    /// Rewrites the journal with only the kept lines.
+    fn compact(&mut self) -> io::Result<()> {
+        let path = self.dir.join(FILE_NAME);
+        let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
+        let mut data = Vec::new();
+        for ring in self.channels.values() {
+            for e in ring {
+                let channel = e.line.split(' ').nth(2).unwrap_or("#");
+                format_record(&mut data, e.time_ms, channel, &e.line);
+            }
+        }
+        let res = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&data)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            if let Ok(d) = File::open(&self.dir) {
+                let _ = d.sync_all();
+            }
+            OpenOptions::new().append(true).open(&path)
+        })();
+        match res {
+            Ok(f) => {
+                self.file = Some(f);
+                self.size = data.len() as u64;
+                self.compact_at = self.max.max(self.size * 2);
+                self.dirty = false;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// A handle to fsync outside the lock, when there are unsynced writes.
+    fn take_dirty(&mut self) -> Option<File> {
+        if !self.dirty {
+            return None;
+        }
+        self.dirty = false;
+        self.file.as_ref().and_then(|f| f.try_clone().ok())
+    }
+}
+
+/// Starts the thread that fsyncs the journal once a second when it changed.
+pub fn spawn_syncer(shared: Arc<super::state::Shared>) {
+    let _ = std::thread::Builder::new().name("lanchat-fsync".into()).spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let file = shared.lock().history.take_dirty();
+            if let Some(f) = file {
+                let _ = f.sync_data();
+            }
+        }
+    });
+}
+
+/// CRC-32 (IEEE), bitwise: the journal is written once per message, so a
+/// table buys nothing worth its size.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn records_round_trip_and_corruption_is_refused() {
+        let mut rec = Vec::new();
+        format_record(&mut rec, 42, "#a", ":n!u@h PRIVMSG #a :hi there");
+        let rec = &rec[..rec.len() - 1];
+        assert_eq!(parse_record(rec), Some((42, "#a", ":n!u@h PRIVMSG #a :hi there")));
+        let mut bad = rec.to_vec();
+        *bad.last_mut().unwrap() = b'X';
+        assert_eq!(parse_record(&bad), None);
+        assert_eq!(parse_record(b""), None);
+        assert_eq!(parse_record(b"zzzzzzzz 1 #a x"), None);
+    }
+
+    #[test]
+    fn survives_a_torn_tail_and_compacts() {
+        let dir = std::env::temp_dir().join(format!("lanchat-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let mut j = Journal::open(&dir, 3, 1 << 20).unwrap();
+            for i in 0..5 {
+                j.append("#A", i, &Arc::from(format!(":n!u@h PRIVMSG #A :line {i}")));
+            }
+        }
+        // A torn record, as a kill -9 in the middle of a write would leave.
+        let mut f = OpenOptions::new().append(true).open(dir.join(FILE_NAME)).unwrap();
+        f.write_all(b"0badc0de 9 #A :n!u@h PRIV").unwrap();
+        drop(f);
+        let j = Journal::open(&dir, 3, 1 << 20).unwrap();
+        let lines: Vec<_> = j.recent("#a").map(|e| e.line.to_string()).collect();
+        assert_eq!(lines, [":n!u@h PRIVMSG #A :line 2", ":n!u@h PRIVMSG #A :line 3", ":n!u@h PRIVMSG #A :line 4"]);
+        drop(j);
+        // Over the size limit: compaction keeps exactly the kept lines.
+        let j = Journal::open(&dir, 2, 10).unwrap();
+        assert_eq!(j.recent("#a").count(), 2);
+        let size = std::fs::metadata(dir.join(FILE_NAME)).unwrap().len();
+        assert!(size < 200, "compacted journal is {size} bytes");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,294 @@
+//! Test harness: the real server binary on loopback, real TCP clients.
+//!
+//! `LANCHAT_SERVER` holds the command that runs the server (split on
+//! whitespace; e.g. `qemu-aarch64 dist/lanchat-aarch64-linux-musl`); by
+//! default it is the binary cargo just built. The harness adds `--serve`,
+//! a loopback bind, port 0 and a fresh data directory, and learns the port
+//! from the server's log line "listening on ADDR".
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long any single expectation may wait; generous for qemu-user.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The command that runs the server binary.
+pub fn server_command() -> Vec<String> {
+    match std::env::var("LANCHAT_SERVER") {
+        Ok(cmd) if !cmd.trim().is_empty() => cmd.split_whitespace().map(String::from).collect(),
+        _ => vec![env!("CARGO_BIN_EXE_lanchat").to_string()],
+    }
+}
+
+/// A fresh, empty directory under the target dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+    /// The server's log lines, as they come.
+    pub log: mpsc::Receiver<String>,
+    /// The log lines up to "listening on".
+    pub startup_log: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server with a fresh data directory and extra flags.
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_in(&temp_dir("server"), args)
+    }
+
+    /// Starts a server on an existing data directory.
+    pub fn start_in(dir: &Path, args: &[&str]) -> Server {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (child, port, log, startup_log) = spawn(dir, &args);
+        Server { child, port, data_dir: dir.to_path_buf(), args, log, startup_log }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server and starts it again on the same data directory and flags.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let (child, port, log, startup_log) = spawn(&self.data_dir, &self.args);
+        self.child = child;
+        self.port = port;
+        self.log = log;
+        self.startup_log = startup_log;
+    }
+
+    /// Kills the server and starts it again on the same port, so clients
+    /// that reconnect find it.
+    pub fn restart_same_port(&mut self) {
+        self.kill9();
+        let mut args = self.args.clone();
+        args.extend(["--port".to_string(), self.port.to_string()]);
+        let (child, port, log, startup_log) = spawn(&self.data_dir, &args);
+        self.child = child;
+        self.port = port;
+        self.log = log;
+        self.startup_log = startup_log;
+    }
+
+    /// `127.0.0.1:PORT` of the UDP discovery responder, if it runs.
+    pub fn discovery_addr(&self) -> Option<String> {
+        self.startup_log.iter().find_map(|l| l.split("answering discovery on ").nth(1)).map(|a| a.trim_end_matches("/udp").to_string())
+    }
+
+    /// Waits for a log line containing `needle`.
+    pub fn expect_log(&self, needle: &str) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no server log line containing {needle:?}"),
+            }
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn spawn(dir: &Path, args: &[String]) -> (Child, u16, mpsc::Receiver<String>, Vec<String>) {
+    let cmd = server_command();
+    let mut child = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .args(["--serve", "--bind", "127.0.0.1", "--port", "0", "--discovery-port", "0", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if std::env::var_os("LANCHAT_TEST_LOG").is_some() {
+                eprintln!("server: {line}");
+            }
+            let _ = tx.send(line);
+        }
+    });
+    let end = Instant::now() + DEADLINE;
+    let mut startup = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                startup.push(line.clone());
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let port = addr.trim().rsplit(':').next().unwrap().parse().unwrap();
+                    return (child, port, rx, startup);
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server did not start: {:?}", child.wait());
+            }
+        }
+    }
+}
+
+/// A raw IRC client over a real TCP connection.
+pub struct Client {
+    pub nick: String,
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    sync_n: usize,
+}
+
+impl Client {
+    /// Connects without registering.
+    pub fn connect(addr: &str) -> Client {
+        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Client { nick: String::new(), stream, reader, sync_n: 0 }
+    }
+
+    /// Connects and registers as `nick`, waiting for the end of the welcome burst.
+    pub fn register(addr: &str, nick: &str) -> Client {
+        Client::register_caps(addr, nick, &[])
+    }
+
+    /// Connects, negotiates `caps` (all must be ACKed) and registers.
+    pub fn register_caps(addr: &str, nick: &str, caps: &[&str]) -> Client {
+        let mut c = Client::connect(addr);
+        c.nick = nick.to_string();
+        if !caps.is_empty() {
+            c.send("CAP LS 302");
+            c.send(&format!("CAP REQ :{}", caps.join(" ")));
+            c.expect(|l| l.contains(" ACK "));
+            c.send("CAP END");
+        }
+        c.send(&format!("NICK {nick}"));
+        c.send(&format!("USER {nick} 0 * :Test {nick}"));
+        c.expect(|l| l.contains(" 001 "));
+        c.expect(|l| l.contains(" 376 ") || l.contains(" 422 "));
+        c
+    }
+
+    /// Sends one line (CR LF added).
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap_or_else(|e| panic!("{}: write failed: {e}", self.nick));
+    }
+
+    /// Reads one line (without CR LF); None at EOF or on error. Panics at the deadline.
+    pub fn read_line(&mut self, end: Instant) -> Option<String> {
+        let mut buf = Vec::new();
+        loop {
+            match self.reader.read_until(b'\n', &mut buf) {
+                Ok(0) => return None,
+                Ok(_) if buf.ends_with(b"\n") => {
+                    let s = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string();
+                    return Some(s);
+                }
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    if Instant::now() > end {
+                        panic!("{}: timed out waiting for a line (partial: {:?})", self.nick, String::from_utf8_lossy(&buf));
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Reads until a line matches; answers PINGs on the way. Panics at the deadline or EOF.
+    pub fn expect(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            match self.read_line(end) {
+                Some(l) if pred(&l) => return l,
+                Some(l) if l.starts_with("PING ") => {
+                    let token = l[5..].to_string();
+                    self.send(&format!("PONG {token}"));
+                }
+                Some(_) => {}
+                None => panic!("{}: connection closed while waiting", self.nick),
+            }
+        }
+    }
+
+    /// Reads until a line contains `needle`.
+    pub fn expect_has(&mut self, needle: &str) -> String {
+        self.expect(|l| l.contains(needle))
+    }
+
+    /// Sends a PING and returns every line that arrived before its PONG:
+    /// a barrier that proves what this client did (not) receive so far.
+    pub fn sync(&mut self) -> Vec<String> {
+        self.sync_n += 1;
+        let token = format!("sync-{}", self.sync_n);
+        self.send(&format!("PING {token}"));
+        let end = Instant::now() + DEADLINE;
+        let mut seen = Vec::new();
+        loop {
+            match self.read_line(end) {
+                Some(l) if l.contains(" PONG ") && l.ends_with(&token) => return seen,
+                Some(l) => seen.push(l),
+                None => panic!("{}: connection closed during sync", self.nick),
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection; returns what came before.
+    pub fn expect_closed(&mut self) -> Vec<String> {
+        let end = Instant::now() + DEADLINE;
+        let mut seen = Vec::new();
+        while let Some(l) = self.read_line(end) {
+            seen.push(l);
+        }
+        seen
+    }
+}
