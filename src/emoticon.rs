@@ -61,16 +61,16 @@ pub fn emojify(text: &str) -> Cow<'_, str> {
     let mut prev: Option<char> = None;
     while i < text.len() {
         let rest = &text[i..];
-        if prev.is_none_or(char::is_whitespace) {
-            if let Some((from, to)) = EMOTICONS.iter().find(|(from, _)| {
-                rest.starts_with(from) && ends_word(rest[from.len()..].chars().next())
-            }) {
-                let out = out.get_or_insert_with(|| text[..i].to_owned());
-                out.push_str(to);
-                i += from.len();
-                prev = from.chars().last();
-                continue;
-            }
+        if prev.is_none_or(char::is_whitespace)
+            && let Some((from, to)) = EMOTICONS
+                .iter()
+                .find(|(from, _)| rest.starts_with(from) && ends_word(rest[from.len()..].chars().next()))
+        {
+            let out = out.get_or_insert_with(|| text[..i].to_owned());
+            out.push_str(to);
+            i += from.len();
+            prev = from.chars().last();
+            continue;
         }
         let c = rest.chars().next().unwrap_or(' ');
         if let Some(out) = out.as_mut() {

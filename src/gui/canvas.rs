@@ -39,7 +39,8 @@ pub struct Geometry {
 
 impl Geometry {
     pub fn fit(x: i32, y: i32, w: i32, h: i32) -> Geometry {
-        let scale = (f64::from(w) / f64::from(WIDTH)).min(f64::from(h) / f64::from(HEIGHT)).max(0.01);
+        // One pixel of margin on each side for the border.
+        let scale = (f64::from(w - 2) / f64::from(WIDTH)).min(f64::from(h - 2) / f64::from(HEIGHT)).max(0.01);
         let aw = ((f64::from(WIDTH) * scale).floor() as i32).max(1);
         let ah = ((f64::from(HEIGHT) * scale).floor() as i32).max(1);
         Geometry { x: x + (w - aw) / 2, y: y + (h - ah) / 2, w: aw, h: ah, scale }
@@ -313,6 +314,8 @@ impl Canvas {
                 if let Some(off) = &st.offscreen {
                     off.copy(g.x, g.y, g.w, g.h, 0, 0);
                 }
+                draw::set_draw_color(Color::from_hex(0x404040));
+                draw::draw_rect(g.x - 1, g.y - 1, g.w + 2, g.h + 2);
             }
         });
         widget.handle({
@@ -410,6 +413,14 @@ impl Canvas {
         self.state.borrow_mut().brush = brush.clamp(1, MAX_BRUSH);
     }
 
+    /// Pixels of the drawing that are not paper, with every segment received so far.
+    pub fn ink(&self) -> usize {
+        let g = self.geometry();
+        let mut st = self.state.borrow_mut();
+        st.prepare(&g);
+        st.ink().unwrap_or(0)
+    }
+
     pub fn geometry(&self) -> Geometry {
         Geometry::fit(self.widget.x(), self.widget.y(), self.widget.w(), self.widget.h())
     }
@@ -440,7 +451,7 @@ mod tests {
 
     #[test]
     fn geometry_letterboxes_and_maps_back() {
-        let g = Geometry::fit(10, 20, 800, 1000);
+        let g = Geometry::fit(9, 19, 802, 1002);
         assert_eq!((g.w, g.h), (800, 500));
         assert_eq!((g.x, g.y), (10, 270));
         assert_eq!(g.to_logical(10, 270), (0, 0));

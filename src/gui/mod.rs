@@ -15,10 +15,9 @@ pub mod canvas;
 pub mod chatlog;
 pub mod config;
 mod probe;
-mod stub;
-mod time;
 
-use std::collections::VecDeque;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -36,12 +35,12 @@ use fltk::prelude::*;
 use fltk::window::Window;
 
 use crate::canvas::MAX_BRUSH;
-use crate::client::{Command, ConnState, Event, MsgKind, Settings};
+use crate::client::{Command, ConnState, Event, Handle, MsgKind, Settings, spawn};
+use crate::clock::local_hhmm;
 use crate::emoticon;
 use canvas::Canvas;
 use chatlog::ChatLog;
 use config::Config;
-use stub::{Handle, spawn};
 
 /// Colours offered for the brush: name and 0xRRGGBB.
 pub const COLOURS: &[(&str, u32)] = &[
@@ -57,7 +56,7 @@ pub const COLOURS: &[(&str, u32)] = &[
 
 #[derive(Clone, Debug)]
 enum Msg {
-    Net(Event),
+    Net(Box<Event>),
     SendInput,
     Emoji(usize),
     UserClicked { double: bool },
@@ -94,16 +93,25 @@ pub struct App {
     browser: HoldBrowser,
     info: Frame,
     input: Input,
+    window: Window,
     connect_btn: Button,
     server_btn: Button,
     nick_btn: Button,
     clear_btn: Button,
     canvas: Canvas,
-    /// Lines we showed when sending, so an echo from the server is not shown twice.
-    pending_echo: VecDeque<(String, String)>,
+    /// Our clears not yet echoed by the server (so the log says it once).
     pending_clears: u32,
+    /// Strokes on the canvas, so a replay after a reconnect does not add them twice.
+    stroke_keys: HashSet<u64>,
     probe: Option<probe::Probe>,
     dirty: bool,
+}
+
+/// Identifies a stroke segment, to skip one received twice.
+fn stroke_key(s: &crate::canvas::Stroke) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (s.id, s.color, s.width, &s.points[..]).hash(&mut h);
+    h.finish()
 }
 
 fn same(a: &impl WidgetExt, b: &impl WidgetExt) -> bool {
@@ -186,7 +194,7 @@ impl App {
     }
 
     fn system(&mut self, i: usize, time: SystemTime, text: &str) {
-        self.convs[i].log.add_system(&time::hhmm(time), text);
+        self.convs[i].log.add_system(&local_hhmm(time), text);
         self.touched(i);
     }
 
@@ -210,6 +218,10 @@ impl App {
     }
 
     fn refresh_info(&mut self) {
+        let title = format!("lanchat – {} – {}", self.nick, self.settings.channel);
+        if self.window.label() != title {
+            self.window.set_label(&title);
+        }
         let text = self.info_text();
         self.info.set_label(&text);
         self.info.redraw();
@@ -237,7 +249,7 @@ impl App {
                 let now = SystemTime::now();
                 let line = match &s {
                     ConnState::Connected => Some(format!("connected to {}", self.settings.server)),
-                    ConnState::Disconnected => Some("disconnected".to_owned()),
+                    ConnState::Disconnected if self.state != ConnState::Disconnected => Some("disconnected".to_owned()),
                     ConnState::Reconnecting { delay, .. } if self.state == ConnState::Connected || self.state == ConnState::Connecting => Some(format!(
                         "connection lost; reconnecting in {} s",
                         delay.as_secs_f64().ceil() as u64
@@ -258,9 +270,11 @@ impl App {
                 self.refresh_info();
             }
             Event::NickTaken { wanted, suggestion } => {
-                let text = format!(
-                    "the nick \"{wanted}\" is taken; \"{suggestion}\" is free: press Nick… to take it or choose another"
-                );
+                let text = if self.state == ConnState::Connected {
+                    format!("the nick \"{wanted}\" is taken; \"{suggestion}\" may be free: press Nick… to try it or another")
+                } else {
+                    format!("the nick \"{wanted}\" is taken; joining as \"{suggestion}\" instead (press Nick… to change it)")
+                };
                 self.suggestion = Some(suggestion);
                 let i = self.active();
                 self.system(i, SystemTime::now(), &text);
@@ -270,16 +284,11 @@ impl App {
             }
             Event::Message { target, from, text, time, kind, history } => {
                 let private = !target.starts_with(['#', '&']);
-                if !history && from == self.nick {
-                    if let Some(pos) = self.pending_echo.iter().position(|(t, x)| *t == target && *x == text) {
-                        self.pending_echo.remove(pos);
-                        return;
-                    }
-                }
+                let _ = history;
                 let i = if private { self.conv(&target) } else { self.conv_index(&target).unwrap_or(0) };
                 let shown = emoticon::emojify(&text);
                 let line = if kind == MsgKind::Notice { format!("[notice] {shown}") } else { shown.into_owned() };
-                self.convs[i].log.add_message(&time::hhmm(time), &from, &line, kind == MsgKind::Action);
+                self.convs[i].log.add_message(&local_hhmm(time), &from, &line, kind == MsgKind::Action);
                 self.touched(i);
             }
             Event::System { target, text, time } => {
@@ -308,7 +317,7 @@ impl App {
                 self.refresh_info();
             }
             Event::Stroke { channel, stroke, .. } => {
-                if channel.eq_ignore_ascii_case(&self.settings.channel) {
+                if channel.eq_ignore_ascii_case(&self.settings.channel) && self.stroke_keys.insert(stroke_key(&stroke)) {
                     self.canvas.add(stroke);
                     self.dirty = true;
                 }
@@ -320,6 +329,7 @@ impl App {
                         return;
                     }
                     self.canvas.clear();
+                    self.stroke_keys.clear();
                     self.system(0, SystemTime::now(), &format!("{by} cleared the canvas"));
                 }
             }
@@ -330,17 +340,13 @@ impl App {
         }
     }
 
-    /// Sends a line to a channel or nick and shows it at once.
+    /// Sends a line to a channel or nick; the connection echoes it back as
+    /// an event once sent (or reports it NotSent).
     fn say(&mut self, target: &str, text: &str) {
-        let i = if target.starts_with(['#', '&']) { self.conv_index(target).unwrap_or(0) } else { self.conv(target) };
-        self.handle.send(Command::Say { target: target.to_owned(), text: text.to_owned() });
-        self.pending_echo.push_back((target.to_owned(), text.to_owned()));
-        if self.pending_echo.len() > 64 {
-            self.pending_echo.pop_front();
+        if !target.starts_with(['#', '&']) {
+            self.conv(target);
         }
-        let nick = self.nick.clone();
-        self.convs[i].log.add_message(&time::hhmm(SystemTime::now()), &nick, &emoticon::emojify(text), false);
-        self.dirty = true;
+        self.handle.send(Command::Say { target: target.to_owned(), text: text.to_owned() });
     }
 
     fn send_input(&mut self) {
@@ -369,6 +375,11 @@ impl App {
                         self.say(nick, text.trim());
                     }
                 }
+                "me" => {
+                    let i = self.active();
+                    let target = if i == 0 { self.settings.channel.clone() } else { self.convs[i].name.clone() };
+                    self.say(&target, &format!("/me {rest}"));
+                }
                 "nick" if !rest.is_empty() => self.change_nick(rest),
                 "server" if !rest.is_empty() => self.change_server(rest),
                 "connect" => self.connect(),
@@ -376,7 +387,7 @@ impl App {
                 "clear" => self.clear_canvas(),
                 _ => {
                     let i = self.active();
-                    self.system(i, now, &format!("unknown command /{name}; try /msg, /nick, /server, /connect, /disconnect, /clear"));
+                    self.system(i, now, &format!("unknown command /{name}; try /msg, /me, /nick, /server, /connect, /disconnect, /clear"));
                 }
             }
             return;
@@ -418,6 +429,7 @@ impl App {
 
     fn clear_canvas(&mut self) {
         self.canvas.clear();
+        self.stroke_keys.clear();
         self.pending_clears += 1;
         self.handle.send(Command::Clear { channel: self.settings.channel.clone() });
         let nick = self.nick.clone();
@@ -426,7 +438,7 @@ impl App {
 
     fn on_msg(&mut self, msg: Msg) {
         match msg {
-            Msg::Net(ev) => self.on_event(ev),
+            Msg::Net(ev) => self.on_event(*ev),
             Msg::SendInput => self.send_input(),
             Msg::Emoji(i) => {
                 if let Some(e) = emoticon::PICKER.get(i) {
@@ -435,14 +447,12 @@ impl App {
                 }
             }
             Msg::UserClicked { double } => {
-                if double {
-                    if let Some(n) = self.browser.selected_text() {
-                        let n = bare_nick(&n).to_owned();
-                        if n != self.nick {
-                            let i = self.conv(&n);
-                            self.select(i);
-                            let _ = self.input.take_focus();
-                        }
+                if double && let Some(n) = self.browser.selected_text() {
+                    let n = bare_nick(&n).to_owned();
+                    if n != self.nick {
+                        let i = self.conv(&n);
+                        self.select(i);
+                        let _ = self.input.take_focus();
                     }
                 }
             }
@@ -474,6 +484,7 @@ impl App {
             Msg::Clear => self.clear_canvas(),
             Msg::Tick => {
                 for stroke in self.canvas.flush() {
+                    self.stroke_keys.insert(stroke_key(&stroke));
                     self.handle.send(Command::Stroke { channel: self.settings.channel.clone(), stroke });
                 }
             }
@@ -491,7 +502,7 @@ pub fn run(server: Option<String>, nick: Option<String>, channel: String) -> Res
     let a = app::App::default();
     app::set_font_size(14);
     let (tx, rx) = app::channel::<Msg>();
-    let handle = spawn(move |ev| tx.send(Msg::Net(ev)));
+    let handle = spawn(move |ev| tx.send(Msg::Net(Box::new(ev))));
     let mut app = build(settings, tx, handle)?;
     app.config_path = config_path;
     app.probe = probe::Probe::from_env();
@@ -594,6 +605,8 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App
     users_col.fixed(&users_label, 16);
     let mut browser = HoldBrowser::default();
     browser.set_format_char('\u{1}');
+    // Also call back when a click does not change the selection (the second of a double-click).
+    browser.set_trigger(CallbackTrigger::Changed | CallbackTrigger::NotChanged);
     browser.set_callback(move |_| tx.send(Msg::UserClicked { double: app::event_clicks() }));
     users_col.end();
     upper.end();
@@ -615,7 +628,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App
     let mut brush = Spinner::default();
     brush.set_range(1.0, f64::from(MAX_BRUSH));
     brush.set_step(1.0);
-    brush.set_value(4.0);
+    brush.set_value(6.0);
     brush.set_tooltip("Brush size");
     brush.set_callback(move |b| tx.send(Msg::Brush(b.value().round() as u8)));
     tools.fixed(&brush, 64);
@@ -657,13 +670,14 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App
         browser,
         info,
         input,
+        window: win.clone(),
         connect_btn,
         server_btn,
         nick_btn,
         clear_btn: clear,
         canvas,
-        pending_echo: VecDeque::new(),
         pending_clears: 0,
+        stroke_keys: HashSet::new(),
         probe: None,
         dirty: true,
     };

@@ -1,7 +1,8 @@
 //! The test probe: with `LANCHAT_GUI_PROBE=PATH`, the window writes what it
 //! shows to PATH after each change (through a temporary file and a rename, so
 //! a reader never sees half a file). One `key: value` per line; log lines are
-//! `log[TAB]: LINE`, the last lines of each tab.
+//! `log[TAB]: LINE`, the last lines of each tab; `*_area` and `*_button` are
+//! `X Y W H` inside the window.
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -35,13 +36,17 @@ impl Probe {
         let _ = writeln!(s, "tabs: {}", labels.join(","));
         let _ = writeln!(s, "active: {}", app.convs[active].name);
         let _ = writeln!(s, "input: {}", app.input.value());
-        let mut st = app.canvas.state.borrow_mut();
+        let _ = writeln!(s, "ink: {}", app.canvas.ink());
+        let st = app.canvas.state.borrow();
         self.canvas_generation = st.generation;
         let _ = writeln!(s, "strokes: {}", st.strokes.len());
-        let _ = writeln!(s, "ink: {}", st.ink().map_or(-1, |n| n as i64));
+        for stroke in st.strokes.iter().take(50) {
+            let _ = writeln!(s, "stroke: {}", stroke.encode());
+        }
         drop(st);
         let g = app.canvas.geometry();
-        let (wx, wy) = app.canvas.widget.window().map_or((0, 0), |w| (w.x_root(), w.y_root()));
+        // Positions are inside the window (for `xdotool mousemove --window`).
+        let (wx, wy) = (0, 0);
         let _ = writeln!(s, "canvas_area: {} {} {} {}", wx + g.x, wy + g.y, g.w, g.h);
         fn r<W: WidgetExt>(w: &W, (wx, wy): (i32, i32)) -> String {
             format!("{} {} {} {}", wx + w.x(), wy + w.y(), w.w(), w.h())

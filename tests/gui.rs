@@ -1,0 +1,348 @@
+//! The desktop client driven the way a person would: a real server on
+//! loopback, real GUI clients on an Xvfb display, real X input events from
+//! xdotool (typing, Enter, double-click, drag, button clicks), and assertions
+//! on what each window shows, read from its probe file (LANCHAT_GUI_PROBE).
+//!
+//! Needs Xvfb and xdotool (`make test-gui` installs them); without them the
+//! tests say so and pass. A screenshot is saved as target/gui-screenshot.png.
+
+#![cfg(feature = "gui")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, Server, temp_dir};
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Polls `f` until it gives Some, or panics with `what` at the deadline.
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A private X server.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Option<Xvfb> {
+        if !have("Xvfb") || !have("xdotool") {
+            eprintln!("skipped: Xvfb or xdotool is not installed (`make test-gui` installs them)");
+            return None;
+        }
+        // A display number nobody uses: from one derived from our pid and
+        // a counter (tests run in parallel threads of one process).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let mut n = 100 + (std::process::id() % 200) * 8 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        loop {
+            if !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                break;
+            }
+            n += 1;
+        }
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "2048x1100x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start Xvfb");
+        let x = Xvfb { child, display };
+        wait_for("Xvfb to accept clients", || {
+            Command::new("xdotool")
+                .args(["getdisplaygeometry"])
+                .env("DISPLAY", &x.display)
+                .stderr(Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+        });
+        Some(x)
+    }
+
+    fn xdotool(&self, args: &[&str]) -> String {
+        let out = Command::new("xdotool").args(args).env("DISPLAY", &self.display).output().expect("xdotool");
+        assert!(out.status.success(), "xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Saves the whole screen as a PNG (imagemagick's `import`), if it is installed.
+    fn screenshot(&self, path: &Path) {
+        if !have("import") {
+            eprintln!("no screenshot: imagemagick is not installed");
+            return;
+        }
+        let ok = Command::new("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .env("DISPLAY", &self.display)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "import failed");
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a window showed at one moment, parsed from its probe file.
+#[derive(Clone, Debug)]
+struct Probe(String);
+
+impl Probe {
+    fn get(&self, key: &str) -> &str {
+        let prefix = format!("{key}: ");
+        self.0.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or("")
+    }
+    fn all(&self, key: &str) -> Vec<&str> {
+        let prefix = format!("{key}: ");
+        self.0.lines().filter_map(|l| l.strip_prefix(&prefix)).collect()
+    }
+    fn info(&self) -> Vec<&str> {
+        self.all("info")
+    }
+    fn log(&self, tab: &str) -> Vec<&str> {
+        self.all(&format!("log[{tab}]"))
+    }
+    fn log_has(&self, tab: &str, needle: &str) -> bool {
+        self.log(tab).iter().any(|l| l.contains(needle))
+    }
+    fn users(&self) -> Vec<&str> {
+        self.get("users").split(',').filter(|s| !s.is_empty()).collect()
+    }
+    fn tabs(&self) -> Vec<&str> {
+        self.get("tabs").split(',').collect()
+    }
+    fn num(&self, key: &str) -> i64 {
+        self.get(key).parse().unwrap_or(-1)
+    }
+    /// The centre of a widget, inside the window.
+    fn centre(&self, key: &str) -> (i32, i32) {
+        let v: Vec<i32> = self.get(key).split(' ').map(|n| n.parse().unwrap()).collect();
+        (v[0] + v[2] / 2, v[1] + v[3] / 2)
+    }
+    fn area(&self, key: &str) -> (i32, i32, i32, i32) {
+        let v: Vec<i32> = self.get(key).split(' ').map(|n| n.parse().unwrap()).collect();
+        (v[0], v[1], v[2], v[3])
+    }
+}
+
+/// A GUI client process.
+struct Gui<'x> {
+    x: &'x Xvfb,
+    child: Child,
+    probe: PathBuf,
+    config_home: PathBuf,
+    window: String,
+}
+
+impl<'x> Gui<'x> {
+    fn start(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32)) -> Gui<'x> {
+        let dir = temp_dir(&format!("gui-{nick}"));
+        let probe = dir.join("probe.txt");
+        let config_home = dir.join("config");
+        let child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
+            .args(["--client", "--server", server, "--nick", nick, "--channel", "#lobby"])
+            .env("DISPLAY", &x.display)
+            .env("LANCHAT_GUI_PROBE", &probe)
+            .env("XDG_CONFIG_HOME", &config_home)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("cannot start the GUI");
+        let pid = child.id().to_string();
+        let window = wait_for("the GUI window", || {
+            let out = Command::new("xdotool")
+                .args(["search", "--all", "--onlyvisible", "--pid", &pid, "--class", "lanchat"])
+                .env("DISPLAY", &x.display)
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_string)
+        });
+        x.xdotool(&["windowmove", "--sync", &window, &at.0.to_string(), &at.1.to_string()]);
+        Gui { x, child, probe, config_home, window }
+    }
+
+    fn probe(&self) -> Option<Probe> {
+        std::fs::read_to_string(&self.probe).ok().map(Probe)
+    }
+
+    /// Waits until what the window shows satisfies `pred`.
+    fn wait(&self, what: &str, pred: impl Fn(&Probe) -> bool) -> Probe {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let p = self.probe();
+            if let Some(p) = p.as_ref().filter(|p| pred(p)) {
+                return p.clone();
+            }
+            if Instant::now() > end {
+                panic!("timed out waiting for {what}; the window shows:\n{}", p.map_or(String::new(), |p| p.0));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn mouse(&self, (x, y): (i32, i32)) {
+        self.x.xdotool(&["mousemove", "--window", &self.window, &x.to_string(), &y.to_string()]);
+    }
+
+    fn click(&self, at: (i32, i32)) {
+        self.mouse(at);
+        self.x.xdotool(&["click", "1"]);
+    }
+
+    /// Clicks the input line, types `text` and presses Enter.
+    fn say(&self, text: &str) {
+        let p = self.wait("the input line", |p| !p.get("input_area").is_empty());
+        self.click(p.centre("input_area"));
+        self.x.xdotool(&["type", "--delay", "5", text]);
+        self.x.xdotool(&["key", "Return"]);
+    }
+
+    /// Drags on the canvas from one fraction of it to another, in steps.
+    fn drag(&self, from: (f64, f64), to: (f64, f64)) {
+        let p = self.wait("the canvas", |p| !p.get("canvas_area").is_empty());
+        let (cx, cy, cw, ch) = p.area("canvas_area");
+        let at = |(fx, fy): (f64, f64)| (cx + (fx * f64::from(cw)) as i32, cy + (fy * f64::from(ch)) as i32);
+        self.mouse(at(from));
+        self.x.xdotool(&["mousedown", "1"]);
+        for i in 1..=20 {
+            let t = f64::from(i) / 20.0;
+            self.mouse(at((from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t)));
+        }
+        self.x.xdotool(&["mouseup", "1"]);
+    }
+}
+
+impl Drop for Gui<'_> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn connected(p: &Probe) -> bool {
+    p.info().contains(&"State: connected")
+}
+
+#[test]
+fn two_people_chat_privately_draw_and_clear() {
+    let Some(x) = Xvfb::start() else { return };
+    let server = Server::start(&[]);
+    let addr = server.addr();
+
+    let alice = Gui::start(&x, &addr, "alice", (0, 0));
+    alice.wait("alice connected", connected);
+    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    let p = alice.wait("bob in alice's user list", |p| p.users().iter().any(|u| u.ends_with("bob")));
+    assert!(p.users().iter().any(|u| u.ends_with("alice")));
+    let info = p.info();
+    assert!(info.contains(&format!("Server: {addr}").as_str()), "{info:?}");
+    assert!(info.contains(&"Nick: alice") && info.contains(&"Channel: #lobby"), "{info:?}");
+    assert!(p.log_has("#lobby", "bob joined"), "{:?}", p.log("#lobby"));
+    bob.wait("bob connected with a round trip", |p| connected(p) && p.info().iter().any(|l| l.ends_with(" ms")));
+
+    // Chat: typed in one window, shown in both, the emoticon as an emoji.
+    alice.say("hello bob :)");
+    let p = bob.wait("alice's line at bob", |p| p.log_has("#lobby", "<alice> hello bob 🙂"));
+    assert_eq!(p.get("active"), "#lobby");
+    alice.wait("alice's own line", |p| p.log_has("#lobby", "<alice> hello bob 🙂"));
+
+    // Private: bob double-clicks alice (first in the sorted list) and writes.
+    let p = bob.wait("alice in bob's list", |p| p.users().first().is_some_and(|u| u.ends_with("alice")));
+    let (ux, uy, _, _) = p.area("users_area");
+    bob.mouse((ux + 30, uy + 10));
+    x.xdotool(&["click", "--repeat", "2", "--delay", "80", "1"]);
+    bob.wait("a private tab for alice, selected", |p| p.tabs().contains(&"alice") && p.get("active") == "alice");
+    bob.say("psst, just you");
+    let p = alice.wait("bob's private line at alice", |p| p.log_has("bob", "<bob> psst, just you"));
+    assert!(p.tabs().contains(&"* bob"), "the tab opened on its own, marked unread: {:?}", p.tabs());
+    assert_eq!(p.get("active"), "#lobby");
+    assert!(!p.log_has("#lobby", "psst"));
+    bob.wait("bob's own private line", |p| p.log_has("alice", "<bob> psst, just you"));
+
+    // Canvas: alice draws; bob sees it while it is drawn and after.
+    alice.drag((0.1, 0.2), (0.8, 0.7));
+    // Wait until the whole drag was sent: the last segment ends where the mouse was released.
+    let ends_at_release = |p: &Probe| {
+        p.all("stroke").last().is_some_and(|s| {
+            let v: Vec<i64> = s.split(',').skip(3).map(|n| n.parse().unwrap()).collect();
+            let (x, y) = (v[v.len() - 2], v[v.len() - 1]);
+            (x - 1280).abs() <= 8 && (y - 700).abs() <= 8
+        })
+    };
+    let a = alice.wait("the whole stroke on alice's canvas", |p| p.num("ink") > 50 && ends_at_release(p));
+    let b = bob.wait("alice's strokes on bob's canvas", |p| p.num("strokes") == a.num("strokes") && ends_at_release(p));
+    // The same place whatever the window: the same segments, the same pixels.
+    assert_eq!(a.all("stroke"), b.all("stroke"));
+    assert!((b.num("ink") - a.num("ink")).abs() <= a.num("ink") / 20, "alice {} bob {}", a.num("ink"), b.num("ink"));
+
+    // A late joiner sees the drawing as it stands.
+    let carol = Gui::start(&x, &addr, "carol", (1030, 640));
+    carol.wait("the replayed drawing at carol", |p| p.num("strokes") > 0 && p.num("ink") > 50);
+    std::fs::create_dir_all("target").ok();
+    x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot.png")));
+
+    // Clear: bob presses Clear; everyone's canvas empties and the log says who.
+    let p = bob.wait("bob's clear button", |p| !p.get("clear_button").is_empty());
+    bob.click(p.centre("clear_button"));
+    for (who, gui) in [("alice", &alice), ("carol", &carol), ("bob", &bob)] {
+        gui.wait(&format!("an empty canvas at {who}"), |p| {
+            p.num("strokes") == 0 && p.num("ink") == 0 && p.log_has("#lobby", "bob cleared the canvas")
+        });
+    }
+
+    // The last server and nick are remembered.
+    let conf = std::fs::read_to_string(alice.config_home.join("lanchat/client.conf")).expect("client.conf");
+    assert!(conf.contains(&format!("server={addr}")) && conf.contains("nick=alice"), "{conf}");
+}
+
+#[test]
+fn taken_nick_and_lost_server_are_shown() {
+    let Some(x) = Xvfb::start() else { return };
+    let mut server = Server::start(&[]);
+    let addr = server.addr();
+    let first = Gui::start(&x, &addr, "dave", (0, 0));
+    first.wait("dave connected", connected);
+    let second = Gui::start(&x, &addr, "dave", (1030, 0));
+    let p = second.wait("a clear message and another nick", |p| {
+        connected(p) && p.log_has("#lobby", "\"dave\" is taken") && !p.info().contains(&"Nick: dave")
+    });
+    let nick = p.info().iter().find_map(|l| l.strip_prefix("Nick: ")).unwrap().to_string();
+    assert!(nick.starts_with("dave"), "{nick}");
+    first.wait("the second dave in the list", |p| p.users().iter().any(|u| u.ends_with(&nick)));
+
+    // The server goes away: the info pane says the client is reconnecting.
+    server.kill9();
+    first.wait("reconnecting shown", |p| p.info().iter().any(|l| l.starts_with("State: reconnecting in")));
+    // A line typed meanwhile is not lost silently: it is sent later or reported.
+    first.say("are you there?");
+    // Disconnect by the button: the state says so and the button offers Connect.
+    let p = first.probe().unwrap();
+    first.click(p.centre("connect_button"));
+    first.wait("disconnected", |p| {
+        p.info().contains(&"State: disconnected") && p.log_has("#lobby", "not sent") && p.log_has("#lobby", "are you there?")
+    });
+}
