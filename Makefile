@@ -48,8 +48,44 @@ test-static: server
 	file $(SERVER_BIN) | grep -q 'static' || { file $(SERVER_BIN); echo "not statically linked"; exit 1; }
 	@echo "static: $(SERVER_BIN) $$(stat -c %s $(SERVER_BIN)) bytes"
 
-test: test-server test-static
+test: test-server test-static test-gui
 
 clean:
 	$(CARGO) clean
 	rm -rf dist
+
+# ---- GUI: the FLTK desktop client (issue 3) ---------------------------------
+# fltk-sys builds FLTK from source (never a prebuilt `fltk-bundled`) with CMake
+# 3.28 or newer, newer than Debian 12's: a private venv under target/tools gets
+# it from PyPI. libpango1.0-dev brings cairo, Xft, fontconfig, X11 and
+# pkg-config with it; the other X libraries are the ones fltk-sys links.
+GUI_VENV      := $(CURDIR)/target/tools/venv
+GUI_PATH      := PATH="$(GUI_VENV)/bin:$$PATH"
+GUI_DEPS      := g++ make python3-venv libpango1.0-dev libxext-dev libxinerama-dev libxcursor-dev libxfixes-dev
+# A real X server, real input events, a screenshot, and a colour emoji font.
+GUI_TEST_DEPS := xvfb xauth xdotool imagemagick fonts-noto-color-emoji
+
+.PHONY: deps-gui gui test-gui bench-gui
+
+deps-gui:
+	@$(APT_INSTALL) $(GUI_DEPS)
+	@$(GUI_VENV)/bin/cmake --version >/dev/null 2>&1 || { \
+		/usr/bin/python3 -m venv "$(GUI_VENV)" && "$(GUI_VENV)/bin/pip" install -q 'cmake>=3.28'; }
+
+# The desktop client (`lanchat --client`), size-tuned release build.
+gui: deps-gui
+	$(GUI_PATH) $(CARGO) build --release
+	@echo "gui: target/release/lanchat $$(stat -c %s target/release/lanchat) bytes"
+
+# Unit tests (config, emoticons, canvas raster, log) and the GUI driven under
+# Xvfb with xdotool against a real server on loopback; the screenshot lands
+# in target/gui-screenshot.png.
+test-gui: deps-gui
+	@$(APT_INSTALL) $(GUI_TEST_DEPS)
+	$(GUI_PATH) $(CARGO) test --lib --test gui
+
+# Scrolling a 100,000-line log and redrawing 10,000 strokes, in a real window.
+bench-gui: deps-gui
+	@$(APT_INSTALL) $(GUI_TEST_DEPS)
+	$(GUI_PATH) $(CARGO) build --release --example gui_bench
+	xvfb-run -a -s "-screen 0 1400x800x24 -nolisten tcp" target/release/examples/gui_bench
