@@ -322,7 +322,7 @@ fn two_people_chat_privately_draw_and_clear() {
 #[test]
 fn taken_nick_and_lost_server_are_shown() {
     let Some(x) = Xvfb::start() else { return };
-    let mut server = Server::start(&[]);
+    let server = Server::start(&[]);
     let addr = server.addr();
     let first = Gui::start(&x, &addr, "dave", (0, 0));
     first.wait("dave connected", connected);
@@ -334,8 +334,30 @@ fn taken_nick_and_lost_server_are_shown() {
     assert!(nick.starts_with("dave"), "{nick}");
     first.wait("the second dave in the list", |p| p.users().iter().any(|u| u.ends_with(&nick)));
 
+    // Nick… changes the nick: a dialog, a new nick typed, Enter.
+    let p = second.probe().unwrap();
+    second.click(p.centre("nick_button"));
+    x.xdotool(&["key", "ctrl+a"]);
+    x.xdotool(&["type", "--delay", "5", "erin"]);
+    x.xdotool(&["key", "Return"]);
+    second.wait("the new nick", |p| p.info().contains(&"Nick: erin"));
+    first.wait("erin in the list", |p| p.users().iter().any(|u| u.ends_with("erin")));
+
+    // Server… moves to another server.
+    let mut other = Server::start(&[]);
+    let p = first.probe().unwrap();
+    first.click(p.centre("server_button"));
+    x.xdotool(&["key", "ctrl+a"]);
+    x.xdotool(&["type", "--delay", "5", &other.addr()]);
+    x.xdotool(&["key", "Return"]);
+    first.wait("connected to the other server", |p| {
+        connected(p) && p.info().contains(&format!("Server: {}", other.addr()).as_str()) && p.users() == ["@dave"]
+    });
+    second.wait("dave gone from the first server", |p| p.users().iter().all(|u| !u.ends_with("dave")));
+    drop(server);
+
     // The server goes away: the info pane says the client is reconnecting.
-    server.kill9();
+    other.kill9();
     first.wait("reconnecting shown", |p| p.info().iter().any(|l| l.starts_with("State: reconnecting in")));
     // A line typed meanwhile is not lost silently: it is sent later or reported.
     first.say("are you there?");
