@@ -66,14 +66,9 @@ fn main() {
     let mut sync = Offscreen::new(1, 1).expect("an offscreen buffer");
 
     // The log: append, then page from the top to the bottom.
-    let draws = std::rc::Rc::new(std::cell::Cell::new(0u32));
-    log.display.draw({
-        let draws = draws.clone();
-        move |_| draws.set(draws.get() + 1)
-    });
     // Wait until the window is mapped and the log has been drawn once.
     let shown = Instant::now();
-    while draws.get() == 0 && shown.elapsed() < Duration::from_secs(10) {
+    while log.draws() == 0 && shown.elapsed() < Duration::from_secs(10) {
         log.display.redraw();
         app::wait_for(0.05).ok();
     }
@@ -116,7 +111,7 @@ fn main() {
         total += d;
         frames += 1;
     }
-    assert!(draws.get() > frames, "the log was not drawn: is the window mapped?");
+    assert!(log.draws() > u64::from(frames), "the log was not drawn: is the window mapped?");
     println!(
         "log: {LINES} lines appended in {:.0} ms; scrolling {frames} frames: mean {:.2} ms, worst {:.2} ms; jump to top {:.2} ms",
         ms(append),

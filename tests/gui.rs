@@ -314,6 +314,10 @@ fn two_people_chat_privately_draw_and_clear() {
         });
     }
 
+    // Someone leaves: gone from the list at once.
+    drop(carol);
+    alice.wait("carol gone from the list", |p| !p.users().iter().any(|u| u.ends_with("carol")));
+
     // The last server and nick are remembered.
     let conf = std::fs::read_to_string(alice.config_home.join("lanchat/client.conf")).expect("client.conf");
     assert!(conf.contains(&format!("server={addr}")) && conf.contains("nick=alice"), "{conf}");
@@ -367,4 +371,32 @@ fn taken_nick_and_lost_server_are_shown() {
     first.wait("disconnected", |p| {
         p.info().contains(&"State: disconnected") && p.log_has("#lobby", "not sent") && p.log_has("#lobby", "are you there?")
     });
+}
+
+#[test]
+fn the_log_follows_unless_scrolled_up() {
+    let Some(x) = Xvfb::start() else { return };
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    let gui = Gui::start(&x, &addr, "fay", (0, 0));
+    gui.wait("fay connected", connected);
+    let mut talker = common::Client::register(&addr, "talker");
+    talker.send("JOIN #lobby");
+    talker.expect_has(" 366 ");
+    for i in 0..80 {
+        talker.send(&format!("PRIVMSG #lobby :line {i}"));
+    }
+    let p = gui.wait("80 lines, followed", |p| p.log_has("#lobby", "line 79"));
+    assert_eq!(p.get("following[#lobby]"), "true");
+    // Scroll up with the wheel: a new line does not pull the view down.
+    gui.mouse(p.centre("log_area"));
+    x.xdotool(&["click", "--repeat", "10", "--delay", "20", "4"]);
+    talker.send("PRIVMSG #lobby :while scrolled up");
+    let p = gui.wait("the line that came while scrolled up", |p| p.log_has("#lobby", "while scrolled up"));
+    assert_eq!(p.get("following[#lobby]"), "false", "the view moved to the end");
+    // Back at the bottom, it follows again.
+    x.xdotool(&["click", "--repeat", "30", "--delay", "20", "5"]);
+    talker.send("PRIVMSG #lobby :at the bottom again");
+    let p = gui.wait("the next line", |p| p.log_has("#lobby", "at the bottom again"));
+    assert_eq!(p.get("following[#lobby]"), "true");
 }

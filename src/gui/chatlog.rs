@@ -11,7 +11,9 @@
 //! * FLTK's text buffer grows its gap by only 1 KiB, copying the whole text
 //!   each time; we keep a large gap open at the end instead ([`ChatLog::reserve`]).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use fltk::draw;
 use fltk::enums::{Color, Font};
@@ -53,6 +55,11 @@ pub struct ChatLog {
     tail: VecDeque<String>,
     /// Bytes that can still be appended before the buffers must grow.
     room: usize,
+    /// How often the display was drawn, and that count at the last append.
+    drawn: Rc<Cell<u64>>,
+    drawn_at_append: u64,
+    /// Whether the view followed the end at the last append.
+    follow: bool,
 }
 
 impl ChatLog {
@@ -76,7 +83,12 @@ impl ChatLog {
         display.set_text_font(Font::Helvetica);
         display.set_text_size(size);
         display.set_scrollbar_size(14);
-        ChatLog { display, buf, style, lines: 0, tail: VecDeque::new(), room: 0 }
+        let drawn = Rc::new(Cell::new(0));
+        display.draw({
+            let drawn = drawn.clone();
+            move |_| drawn.set(drawn.get() + 1)
+        });
+        ChatLog { display, buf, style, lines: 0, tail: VecDeque::new(), room: 0, drawn, drawn_at_append: 0, follow: true }
     }
 
     /// A chat line: `time <nick> text`, or `time * nick text` for an action.
@@ -98,7 +110,11 @@ impl ChatLog {
     }
 
     fn append(&mut self, parts: &[(&str, u8)]) {
-        let follow = self.at_bottom();
+        // The view's layout is only current after a draw: with several lines
+        // arriving between two draws, keep following if we were.
+        let follow = if self.drawn.get() > self.drawn_at_append { self.at_bottom() } else { self.follow };
+        self.follow = follow;
+        self.drawn_at_append = self.drawn.get();
         let mut text = String::new();
         let mut styles = Vec::new();
         for (part, style) in parts {
@@ -212,6 +228,16 @@ impl ChatLog {
         let len = self.buf.length();
         self.display.set_insert_position(len);
         self.display.show_insert_position();
+    }
+
+    /// How often the display has been drawn.
+    pub fn draws(&self) -> u64 {
+        self.drawn.get()
+    }
+
+    /// Whether new lines scroll the view (it was at the end when it was last drawn).
+    pub fn following(&self) -> bool {
+        if self.drawn.get() > self.drawn_at_append { self.at_bottom() } else { self.follow }
     }
 
     pub fn lines(&self) -> usize {

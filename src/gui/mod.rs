@@ -284,12 +284,16 @@ impl App {
             }
             Event::Message { target, from, text, time, kind, history } => {
                 let private = !target.starts_with(['#', '&']);
-                let _ = history;
                 let i = if private { self.conv(&target) } else { self.conv_index(&target).unwrap_or(0) };
                 let shown = emoticon::emojify(&text);
                 let line = if kind == MsgKind::Notice { format!("[notice] {shown}") } else { shown.into_owned() };
                 self.convs[i].log.add_message(&local_hhmm(time), &from, &line, kind == MsgKind::Action);
-                self.touched(i);
+                if history {
+                    // Replayed on (re)joining: already seen, or older than this session.
+                    self.dirty = true;
+                } else {
+                    self.touched(i);
+                }
             }
             Event::System { target, text, time } => {
                 let i = target.and_then(|t| self.conv_index(&t)).unwrap_or(0);

@@ -54,12 +54,15 @@ impl Probe {
         let o = (wx, wy);
         let _ = writeln!(s, "input_area: {}", r(&app.input, o));
         let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
+        let log = &app.convs[active].log.display;
+        let _ = writeln!(s, "log_area: {}", r(log, o));
         let _ = writeln!(s, "clear_button: {}", r(&app.clear_btn, o));
         let _ = writeln!(s, "connect_button: {}", r(&app.connect_btn, o));
         let _ = writeln!(s, "server_button: {}", r(&app.server_btn, o));
         let _ = writeln!(s, "nick_button: {}", r(&app.nick_btn, o));
         for c in &app.convs {
             let _ = writeln!(s, "lines[{}]: {}", c.name, c.log.lines());
+            let _ = writeln!(s, "following[{}]: {}", c.name, c.log.following());
             for line in c.log.tail() {
                 let _ = writeln!(s, "log[{}]: {line}", c.name);
             }
