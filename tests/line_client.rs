@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -31,14 +31,10 @@ fn collect_until(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
     }
 }
 
-#[test]
-fn chats_from_stdin_and_prints_what_arrives() {
-    let s = Server::start(&[]);
-    let mut bob = Client::register(&s.addr(), "bob");
-    bob.send("JOIN #lobby");
-    bob.expect_has(" 366 ");
+/// Starts the line-mode client; returns it, its stdin, and its printed lines.
+fn start_cli(addr: &str, nick: &str) -> (Child, ChildStdin, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
-        .args(["--client", "--no-gui", "--server", &s.addr(), "--nick", "cli", "--channel", "#lobby"])
+        .args(["--client", "--no-gui", "--server", addr, "--nick", nick, "--channel", "#lobby"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -51,7 +47,17 @@ fn chats_from_stdin_and_prints_what_arrives() {
             let _ = tx.send(line);
         }
     });
-    let mut stdin = child.stdin.take().unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin, rx)
+}
+
+#[test]
+fn chats_from_stdin_and_prints_what_arrives() {
+    let s = Server::start(&[]);
+    let mut bob = Client::register(&s.addr(), "bob");
+    bob.send("JOIN #lobby");
+    bob.expect_has(" 366 ");
+    let (mut child, mut stdin, rx) = start_cli(&s.addr(), "cli");
     bob.expect_has("cli!cli@127.0.0.1 JOIN #lobby");
     expect_out(&rx, "users in #lobby: @bob cli");
     writeln!(stdin, "hello from the terminal").unwrap();
@@ -102,21 +108,7 @@ fn reconnects_and_shows_only_the_history_it_missed() {
     let mut bob = Client::register(&s.addr(), "bob");
     bob.send("JOIN #lobby");
     bob.expect_has(" 366 ");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
-        .args(["--client", "--no-gui", "--server", &s.addr(), "--nick", "cli", "--channel", "#lobby"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin, rx) = start_cli(&s.addr(), "cli");
     bob.expect_has("cli!cli@127.0.0.1 JOIN");
     bob.send("PRIVMSG #lobby :before the outage");
     expect_out(&rx, "<bob> before the outage");
