@@ -60,11 +60,13 @@ impl Xvfb {
         }
         let display = format!(":{n}");
         let child = Command::new("Xvfb")
-            .args([&display, "-screen", "0", "2048x1100x24", "-nolisten", "tcp"])
+            .args([&display, "-screen", "0", "2048x1100x24", "-nolisten", "tcp", "-noreset"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("cannot start Xvfb");
+        // (-noreset: otherwise the server resets when the readiness check
+        // below disconnects, and a client connecting then is refused.)
         let x = Xvfb { child, display };
         wait_for("Xvfb to accept clients", || {
             Command::new("xdotool")
@@ -191,10 +193,14 @@ impl<'x> Gui<'x> {
 
     /// Waits until what the window shows satisfies `pred`.
     fn wait(&self, what: &str, pred: impl Fn(&Probe) -> bool) -> Probe {
-        let end = Instant::now() + DEADLINE;
+        let start = Instant::now();
+        let end = start + DEADLINE;
         loop {
             let p = self.probe();
             if let Some(p) = p.as_ref().filter(|p| pred(p)) {
+                if start.elapsed() > Duration::from_secs(3) {
+                    eprintln!("slow: {what} took {:?}", start.elapsed());
+                }
                 return p.clone();
             }
             if Instant::now() > end {
