@@ -311,6 +311,17 @@ fn two_people_chat_privately_draw_and_clear() {
     std::fs::create_dir_all("target").ok();
     x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot.png")));
 
+    // The same place whatever the window size: carol's window grows, her
+    // canvas with it, and the ink is where it is on alice's (logical units).
+    let a = alice.probe().unwrap();
+    x.xdotool(&["windowsize", "--sync", &carol.window, "1800", "1000"]);
+    let c = carol.wait("a bigger canvas at carol", |p| p.area("canvas_area").2 > 800 && p.num("ink") > a.num("ink"));
+    let boxes: Vec<Vec<i32>> = [&a, &c].iter().map(|p| p.get("ink_box").split(' ').map(|n| n.parse().unwrap()).collect()).collect();
+    for i in 0..4 {
+        assert!((boxes[0][i] - boxes[1][i]).abs() <= 8, "ink at {:?} on alice's canvas, {:?} on carol's", boxes[0], boxes[1]);
+    }
+    x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot-resized.png")));
+
     // Clear: bob presses Clear; everyone's canvas empties and the log says who.
     let p = bob.wait("bob's clear button", |p| !p.get("clear_button").is_empty());
     bob.click(p.centre("clear_button"));
@@ -394,6 +405,13 @@ fn the_log_follows_unless_scrolled_up() {
     }
     let p = gui.wait("80 lines, followed", |p| p.log_has("#lobby", "line 79"));
     assert_eq!(p.get("following[#lobby]"), "true");
+    // The emoji picker inserts into the input line.
+    gui.click(p.centre("emoji_button"));
+    x.xdotool(&["key", "Down", "Return"]);
+    gui.wait("the emoji in the input line", |p| p.get("input") == "🙂");
+    x.xdotool(&["key", "Return"]);
+    let p = gui.wait("the emoji sent", |p| p.log_has("#lobby", "<fay> 🙂"));
+
     // Scroll up with the wheel: a new line does not pull the view down.
     gui.mouse(p.centre("log_area"));
     x.xdotool(&["click", "--repeat", "10", "--delay", "20", "4"]);

@@ -178,6 +178,21 @@ impl Raster {
         }
     }
 
+    /// The bounding box of the ink in logical units (x0, y0, x1, y1).
+    pub fn ink_bbox(&self) -> Option<(i32, i32, i32, i32)> {
+        let paper = [(PAPER >> 16) as u8, (PAPER >> 8) as u8, PAPER as u8];
+        let mut b: Option<(i32, i32, i32, i32)> = None;
+        for (i, p) in self.px.chunks_exact(3).enumerate() {
+            if p != paper {
+                let (x, y) = (i as i32 % self.w, i as i32 / self.w);
+                let d = b.get_or_insert((x, y, x, y));
+                *d = (d.0.min(x), d.1.min(y), d.2.max(x), d.3.max(y));
+            }
+        }
+        let l = |v: i32| (f64::from(v) / self.scale).round() as i32;
+        b.map(|(x0, y0, x1, y1)| (l(x0), l(y0), l(x1), l(y1)))
+    }
+
     /// Pixels that are not paper.
     pub fn ink(&self) -> usize {
         let paper = [(PAPER >> 16) as u8, (PAPER >> 8) as u8, PAPER as u8];
@@ -413,12 +428,13 @@ impl Canvas {
         self.state.borrow_mut().brush = brush.clamp(1, MAX_BRUSH);
     }
 
-    /// Pixels of the drawing that are not paper, with every segment received so far.
-    pub fn ink(&self) -> usize {
+    /// Pixels of the drawing that are not paper, with every segment received
+    /// so far, and their bounding box in logical units.
+    pub fn ink(&self) -> (usize, Option<(i32, i32, i32, i32)>) {
         let g = self.geometry();
         let mut st = self.state.borrow_mut();
         st.prepare(&g);
-        st.ink().unwrap_or(0)
+        st.raster.as_ref().map_or((0, None), |r| (r.ink(), r.ink_bbox()))
     }
 
     pub fn geometry(&self) -> Geometry {

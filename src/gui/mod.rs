@@ -34,7 +34,7 @@ use fltk::misc::Spinner;
 use fltk::prelude::*;
 use fltk::window::Window;
 
-use crate::canvas::MAX_BRUSH;
+use crate::canvas::{HEIGHT, MAX_BRUSH, WIDTH};
 use crate::client::{Command, ConnState, Event, Handle, MsgKind, Settings, spawn};
 use crate::clock::local_hhmm;
 use crate::emoticon;
@@ -93,6 +93,7 @@ pub struct App {
     browser: HoldBrowser,
     info: Frame,
     input: Input,
+    emoji_btn: MenuButton,
     window: Window,
     connect_btn: Button,
     server_btn: Button,
@@ -448,6 +449,7 @@ impl App {
                 if let Some(e) = emoticon::PICKER.get(i) {
                     let _ = self.input.insert(e);
                     let _ = self.input.take_focus();
+                    self.dirty = true;
                 }
             }
             Msg::UserClicked { double } => {
@@ -535,9 +537,19 @@ pub fn run(server: Option<String>, nick: Option<String>, channel: String) -> Res
     Ok(())
 }
 
-/// Canvas widget size: the logical 1600 x 1000 at a scale of 0.3.
-const CANVAS_W: i32 = 480;
-const CANVAS_H: i32 = 300;
+/// The canvas's size in a window of `w` x `h`: about half the width, in the
+/// logical aspect ratio (plus its border), leaving room above it for the info
+/// pane, the buttons and the user list.
+fn canvas_size(w: i32, h: i32) -> (i32, i32) {
+    let mut cw = ((w - 20) / 2).max(320);
+    let mut ch = cw * i32::from(HEIGHT) / i32::from(WIDTH) + 2;
+    let room = h - 12 - 34 - 200;
+    if ch > room {
+        ch = room.max(150);
+        cw = (ch - 2) * i32::from(WIDTH) / i32::from(HEIGHT);
+    }
+    (cw, ch)
+}
 
 /// Builds the window and its widgets: the chat on the left (it takes the extra
 /// room when the window grows), info, users and the canvas on the right.
@@ -643,10 +655,11 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App
     tools.fixed(&clear, 70);
     tools.end();
     right.fixed(&tools, 28);
-    let canvas = Canvas::new(0, 0, CANVAS_W, CANVAS_H);
-    right.fixed(&canvas.widget, CANVAS_H);
+    let (cw, ch) = canvas_size(ww, wh);
+    let canvas = Canvas::new(0, 0, cw, ch);
+    right.fixed(&canvas.widget, ch);
     right.end();
-    root.fixed(&right, CANVAS_W);
+    root.fixed(&right, cw);
     root.end();
     win.resizable(&root);
     win.size_range(800, 480, 0, 0);
@@ -655,6 +668,19 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App
         // Escape must not close the chat; the window manager's close button does.
         if app::event() == FlEvent::Close {
             app::quit();
+        }
+    });
+    // The canvas grows and shrinks with the window, keeping its aspect.
+    win.resize_callback({
+        let mut root = root.clone();
+        let mut right = right.clone();
+        let canvas = canvas.widget.clone();
+        move |_, _, _, w, h| {
+            let (cw, ch) = canvas_size(w, h);
+            root.fixed(&right, cw);
+            right.fixed(&canvas, ch);
+            root.layout();
+            right.layout();
         }
     });
     win.show();
@@ -674,6 +700,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App
         browser,
         info,
         input,
+        emoji_btn: emoji,
         window: win.clone(),
         connect_btn,
         server_btn,

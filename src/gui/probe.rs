@@ -36,7 +36,11 @@ impl Probe {
         let _ = writeln!(s, "tabs: {}", labels.join(","));
         let _ = writeln!(s, "active: {}", app.convs[active].name);
         let _ = writeln!(s, "input: {}", app.input.value());
-        let _ = writeln!(s, "ink: {}", app.canvas.ink());
+        let (ink, bbox) = app.canvas.ink();
+        let _ = writeln!(s, "ink: {ink}");
+        if let Some((x0, y0, x1, y1)) = bbox {
+            let _ = writeln!(s, "ink_box: {x0} {y0} {x1} {y1}");
+        }
         let st = app.canvas.state.borrow();
         self.canvas_generation = st.generation;
         let _ = writeln!(s, "strokes: {}", st.strokes.len());
@@ -53,6 +57,7 @@ impl Probe {
         }
         let o = (wx, wy);
         let _ = writeln!(s, "input_area: {}", r(&app.input, o));
+        let _ = writeln!(s, "emoji_button: {}", r(&app.emoji_btn, o));
         let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
         let log = &app.convs[active].log.display;
         let _ = writeln!(s, "log_area: {}", r(log, o));
