@@ -82,6 +82,7 @@ fn main() {
             log.add_message("12:00", nick, &format!("line {i}: the quick brown fox jumps over the lazy dog 🙂"), false);
         }
     }
+    log.settle();
     let append = t.elapsed();
     frame(&mut sync);
     let rows = 35;

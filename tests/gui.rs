@@ -423,4 +423,11 @@ fn the_log_follows_unless_scrolled_up() {
     talker.send("PRIVMSG #lobby :at the bottom again");
     let p = gui.wait("the next line", |p| p.log_has("#lobby", "at the bottom again"));
     assert_eq!(p.get("following[#lobby]"), "true");
+
+    // A long line is wrapped to the width of the log, and still followed.
+    let long: Vec<String> = (0..60).map(|i| format!("word{i}")).collect();
+    talker.send(&format!("PRIVMSG #lobby :{} :)", long.join(" ")));
+    let p = gui.wait("the long line", |p| p.log_has("#lobby", "word59 🙂"));
+    assert_eq!(p.get("following[#lobby]"), "true");
+    x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot-log.png")));
 }

@@ -12,7 +12,7 @@
 //!   each time; we keep a large gap open at the end instead ([`ChatLog::reserve`]).
 
 use std::cell::Cell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use fltk::draw;
@@ -60,6 +60,10 @@ pub struct ChatLog {
     drawn_at_append: u64,
     /// Whether the view followed the end at the last append.
     follow: bool,
+    /// Lines were added while following: scroll to the end in settle().
+    want_end: bool,
+    /// Widths of the characters seen so far, in pixels.
+    widths: HashMap<char, f64>,
 }
 
 impl ChatLog {
@@ -83,12 +87,14 @@ impl ChatLog {
         display.set_text_font(Font::Helvetica);
         display.set_text_size(size);
         display.set_scrollbar_size(14);
+        // Lines are wrapped when added: a vertical scrollbar only.
+        display.set_scrollbar_align(fltk::enums::Align::Right);
         let drawn = Rc::new(Cell::new(0));
         display.draw({
             let drawn = drawn.clone();
             move |_| drawn.set(drawn.get() + 1)
         });
-        ChatLog { display, buf, style, lines: 0, tail: VecDeque::new(), room: 0, drawn, drawn_at_append: 0, follow: true }
+        ChatLog { display, buf, style, lines: 0, tail: VecDeque::new(), room: 0, drawn, drawn_at_append: 0, follow: true, want_end: false, widths: HashMap::new() }
     }
 
     /// A chat line: `time <nick> text`, or `time * nick text` for an action.
@@ -139,9 +145,9 @@ impl ChatLog {
             self.tail.pop_front();
         }
         self.tail.push_back(plain);
-        if follow {
-            self.scroll_to_end();
-        }
+        // Scrolled once per batch of lines (see settle): FLTK lays out the
+        // whole view on every scroll, which would cost more than the append.
+        self.want_end |= follow;
     }
 
     /// Makes sure `n` more bytes fit in the buffers without copying them:
@@ -161,14 +167,30 @@ impl ChatLog {
     }
 
     /// Breaks a line at spaces so that it fits the width the log has now.
-    fn wrap(&self, text: String, styles: Vec<u8>) -> (String, Vec<u8>) {
+    fn wrap(&mut self, text: String, styles: Vec<u8>) -> (String, Vec<u8>) {
         let max = f64::from(self.display.w() - self.display.scrollbar_size() - 16);
         if max < 100.0 {
             return (text, styles);
         }
-        draw::set_font(Font::Helvetica, FONT_SIZE);
+        // No glyph at this size is wider than 20 px: short lines need no measuring.
+        if text.chars().count() as f64 * 20.0 <= max {
+            return (text, styles);
+        }
+        // Widths come from a per-character cache: measuring whole strings
+        // through Pango would cost more than everything else in an append.
+        let widths = &mut self.widths;
+        let mut measure = |s: &str| -> f64 {
+            s.chars()
+                .map(|c| {
+                    *widths.entry(c).or_insert_with(|| {
+                        draw::set_font(Font::Helvetica, FONT_SIZE);
+                        draw::width(c.encode_utf8(&mut [0; 4]))
+                    })
+                })
+                .sum()
+        };
         // Bold nicks are a little wider than the plain font measures them.
-        let fits = |s: &str| draw::width(s) * 1.06 <= max;
+        let mut fits = |s: &str| measure(s) * 1.03 <= max;
         if fits(&text) {
             return (text, styles);
         }
@@ -222,6 +244,13 @@ impl ChatLog {
         }
         flush(&mut line, &mut line_styles, true);
         (out, out_styles)
+    }
+
+    /// Shows the end if lines came while following; call after a batch of lines.
+    pub fn settle(&mut self) {
+        if std::mem::take(&mut self.want_end) {
+            self.scroll_to_end();
+        }
     }
 
     pub fn scroll_to_end(&mut self) {

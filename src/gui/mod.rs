@@ -524,6 +524,9 @@ pub fn run(server: Option<String>, nick: Option<String>, channel: String) -> Res
         while let Some(msg) = rx.recv() {
             app.on_msg(msg);
         }
+        for c in &mut app.convs {
+            c.log.settle();
+        }
         if let Some(mut p) = app.probe.take() {
             let generation = app.canvas.state.borrow().generation;
             if app.dirty || p.canvas_generation != generation {
