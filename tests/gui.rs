@@ -262,12 +262,13 @@ fn two_people_chat_privately_draw_and_clear() {
     let alice = Gui::start(&x, &addr, "alice", (0, 0));
     alice.wait("alice connected", connected);
     let bob = Gui::start(&x, &addr, "bob", (1030, 0));
-    let p = alice.wait("bob in alice's user list", |p| p.users().iter().any(|u| u.ends_with("bob")));
+    let p = alice.wait("bob in alice's user list and log", |p| {
+        p.users().iter().any(|u| u.ends_with("bob")) && p.log_has("#lobby", "bob joined")
+    });
     assert!(p.users().iter().any(|u| u.ends_with("alice")));
     let info = p.info();
     assert!(info.contains(&format!("Server: {addr}").as_str()), "{info:?}");
     assert!(info.contains(&"Nick: alice") && info.contains(&"Channel: #lobby"), "{info:?}");
-    assert!(p.log_has("#lobby", "bob joined"), "{:?}", p.log("#lobby"));
     bob.wait("bob connected with a round trip", |p| connected(p) && p.info().iter().any(|l| l.ends_with(" ms")));
 
     // Chat: typed in one window, shown in both, the emoticon as an emoji.
@@ -415,11 +416,13 @@ fn the_log_follows_unless_scrolled_up() {
     // Scroll up with the wheel: a new line does not pull the view down.
     gui.mouse(p.centre("log_area"));
     x.xdotool(&["click", "--repeat", "10", "--delay", "20", "4"]);
+    gui.wait("the log scrolled up", |p| p.get("following[#lobby]") == "false");
     talker.send("PRIVMSG #lobby :while scrolled up");
     let p = gui.wait("the line that came while scrolled up", |p| p.log_has("#lobby", "while scrolled up"));
     assert_eq!(p.get("following[#lobby]"), "false", "the view moved to the end");
     // Back at the bottom, it follows again.
     x.xdotool(&["click", "--repeat", "30", "--delay", "20", "5"]);
+    gui.wait("the log scrolled down", |p| p.get("following[#lobby]") == "true");
     talker.send("PRIVMSG #lobby :at the bottom again");
     let p = gui.wait("the next line", |p| p.log_has("#lobby", "at the bottom again"));
     assert_eq!(p.get("following[#lobby]"), "true");

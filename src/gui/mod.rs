@@ -529,7 +529,10 @@ pub fn run(server: Option<String>, nick: Option<String>, channel: String) -> Res
         }
         if let Some(mut p) = app.probe.take() {
             let generation = app.canvas.state.borrow().generation;
-            if app.dirty || p.canvas_generation != generation {
+            // Scrolling a log changes what it shows, too.
+            let scroll: Vec<i32> = app.convs.iter().map(|c| c.log.display.scroll_row()).collect();
+            if app.dirty || p.canvas_generation != generation || p.scroll != scroll {
+                p.scroll = scroll;
                 app.dirty = false;
                 p.write(&app);
             }

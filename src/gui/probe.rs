@@ -14,13 +14,15 @@ use super::App;
 pub struct Probe {
     path: PathBuf,
     pub canvas_generation: u64,
+    /// The logs' top lines when last written.
+    pub scroll: Vec<i32>,
     seq: u64,
 }
 
 impl Probe {
     pub fn from_env() -> Option<Probe> {
         let path = std::env::var_os("LANCHAT_GUI_PROBE")?;
-        Some(Probe { path: path.into(), canvas_generation: u64::MAX, seq: 0 })
+        Some(Probe { path: path.into(), canvas_generation: u64::MAX, scroll: Vec::new(), seq: 0 })
     }
 
     pub fn write(&mut self, app: &App) {
