@@ -613,6 +613,8 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                         }
             }
             "ERROR" => return Some(End::Lost(msg.param(0).to_string())),
+            // No MOTD is not worth a line in the log.
+            "422" => {}
             code if code.len() == 3 && code.starts_with(['4', '5']) => {
                 // Errors: show the human part, with the subject when there is one.
                 let subject = if msg.params.len() > 2 { msg.param(1) } else { "" };
