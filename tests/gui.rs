@@ -48,35 +48,22 @@ impl Xvfb {
             eprintln!("skipped: Xvfb or xdotool is not installed (`make test-gui` installs them)");
             return None;
         }
-        // A display number nobody uses: from one derived from our pid and
-        // a counter (tests run in parallel threads of one process).
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let mut n = 100 + (std::process::id() % 200) * 8 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        loop {
-            if !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-                break;
-            }
-            n += 1;
-        }
-        let display = format!(":{n}");
+        // Xvfb picks a free display itself and writes its number to our pipe
+        // once it accepts clients (-displayfd; several tests run at once).
+        // -noreset: otherwise it resets when its first client leaves, and
+        // refuses the clients that connect meanwhile.
+        let (reader, writer) = std::io::pipe().expect("pipe");
         let child = Command::new("Xvfb")
-            .args([&display, "-screen", "0", "2048x1100x24", "-nolisten", "tcp", "-noreset"])
-            .stdout(Stdio::null())
+            .args(["-displayfd", "1", "-screen", "0", "2048x1100x24", "-nolisten", "tcp", "-noreset"])
+            .stdin(Stdio::null())
+            .stdout(writer)
             .stderr(Stdio::null())
             .spawn()
             .expect("cannot start Xvfb");
-        // (-noreset: otherwise the server resets when the readiness check
-        // below disconnects, and a client connecting then is refused.)
-        let x = Xvfb { child, display };
-        wait_for("Xvfb to accept clients", || {
-            Command::new("xdotool")
-                .args(["getdisplaygeometry"])
-                .env("DISPLAY", &x.display)
-                .stderr(Stdio::null())
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-        });
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(reader), &mut line).expect("Xvfb's display number");
+        let n: u32 = line.trim().parse().unwrap_or_else(|_| panic!("Xvfb did not start: {line:?}"));
+        let x = Xvfb { child, display: format!(":{n}") };
         Some(x)
     }
 
@@ -105,7 +92,11 @@ impl Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM, so that it removes its lock file and socket.
+        let terminated = Command::new("kill").arg(self.child.id().to_string()).status().is_ok_and(|s| s.success());
+        if !terminated {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
@@ -306,9 +297,22 @@ fn two_people_chat_privately_draw_and_clear() {
     assert_eq!(a.all("stroke"), b.all("stroke"));
     assert!((b.num("ink") - a.num("ink")).abs() <= a.num("ink") / 20, "alice {} bob {}", a.num("ink"), b.num("ink"));
 
+    // Another colour and a wider brush: red, brush 20.
+    let p = alice.probe().unwrap();
+    alice.click(p.centre("colour_choice"));
+    x.xdotool(&["key", "Down", "Return"]); // the menu opens on Black
+    let (bx, by, bw, _) = p.area("brush_spinner");
+    alice.click((bx + bw / 3, by + 8));
+    x.xdotool(&["key", "ctrl+a"]);
+    x.xdotool(&["type", "20"]);
+    x.xdotool(&["key", "Tab"]);
+    alice.drag((0.2, 0.8), (0.7, 0.3));
+    bob.wait("alice's red, wide stroke at bob", |p| p.all("stroke").iter().any(|s| s.contains(",e02020,20,")));
+
     // A late joiner sees the drawing as it stands.
     let carol = Gui::start(&x, &addr, "carol", (1030, 640));
-    carol.wait("the replayed drawing at carol", |p| p.num("strokes") > 0 && p.num("ink") > 50);
+    let strokes = alice.wait("all of alice's strokes", |p| p.all("stroke").iter().any(|s| s.contains(",e02020,20,"))).num("strokes");
+    carol.wait("the replayed drawing at carol", |p| p.num("strokes") >= strokes && p.num("ink") > 50);
     std::fs::create_dir_all("target").ok();
     x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot.png")));
 
@@ -316,7 +320,7 @@ fn two_people_chat_privately_draw_and_clear() {
     // canvas with it, and the ink is where it is on alice's (logical units).
     let a = alice.probe().unwrap();
     x.xdotool(&["windowsize", "--sync", &carol.window, "1800", "1000"]);
-    let c = carol.wait("a bigger canvas at carol", |p| p.area("canvas_area").2 > 800 && p.num("ink") > a.num("ink"));
+    let c = carol.wait("a bigger canvas at carol", |p| p.area("canvas_area").2 > 800 && p.num("ink") > a.num("ink") * 2);
     let boxes: Vec<Vec<i32>> = [&a, &c].iter().map(|p| p.get("ink_box").split(' ').map(|n| n.parse().unwrap()).collect()).collect();
     for i in 0..4 {
         assert!((boxes[0][i] - boxes[1][i]).abs() <= 8, "ink at {:?} on alice's canvas, {:?} on carol's", boxes[0], boxes[1]);

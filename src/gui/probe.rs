@@ -60,6 +60,8 @@ impl Probe {
         let o = (wx, wy);
         let _ = writeln!(s, "input_area: {}", r(&app.input, o));
         let _ = writeln!(s, "emoji_button: {}", r(&app.emoji_btn, o));
+        let _ = writeln!(s, "colour_choice: {}", r(&app.colour_choice, o));
+        let _ = writeln!(s, "brush_spinner: {}", r(&app.brush_spinner, o));
         let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
         let log = &app.convs[active].log.display;
         let _ = writeln!(s, "log_area: {}", r(log, o));
