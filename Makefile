@@ -28,8 +28,9 @@ check:
 test-server:
 	$(CARGO) test $(SERVER_FLAGS)
 
-test: test-server
+test: test-server test-cross
 
 clean:
 	$(CARGO) clean
 	rm -rf dist
+include cross/cross.mk

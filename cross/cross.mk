@@ -1,0 +1,22 @@
+# Cross builds: the headless server as static musl binaries for every
+# Raspberry Pi, tested under qemu-user. Included at the end of the top-level
+# Makefile, so CARGO, SERVER_FLAGS and APT_INSTALL come from there.
+# See cross/README.md.
+
+# aarch64: Pi 3/4/5, Zero 2 W (64-bit OS); armv7: Pi 2/3/4 (32-bit OS);
+# arm (ARMv6 + VFP): Pi 1, Zero, Zero W.
+CROSS_TARGETS ?= aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf arm-unknown-linux-musleabihf
+CROSS_ENV = CARGO="$(CARGO)" SERVER_FLAGS="$(SERVER_FLAGS)"
+
+.PHONY: cross test-cross
+
+# dist/lanchat-<arch>-linux-<abi> plus .sha256 for each target.
+cross:
+	$(APT_INSTALL) file
+	python3 -c 'import venv, ensurepip' 2>/dev/null || $(APT_INSTALL) python3-venv
+	$(CROSS_ENV) bash cross/build.sh $(CROSS_TARGETS)
+
+# The server's core_* integration tests against each ARM binary under qemu-user.
+test-cross: cross
+	$(APT_INSTALL) qemu-user
+	$(CROSS_ENV) bash cross/test.sh $(CROSS_TARGETS)
