@@ -22,6 +22,9 @@ CROSS_NIGHTLY=${CROSS_NIGHTLY:-nightly}
 CROSS_TOOLS=${CROSS_TOOLS:-.tools/cross}
 # Pinned versions that were tested together.
 ZIGBUILD_PIP=${ZIGBUILD_PIP:-cargo-zigbuild==0.24.1 ziglang==0.17.1}
+# Extra cargo arguments, e.g. for size experiments:
+#   CROSS_CARGO_ARGS='--config profile.release.opt-level="z"'
+CROSS_CARGO_ARGS=${CROSS_CARGO_ARGS:-}
 # Set CROSS_FORCE_ZIG=1 to take path 2 even where rustup has the target.
 CROSS_FORCE_ZIG=${CROSS_FORCE_ZIG:-0}
 
@@ -82,7 +85,7 @@ for target in "$@"; do
     if [ "$CROSS_FORCE_ZIG" != 1 ] && rustup_has_target "$target"; then
         how="stable rust-std + rust-lld"
         $CARGO build --release $SERVER_FLAGS --bin lanchat --target "$target" \
-            --config "$here/rust-lld.toml"
+            --config "$here/rust-lld.toml" $CROSS_CARGO_ARGS
     else
         how="nightly -Zbuild-std + cargo-zigbuild"
         say "rustup has no rust-std for $target: building std from source"
@@ -90,9 +93,9 @@ for target in "$@"; do
         ensure_zigbuild
         PATH="$ZIG_BIN:$PATH" RUSTUP_TOOLCHAIN=$CROSS_NIGHTLY \
             $CARGO zigbuild --release $SERVER_FLAGS --bin lanchat --target "$target" \
-            --config "$here/zig.toml"
+            --config "$here/zig.toml" $CROSS_CARGO_ARGS
     fi
-    built=target/$target/release/lanchat
+    built=${CARGO_TARGET_DIR:-target}/$target/release/lanchat
     check_static "$built"
     out=$DIST/$(dist_name "$target")
     if ! cmp -s "$built" "$out" 2>/dev/null; then

@@ -30,9 +30,9 @@ smoke() {
     local qemu=$1 bin=$2 data rc=0
     data=$(mktemp -d)
     # shellcheck disable=SC2086
-    timeout 5 $qemu "$bin" --serve --bind 127.0.0.1 --port 0 --data-dir "$data" >/dev/null 2>&1 || rc=$?
+    timeout 3 $qemu "$bin" --serve --bind 127.0.0.1 --port 0 --data-dir "$data" >/dev/null 2>&1 || rc=$?
     rm -rf "$data"
-    # 124: still serving after 5 s, which is what a server should do.
+    # 124: still serving after 3 s, which is what a server should do.
     case $rc in
         0 | 124) say "smoke ok: $qemu $bin (exit $rc)" ;;
         *) say "FAIL: $qemu $bin exited $rc"; return 1 ;;
