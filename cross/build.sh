@@ -27,6 +27,10 @@ ZIGBUILD_PIP=${ZIGBUILD_PIP:-cargo-zigbuild==0.24.1 ziglang==0.17.1}
 CROSS_CARGO_ARGS=${CROSS_CARGO_ARGS:-}
 # Set CROSS_FORCE_ZIG=1 to take path 2 even where rustup has the target.
 CROSS_FORCE_ZIG=${CROSS_FORCE_ZIG:-0}
+# CROSS_SMALL=1: about 35% smaller binaries (see cross/README.md): path 2 for
+# every target, so std is compiled with the crate (LTO reaches into std) at
+# opt-level "z" with std's optimize_for_size, and panics carry no file:line.
+CROSS_SMALL=${CROSS_SMALL:-0}
 
 here=$(cd "$(dirname "$0")" && pwd)
 say() { printf 'cross: %s\n' "$*" >&2; }
@@ -82,18 +86,25 @@ check_static() {
 mkdir -p "$DIST"
 for target in "$@"; do
     start=$(date +%s)
+    extra=$CROSS_CARGO_ARGS
+    if [ "$CROSS_SMALL" = 1 ]; then
+        CROSS_FORCE_ZIG=1
+        extra="--config profile.release.opt-level=\"z\" -Zbuild-std-features=optimize_for_size"
+        extra="$extra --config target.$target.rustflags=[\"-Zlocation-detail=none\"] $CROSS_CARGO_ARGS"
+    fi
     if [ "$CROSS_FORCE_ZIG" != 1 ] && rustup_has_target "$target"; then
         how="stable rust-std + rust-lld"
         $CARGO build --release $SERVER_FLAGS --bin lanchat --target "$target" \
-            --config "$here/rust-lld.toml" $CROSS_CARGO_ARGS
+            --config "$here/rust-lld.toml" $extra
     else
         how="nightly -Zbuild-std + cargo-zigbuild"
-        say "rustup has no rust-std for $target: building std from source"
+        if [ "$CROSS_FORCE_ZIG" = 1 ]; then say "$target: building std from source (forced)"
+        else say "rustup has no rust-std for $target: building std from source"; fi
         ensure_nightly_src
         ensure_zigbuild
         PATH="$ZIG_BIN:$PATH" RUSTUP_TOOLCHAIN=$CROSS_NIGHTLY \
             $CARGO zigbuild --release $SERVER_FLAGS --bin lanchat --target "$target" \
-            --config "$here/zig.toml" $CROSS_CARGO_ARGS
+            --config "$here/zig.toml" $extra
     fi
     built=${CARGO_TARGET_DIR:-target}/$target/release/lanchat
     check_static "$built"

@@ -7,6 +7,8 @@
 # arm (ARMv6 + VFP): Pi 1, Zero, Zero W.
 CROSS_TARGETS ?= aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf arm-unknown-linux-musleabihf
 CROSS_ENV = CARGO="$(CARGO)" SERVER_FLAGS="$(SERVER_FLAGS)"
+# Knobs for cross/build.sh, e.g. `make cross CROSS_SMALL=1`.
+export CROSS_SMALL CROSS_FORCE_ZIG CROSS_CARGO_ARGS CROSS_NIGHTLY
 
 .PHONY: cross test-cross
 
