@@ -22,3 +22,19 @@ cross:
 test-cross: cross
 	$(APT_INSTALL) qemu-user
 	$(CROSS_ENV) bash cross/test.sh $(CROSS_TARGETS)
+
+# Optional, not part of `make cross` or `make test`: the FLTK desktop client
+# for 64-bit Raspberry Pi OS with a desktop. Adds arm64 as a dpkg foreign
+# architecture (once) for the Pi's X11/pango -dev packages.
+CROSS_GUI_DEBS = g++-aarch64-linux-gnu binutils-aarch64-linux-gnu pkg-config file \
+	libx11-dev:arm64 libxext-dev:arm64 libxft-dev:arm64 libxinerama-dev:arm64 \
+	libxcursor-dev:arm64 libxrender-dev:arm64 libxfixes-dev:arm64 \
+	libpango1.0-dev:arm64 libcairo2-dev:arm64 libfontconfig-dev:arm64 libglib2.0-dev:arm64
+
+.PHONY: cross-gui
+cross-gui:
+	dpkg --print-foreign-architectures | grep -qx arm64 || \
+		{ $(SUDO) dpkg --add-architecture arm64 && $(SUDO) apt-get update -qq; }
+	$(APT_INSTALL) $(CROSS_GUI_DEBS)
+	python3 -c 'import venv, ensurepip' 2>/dev/null || $(APT_INSTALL) python3-venv
+	CARGO="$(CARGO)" bash cross/build-gui.sh
