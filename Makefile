@@ -48,8 +48,11 @@ test-static: server
 	file $(SERVER_BIN) | grep -q 'static' || { file $(SERVER_BIN); echo "not statically linked"; exit 1; }
 	@echo "static: $(SERVER_BIN) $$(stat -c %s $(SERVER_BIN)) bytes"
 
-test: test-server test-static
+test: test-server test-static test-cross
 
 clean:
 	$(CARGO) clean
 	rm -rf dist
+
+# Cross-building for the Pi: make cross, make test-cross, make cross-gui.
+include cross/cross.mk
