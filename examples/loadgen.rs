@@ -176,41 +176,13 @@ fn esc(s: &str) -> String {
 
 // ---- process facts from /proc and libc -----------------------------------
 
-#[repr(C)]
-struct RLimit {
-    cur: u64,
-    max: u64,
-}
-
 unsafe extern "C" {
-    fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
-    fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
     fn sysconf(name: i32) -> i64;
 }
 
-const RLIMIT_NOFILE: i32 = 7;
 const SC_CLK_TCK: i32 = 2;
 
-/// Raises the open-file limit to `want` (the hard limit too, if allowed); returns the soft limit now in force.
-pub fn raise_nofile(want: u64) -> u64 {
-    let mut r = RLimit { cur: 0, max: 0 };
-    // SAFETY: plain libc calls on a properly laid out struct rlimit (two rlim_t on Linux).
-    unsafe {
-        if getrlimit(RLIMIT_NOFILE, &mut r) != 0 {
-            return 0;
-        }
-        if r.cur >= want {
-            return r.cur;
-        }
-        let raised = RLimit { cur: want, max: r.max.max(want) };
-        if setrlimit(RLIMIT_NOFILE, &raised) != 0 {
-            let soft = RLimit { cur: r.max.min(want), max: r.max };
-            let _ = setrlimit(RLIMIT_NOFILE, &soft);
-        }
-        getrlimit(RLIMIT_NOFILE, &mut r);
-    }
-    r.cur
-}
+use lanchat::sys::raise_nofile;
 
 /// A `VmXXX:` figure of /proc/PID/status, in KiB.
 pub fn vm_kib(pid: u32, key: &str) -> u64 {

@@ -14,3 +14,4 @@ pub mod clock;
 pub mod discovery;
 pub mod line;
 pub mod server;
+pub mod sys;
