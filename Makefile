@@ -48,11 +48,39 @@ test-static: server
 	file $(SERVER_BIN) | grep -q 'static' || { file $(SERVER_BIN); echo "not statically linked"; exit 1; }
 	@echo "static: $(SERVER_BIN) $$(stat -c %s $(SERVER_BIN)) bytes"
 
-test: test-server test-static test-gui
+test: test-server test-static test-cross test-gui
 
 clean:
 	$(CARGO) clean
 	rm -rf dist
+
+# Cross-building for the Pi: make cross, make test-cross, make cross-gui.
+include cross/cross.mk
+
+# --- benchmarks ---
+# `make bench`: lanchat alone, scenarios 1-5 (see docs/PERFORMANCE.md).
+# `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 against that
+# server too (A B A B), with the ratio lanchat/peer. The peer is installed
+# from Debian, any service the package started is stopped and disabled, and
+# the bench starts it by hand on 127.0.0.1 with its own config in a temp dir
+# and stops it by its pid. Everything stays on loopback. Not part of `make test`.
+PEER ?=
+BENCH_ROUNDS ?= 2
+
+.PHONY: bench bench-peer
+
+bench: bench-peer
+	$(CARGO) build --release $(SERVER_FLAGS) --bin lanchat --example loadgen --example bench
+	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER))
+
+bench-peer:
+ifneq ($(PEER),)
+	@case "$(PEER)" in inspircd|ngircd) ;; *) echo "PEER must be inspircd or ngircd" >&2; exit 2;; esac
+	$(APT_INSTALL) $(PEER)
+	-@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl stop $(PEER) >/dev/null 2>&1; $(SUDO) systemctl disable $(PEER) >/dev/null 2>&1; fi
+	-@if pgrep -x $(PEER) >/dev/null; then $(SUDO) service $(PEER) stop >/dev/null 2>&1 || true; fi
+	@if pgrep -x $(PEER) >/dev/null; then echo "a $(PEER) service is still running (pids: $$(pgrep -x $(PEER) | tr '\n' ' ')): stop it first" >&2; exit 1; fi
+endif
 
 # ---- GUI: the FLTK desktop client (issue 3) ---------------------------------
 # fltk-sys builds FLTK from source (never a prebuilt `fltk-bundled`) with CMake

@@ -17,3 +17,4 @@ pub mod emoticon;
 pub mod gui;
 pub mod line;
 pub mod server;
+pub mod sys;

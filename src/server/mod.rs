@@ -112,6 +112,12 @@ pub fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
     let history = history::Journal::open(&config.data_dir, config.history, config.journal_max)
         .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
+    // Each client is a socket: make room for max-clients of them and our own files.
+    let want = config.max_clients as u64 + 64;
+    let limit = crate::sys::raise_nofile(want);
+    if limit != 0 && limit < want {
+        warn!("the open-file limit is {limit}: fewer than --max-clients {} clients can connect", config.max_clients);
+    }
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = smol::block_on(TcpListener::bind(addr)).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
