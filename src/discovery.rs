@@ -37,6 +37,13 @@ pub struct Found {
     pub users: usize,
 }
 
+impl Found {
+    /// "1 user", "3 users".
+    pub fn users_text(&self) -> String {
+        format!("{} user{}", self.users, if self.users == 1 { "" } else { "s" })
+    }
+}
+
 /// The query datagram for `nonce`.
 pub fn query(nonce: u64) -> Vec<u8> {
     let mut q = format!("{QUERY_MAGIC} {nonce:016x}").into_bytes();

@@ -142,13 +142,14 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
         }
         Some(Mode::Client) if discover => {
             let targets: Vec<String> = discover_addr.split(',').map(|s| s.trim().to_string()).collect();
+            // (the GUI's connect dialog asks the same targets)
             let found = lanchat::discovery::discover(&targets, Duration::from_secs(1))
                 .map_err(|e| format!("discovery failed: {e}"))?;
             if found.is_empty() {
                 println!("no servers answered");
             }
             for f in found {
-                println!("{}\t{}\tversion {}\t{} users", f.name, f.addr, f.version, f.users);
+                println!("{}\t{}\tversion {}\t{}", f.name, f.addr, f.version, f.users_text());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -161,19 +162,28 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             };
             Ok(lanchat::client::line_mode::run(settings))
         }
-        Some(Mode::Client) => gui(server, nick, channel),
+        Some(Mode::Client) => {
+            let discover = discover_addr.split(',').map(|s| s.trim().to_string()).collect();
+            gui(server, nick, channel, cfg.password, discover)
+        }
         None => Err("say --serve or --client".into()),
     }
 }
 
 #[cfg(feature = "gui")]
-fn gui(server: Option<String>, nick: Option<String>, channel: String) -> Result<ExitCode, String> {
-    lanchat::gui::run(server, nick, channel)?;
+fn gui(
+    server: Option<String>,
+    nick: Option<String>,
+    channel: String,
+    password: Option<String>,
+    discover: Vec<String>,
+) -> Result<ExitCode, String> {
+    lanchat::gui::run(lanchat::gui::Options { server, nick, channel, password, discover })?;
     Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(not(feature = "gui"))]
-fn gui(_: Option<String>, _: Option<String>, _: String) -> Result<ExitCode, String> {
+fn gui(_: Option<String>, _: Option<String>, _: String, _: Option<String>, _: Vec<String>) -> Result<ExitCode, String> {
     Err("this build has no GUI; use --client --no-gui".into())
 }
 

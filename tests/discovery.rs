@@ -31,7 +31,7 @@ fn two_servers_on_loopback_are_both_found() {
     assert!(lines[0].starts_with(&format!("kitchen-pi\t127.0.0.1:{}\tversion ", a.port)), "{out}");
     assert!(lines[0].ends_with("\t0 users"), "{out}");
     assert!(lines[1].starts_with(&format!("lab-pi\t127.0.0.1:{}\t", b.port)), "{out}");
-    assert!(lines[1].ends_with("\t1 users"), "{out}");
+    assert!(lines[1].ends_with("\t1 user"), "{out}");
 }
 
 #[test]

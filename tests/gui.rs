@@ -4,7 +4,8 @@
 //! on what each window shows, read from its probe file (LANCHAT_GUI_PROBE).
 //!
 //! Needs Xvfb and xdotool (`make test-gui` installs them); without them the
-//! tests say so and pass. A screenshot is saved as target/gui-screenshot.png.
+//! tests fail and say so. A screenshot is saved as target/gui-screenshot.png.
+//! Every window's LAN discovery asks loopback addresses only.
 
 #![cfg(feature = "gui")]
 
@@ -43,11 +44,8 @@ struct Xvfb {
 }
 
 impl Xvfb {
-    fn start() -> Option<Xvfb> {
-        if !have("Xvfb") || !have("xdotool") {
-            eprintln!("skipped: Xvfb or xdotool is not installed (`make test-gui` installs them)");
-            return None;
-        }
+    fn start() -> Xvfb {
+        assert!(have("Xvfb") && have("xdotool"), "Xvfb or xdotool is not installed: `make test-gui` installs them");
         // Xvfb picks a free display itself and writes its number to our pipe
         // once it accepts clients (-displayfd; several tests run at once).
         // -noreset: otherwise it resets when its first client leaves, and
@@ -63,8 +61,7 @@ impl Xvfb {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(reader), &mut line).expect("Xvfb's display number");
         let n: u32 = line.trim().parse().unwrap_or_else(|_| panic!("Xvfb did not start: {line:?}"));
-        let x = Xvfb { child, display: format!(":{n}") };
-        Some(x)
+        Xvfb { child, display: format!(":{n}") }
     }
 
     fn xdotool(&self, args: &[&str]) -> String {
@@ -154,11 +151,18 @@ struct Gui<'x> {
 
 impl<'x> Gui<'x> {
     fn start(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32)) -> Gui<'x> {
+        // Port 9 (discard) on loopback: discovery finds nothing, and reaches nothing else.
+        Gui::start_discovering(x, server, nick, at, "127.0.0.1:9")
+    }
+
+    /// Starts a window whose connect dialog asks `discover` (loopback addresses).
+    fn start_discovering(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32), discover: &str) -> Gui<'x> {
+        assert!(discover.split(',').all(|a| a.starts_with("127.")), "discovery must stay on loopback");
         let dir = temp_dir(&format!("gui-{nick}"));
         let probe = dir.join("probe.txt");
         let config_home = dir.join("config");
         let child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
-            .args(["--client", "--server", server, "--nick", nick, "--channel", "#lobby"])
+            .args(["--client", "--server", server, "--nick", nick, "--channel", "#lobby", "--discover-addr", discover])
             .env("DISPLAY", &x.display)
             .env("LANCHAT_GUI_PROBE", &probe)
             .env("XDG_CONFIG_HOME", &config_home)
@@ -246,7 +250,7 @@ fn connected(p: &Probe) -> bool {
 
 #[test]
 fn two_people_chat_privately_draw_and_clear() {
-    let Some(x) = Xvfb::start() else { return };
+    let x = Xvfb::start();
     let server = Server::start(&[]);
     let addr = server.addr();
 
@@ -347,7 +351,7 @@ fn two_people_chat_privately_draw_and_clear() {
 
 #[test]
 fn taken_nick_and_lost_server_are_shown() {
-    let Some(x) = Xvfb::start() else { return };
+    let x = Xvfb::start();
     let server = Server::start(&[]);
     let addr = server.addr();
     let first = Gui::start(&x, &addr, "dave", (0, 0));
@@ -397,7 +401,7 @@ fn taken_nick_and_lost_server_are_shown() {
 
 #[test]
 fn the_log_follows_unless_scrolled_up() {
-    let Some(x) = Xvfb::start() else { return };
+    let x = Xvfb::start();
     let server = Server::start(&[]);
     let addr = server.addr();
     let gui = Gui::start(&x, &addr, "fay", (0, 0));
@@ -437,4 +441,39 @@ fn the_log_follows_unless_scrolled_up() {
     let p = gui.wait("the long line", |p| p.log_has("#lobby", "word59 🙂"));
     assert_eq!(p.get("following[#lobby]"), "true");
     x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot-log.png")));
+}
+
+#[test]
+fn the_connect_dialog_lists_servers_found_on_the_lan() {
+    let x = Xvfb::start();
+    let home = Server::start(&["--name", "home-pi"]);
+    let lab = Server::start(&["--name", "lab-pi"]);
+    let targets = format!("{},{}", home.discovery_addr().unwrap(), lab.discovery_addr().unwrap());
+    let gui = Gui::start_discovering(&x, &home.addr(), "fay", (0, 0), &targets);
+    gui.wait("fay connected to home", connected);
+
+    // Server… opens the dialog, which asks the LAN and lists both servers.
+    let p = gui.probe().unwrap();
+    gui.click(p.centre("server_button"));
+    let p = gui.wait("both servers listed", |p| p.get("dialog") == "shown" && p.all("discovered").len() == 2);
+    assert_eq!(p.get("dialog_status"), "2 servers found.");
+    let listed = p.all("discovered");
+    assert!(listed[0].starts_with(&format!("home-pi {} ", home.addr())), "{listed:?}");
+    assert!(listed[1].starts_with(&format!("lab-pi {} ", lab.addr())), "{listed:?}");
+
+    // Pick the second row and connect: a real click in the dialog's window.
+    let dialog = x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "Connect to a lanchat server"]);
+    let dialog = dialog.lines().next().unwrap().to_string();
+    let (lx, ly, _, _) = p.area("dialog_list_area");
+    x.xdotool(&["mousemove", "--window", &dialog, &(lx + 40).to_string(), &(ly + 28).to_string()]);
+    x.xdotool(&["click", "1"]);
+    gui.wait("lab's address in the line", |p| p.get("dialog_input") == lab.addr());
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-dialog.png"));
+    let (bx, by) = p.centre("dialog_ok_button");
+    x.xdotool(&["mousemove", "--window", &dialog, &bx.to_string(), &by.to_string()]);
+    x.xdotool(&["click", "1"]);
+    gui.wait("connected to lab", |p| {
+        p.get("dialog") == "hidden" && connected(p) && p.info().contains(&format!("Server: {}", lab.addr()).as_str())
+    });
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-connect.png"));
 }

@@ -608,9 +608,10 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                     (self.emit)(Event::CanvasCleared { channel, by: from });
                 } else if let Some(v) = msg.tag(canvas::STROKE_TAG)
                     && let Ok(stroke) = Stroke::decode(&unescape_tag_value(v))
-                        && !me {
-                            (self.emit)(Event::Stroke { channel, from, stroke });
-                        }
+                {
+                    // Our own too: the replay of what we drew before a restart.
+                    (self.emit)(Event::Stroke { channel, from, stroke });
+                }
             }
             "ERROR" => return Some(End::Lost(msg.param(0).to_string())),
             // No MOTD is not worth a line in the log.

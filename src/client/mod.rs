@@ -97,7 +97,8 @@ pub enum Event {
     Users { channel: String, nicks: Vec<String> },
     /// Round-trip time of the last PING.
     Rtt(Duration),
-    /// A stroke segment drawn by someone (our own are not echoed back).
+    /// A stroke segment drawn by someone, our own echoes and replays included:
+    /// a front end skips segments it already has.
     Stroke { channel: String, from: String, stroke: Stroke },
     /// A channel's canvas was cleared by `by`.
     CanvasCleared { channel: String, by: String },

@@ -14,6 +14,7 @@
 pub mod canvas;
 pub mod chatlog;
 pub mod config;
+mod connect;
 mod probe;
 
 use std::collections::HashSet;
@@ -62,6 +63,13 @@ enum Msg {
     UserClicked { double: bool },
     TabChanged,
     ServerDialog,
+    /// A click on the connect dialog's list of servers.
+    ServerPicked { double: bool },
+    ServerOk,
+    ServerCancel,
+    /// Ask the LAN for servers again.
+    Discover,
+    Discovered(Result<Vec<crate::discovery::Found>, String>),
     NickDialog,
     ConnectToggle,
     Colour(usize),
@@ -102,6 +110,7 @@ pub struct App {
     nick_btn: Button,
     clear_btn: Button,
     canvas: Canvas,
+    connect: connect::ConnectDialog,
     /// Our clears not yet echoed by the server (so the log says it once).
     pending_clears: u32,
     /// Strokes on the canvas, so a replay after a reconnect does not add them twice.
@@ -466,9 +475,36 @@ impl App {
             }
             Msg::TabChanged => self.on_tab_changed(),
             Msg::ServerDialog => {
-                if let Some(s) = dialog::input_default("Server address (HOST:PORT):", &self.settings.server) {
+                let current = self.settings.server.clone();
+                self.connect.open(&current);
+                self.dirty = true;
+            }
+            Msg::Discover => {
+                self.connect.discover();
+                self.dirty = true;
+            }
+            Msg::Discovered(found) => {
+                self.connect.set_found(found);
+                self.dirty = true;
+            }
+            Msg::ServerPicked { double } => {
+                self.connect.picked();
+                if double {
+                    self.on_msg(Msg::ServerOk);
+                }
+                self.dirty = true;
+            }
+            Msg::ServerOk => {
+                let s = self.connect.value();
+                if !s.is_empty() {
+                    self.connect.close();
                     self.change_server(&s);
                 }
+                self.dirty = true;
+            }
+            Msg::ServerCancel => {
+                self.connect.close();
+                self.dirty = true;
             }
             Msg::NickDialog => {
                 let current = self.suggestion.clone().unwrap_or_else(|| self.nick.clone());
@@ -500,18 +536,31 @@ impl App {
     }
 }
 
+/// What the command line gives the window.
+pub struct Options {
+    /// `HOST:PORT`; else the remembered one, else 127.0.0.1:6667.
+    pub server: Option<String>,
+    /// Else the remembered one, else the user's name.
+    pub nick: Option<String>,
+    pub channel: String,
+    pub password: Option<String>,
+    /// Where the connect dialog's discovery asks (the LAN broadcast by default).
+    pub discover: Vec<String>,
+}
+
 /// Opens the window and runs until it is closed.
-pub fn run(server: Option<String>, nick: Option<String>, channel: String) -> Result<(), String> {
+pub fn run(opts: Options) -> Result<(), String> {
     let config_path = config::path();
     let remembered = config_path.as_deref().map(Config::load).unwrap_or_default();
-    let (server, nick) = remembered.merge(server, nick);
-    let settings = Settings { server, nick: nick.clone(), channel, password: None };
+    let (server, nick) = remembered.merge(opts.server, opts.nick);
+    let settings = Settings { server, nick: nick.clone(), channel: opts.channel, password: opts.password };
+    let discover = opts.discover;
 
     let a = app::App::default();
     app::set_font_size(14);
     let (tx, rx) = app::channel::<Msg>();
     let handle = spawn(move |ev| tx.send(Msg::Net(Box::new(ev))));
-    let mut app = build(settings, tx, handle)?;
+    let mut app = build(settings, tx, handle, discover)?;
     app.config_path = config_path;
     app.probe = probe::Probe::from_env();
     app.nick = nick;
@@ -561,7 +610,7 @@ fn canvas_size(w: i32, h: i32) -> (i32, i32) {
 
 /// Builds the window and its widgets: the chat on the left (it takes the extra
 /// room when the window grows), info, users and the canvas on the right.
-fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App, String> {
+fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec<String>) -> Result<App, String> {
     let (ww, wh) = (1000, 620);
     let mut win = Window::new(100, 100, ww, wh, None);
     win.set_label(&format!("lanchat – {}", settings.channel));
@@ -693,6 +742,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App
     });
     win.show();
     root.layout();
+    let connect = connect::ConnectDialog::new(tx, discover);
 
     let mut app = App {
         handle,
@@ -717,6 +767,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle) -> Result<App
         nick_btn,
         clear_btn: clear,
         canvas,
+        connect,
         pending_clears: 0,
         stroke_keys: HashSet::new(),
         probe: None,

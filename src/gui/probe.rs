@@ -69,6 +69,17 @@ impl Probe {
         let _ = writeln!(s, "connect_button: {}", r(&app.connect_btn, o));
         let _ = writeln!(s, "server_button: {}", r(&app.server_btn, o));
         let _ = writeln!(s, "nick_button: {}", r(&app.nick_btn, o));
+        // The connect dialog; its positions are inside its own window.
+        let d = &app.connect;
+        let _ = writeln!(s, "dialog: {}", if d.shown() { "shown" } else { "hidden" });
+        let _ = writeln!(s, "dialog_status: {}", d.status.label());
+        let _ = writeln!(s, "dialog_input: {}", d.input.value());
+        for f in &d.found {
+            let _ = writeln!(s, "discovered: {} {} {}", f.name, f.addr, f.users);
+        }
+        let _ = writeln!(s, "dialog_list_area: {}", r(&d.list, o));
+        let _ = writeln!(s, "dialog_refresh_button: {}", r(&d.refresh, o));
+        let _ = writeln!(s, "dialog_ok_button: {}", r(&d.ok, o));
         for c in &app.convs {
             let _ = writeln!(s, "lines[{}]: {}", c.name, c.log.lines());
             let _ = writeln!(s, "following[{}]: {}", c.name, c.log.following());
