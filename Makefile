@@ -6,33 +6,117 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Install Debian packages that are not installed yet; `apt-get update` only when needed.
 APT_INSTALL = sh -c 'missing=""; for p in "$$@"; do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; }' apt-install
+# Add a rustup target unless it is there already.
+RUST_TARGET = sh -c 'rustup target list --installed | grep -qx "$$0" || rustup target add "$$0"'
 
-SERVER_FLAGS := --no-default-features
+# The headless server: no GUI, one static musl binary.
+SERVER_FLAGS  := --no-default-features
+SERVER_TARGET := x86_64-unknown-linux-musl
+SERVER_BIN    := target/$(SERVER_TARGET)/release/lanchat
 
-.PHONY: all build server run test test-server check clean
+.PHONY: all server run test test-server test-static deps-peers check clean
 
-all: build
+all: server
 
-# The headless server: the only thing `make run` and the server tests need.
 server:
-	$(CARGO) build --release $(SERVER_FLAGS)
+	@$(RUST_TARGET) $(SERVER_TARGET)
+	$(CARGO) build --release $(SERVER_FLAGS) --target $(SERVER_TARGET)
 
-# Starts the server on its defaults (0.0.0.0:6667, data in the user's state dir).
+# The server on its defaults: 0.0.0.0:6667, history in ~/.local/state/lanchat.
 run: server
-	./target/release/lanchat --serve
+	$(SERVER_BIN) --serve
 
 check:
 	$(CARGO) clippy $(SERVER_FLAGS) --all-targets -- -D warnings
 
-# Server unit and integration tests against the binary just built.
-test-server:
+# Another IRC server for the client to join: installed from Debian, but only
+# ever run by the tests themselves, on loopback. A service the package may
+# have started is stopped and disabled.
+deps-peers:
+	@$(APT_INSTALL) inspircd
+	@if pgrep -x inspircd >/dev/null && [ -e /run/inspircd/inspircd.pid ]; then \
+		($(SUDO) systemctl disable --now inspircd || $(SUDO) service inspircd stop) >/dev/null 2>&1 || true; fi
+
+# Unit tests, the parser vectors, the server, the line-mode client and the
+# client connection (against lanchat and InspIRCd), all over loopback.
+test-server: deps-peers
 	$(CARGO) test $(SERVER_FLAGS)
 
-test: test-server
+# The headless build really is one static binary.
+test-static: server
+	@$(APT_INSTALL) file
+	file $(SERVER_BIN) | grep -q 'static' || { file $(SERVER_BIN); echo "not statically linked"; exit 1; }
+	@echo "static: $(SERVER_BIN) $$(stat -c %s $(SERVER_BIN)) bytes"
+
+test: test-server test-static test-cross test-gui
 
 clean:
 	$(CARGO) clean
 	rm -rf dist
+
+# Cross-building for the Pi: make cross, make test-cross, make cross-gui.
+include cross/cross.mk
+
+# --- benchmarks ---
+# `make bench`: lanchat alone, scenarios 1-5 (see docs/PERFORMANCE.md).
+# `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 against that
+# server too (A B A B), with the ratio lanchat/peer. The peer is installed
+# from Debian, any service the package started is stopped and disabled, and
+# the bench starts it by hand on 127.0.0.1 with its own config in a temp dir
+# and stops it by its pid. Everything stays on loopback. Not part of `make test`.
+PEER ?=
+BENCH_ROUNDS ?= 2
+
+.PHONY: bench bench-peer
+
+bench: bench-peer
+	$(CARGO) build --release $(SERVER_FLAGS) --bin lanchat --example loadgen --example bench
+	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER))
+
+bench-peer:
+ifneq ($(PEER),)
+	@case "$(PEER)" in inspircd|ngircd) ;; *) echo "PEER must be inspircd or ngircd" >&2; exit 2;; esac
+	$(APT_INSTALL) $(PEER)
+	-@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl stop $(PEER) >/dev/null 2>&1; $(SUDO) systemctl disable $(PEER) >/dev/null 2>&1; fi
+	-@if pgrep -x $(PEER) >/dev/null; then $(SUDO) service $(PEER) stop >/dev/null 2>&1 || true; fi
+	@if pgrep -x $(PEER) >/dev/null; then echo "a $(PEER) service is still running (pids: $$(pgrep -x $(PEER) | tr '\n' ' ')): stop it first" >&2; exit 1; fi
+endif
+
+# ---- GUI: the FLTK desktop client (issue 3) ---------------------------------
+# fltk-sys builds FLTK from source (never a prebuilt `fltk-bundled`) with CMake
+# 3.28 or newer, newer than Debian 12's: a private venv under target/tools gets
+# it from PyPI. libpango1.0-dev brings cairo, Xft, fontconfig, X11 and
+# pkg-config with it; the other X libraries are the ones fltk-sys links.
+GUI_VENV      := $(CURDIR)/target/tools/venv
+GUI_PATH      := PATH="$(GUI_VENV)/bin:$$PATH"
+GUI_DEPS      := g++ make python3-venv libpango1.0-dev libxext-dev libxinerama-dev libxcursor-dev libxfixes-dev
+# A real X server, real input events, a screenshot, and a colour emoji font.
+GUI_TEST_DEPS := xvfb xauth xdotool imagemagick fonts-noto-color-emoji
+
+.PHONY: deps-gui gui test-gui bench-gui
+
+deps-gui:
+	@$(APT_INSTALL) $(GUI_DEPS)
+	@$(GUI_VENV)/bin/cmake --version >/dev/null 2>&1 || { \
+		/usr/bin/python3 -m venv "$(GUI_VENV)" && "$(GUI_VENV)/bin/pip" install -q 'cmake>=3.28'; }
+
+# The desktop client (`lanchat --client`), size-tuned release build.
+gui: deps-gui
+	$(GUI_PATH) $(CARGO) build --release
+	@echo "gui: target/release/lanchat $$(stat -c %s target/release/lanchat) bytes"
+
+# Unit tests (config, emoticons, canvas raster, log) and the GUI driven under
+# Xvfb with xdotool against a real server on loopback; the screenshot lands
+# in target/gui-screenshot.png.
+test-gui: deps-gui
+	@$(APT_INSTALL) $(GUI_TEST_DEPS)
+	$(GUI_PATH) $(CARGO) test --lib --test gui
+
+# Scrolling a 100,000-line log and redrawing 10,000 strokes, in a real window.
+bench-gui: deps-gui
+	@$(APT_INSTALL) $(GUI_TEST_DEPS)
+	$(GUI_PATH) $(CARGO) build --release --example gui_bench
+	xvfb-run -a -s "-screen 0 1400x800x24 -nolisten tcp" target/release/examples/gui_bench
 
 # --- fuzzing ---
 # `make fuzz` runs each libFuzzer target for FUZZ_SECONDS (default 60), one

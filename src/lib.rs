@@ -4,10 +4,17 @@
 //! * [`server`]: the server (listener, sessions, shared state, history).
 //! * [`client`]: the client connection, a state machine with no GUI.
 //! * [`canvas`]: the shared canvas's stroke model and encoding.
+//! * [`discovery`]: finding servers on the LAN over UDP.
+//! * [`clock`]: server-time and `HH:MM` formatting.
 //! * `gui` (feature `gui`): the FLTK window, fed by [`client`].
 
 pub mod canvas;
 pub mod client;
 pub mod clock;
+pub mod discovery;
+pub mod emoticon;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod line;
 pub mod server;
+pub mod sys;

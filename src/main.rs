@@ -15,6 +15,7 @@ lanchat: a LAN chat appliance (an IRC server and its desktop client)
 USAGE:
     lanchat --serve [OPTIONS]
     lanchat --client [--server HOST:PORT] [--nick NICK] [--channel #CHAN] [--no-gui]
+    lanchat --client --discover [--discover-addr HOST:PORT[,HOST:PORT]]
 
 SERVER OPTIONS:
     --bind ADDR             address to listen on [default: 0.0.0.0]
@@ -35,6 +36,8 @@ SERVER OPTIONS:
     --register-timeout SECS time to register after connecting [default: 30]
     --sendq BYTES           outgoing queue per client before it is dropped [default: 1048576]
     --max-channels N        channels per client [default: 50]
+    --discovery-port PORT   UDP port answering LAN discovery [default: 6667]
+    --no-discovery          do not answer LAN discovery
     --log-level LEVEL       error, warn, info, debug or trace [default: info]
 
 CLIENT OPTIONS:
@@ -43,6 +46,8 @@ CLIENT OPTIONS:
     --channel #CHAN         channel to join [default: #lobby]
     --password PASS         server password
     --no-gui                line mode: read lines from stdin, print what arrives
+    --discover              list the servers on the LAN that answer within a second
+    --discover-addr A[,A]   where to ask [default: 255.255.255.255:6667, the LAN broadcast]
 
     -h, --help              print this help
     -V, --version           print the version
@@ -73,6 +78,8 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     let mut nick = None;
     let mut channel = "#lobby".to_string();
     let mut no_gui = false;
+    let mut discover = false;
+    let mut discover_addr = format!("255.255.255.255:{}", lanchat::discovery::DEFAULT_PORT);
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -88,6 +95,10 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--serve" => mode = Some(Mode::Serve),
             "--client" => mode = Some(Mode::Client),
             "--no-gui" => no_gui = true,
+            "--discover" => discover = true,
+            "--discover-addr" => discover_addr = value()?,
+            "--discovery-port" => cfg.discovery_port = Some(parse(&flag, &value()?)?),
+            "--no-discovery" => cfg.discovery_port = None,
             "--bind" => cfg.bind = parse(&flag, &value()?)?,
             "--port" => cfg.port = parse(&flag, &value()?)?,
             "--data-dir" => cfg.data_dir = PathBuf::from(value()?),
@@ -129,6 +140,19 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             lanchat::server::run(cfg).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Mode::Client) if discover => {
+            let targets: Vec<String> = discover_addr.split(',').map(|s| s.trim().to_string()).collect();
+            // (the GUI's connect dialog asks the same targets)
+            let found = lanchat::discovery::discover(&targets, Duration::from_secs(1))
+                .map_err(|e| format!("discovery failed: {e}"))?;
+            if found.is_empty() {
+                println!("no servers answered");
+            }
+            for f in found {
+                println!("{}\t{}\tversion {}\t{}", f.name, f.addr, f.version, f.users_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Mode::Client) if no_gui => {
             let settings = client::Settings {
                 server: server.unwrap_or_else(|| "127.0.0.1:6667".into()),
@@ -138,19 +162,28 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             };
             Ok(lanchat::client::line_mode::run(settings))
         }
-        Some(Mode::Client) => gui(server, nick, channel),
+        Some(Mode::Client) => {
+            let discover = discover_addr.split(',').map(|s| s.trim().to_string()).collect();
+            gui(server, nick, channel, cfg.password, discover)
+        }
         None => Err("say --serve or --client".into()),
     }
 }
 
 #[cfg(feature = "gui")]
-fn gui(server: Option<String>, nick: Option<String>, channel: String) -> Result<ExitCode, String> {
-    lanchat::gui::run(server, nick, channel)?;
+fn gui(
+    server: Option<String>,
+    nick: Option<String>,
+    channel: String,
+    password: Option<String>,
+    discover: Vec<String>,
+) -> Result<ExitCode, String> {
+    lanchat::gui::run(lanchat::gui::Options { server, nick, channel, password, discover })?;
     Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(not(feature = "gui"))]
-fn gui(_: Option<String>, _: Option<String>, _: String) -> Result<ExitCode, String> {
+fn gui(_: Option<String>, _: Option<String>, _: String, _: Option<String>, _: Vec<String>) -> Result<ExitCode, String> {
     Err("this build has no GUI; use --client --no-gui".into())
 }
 

@@ -1,7 +1,7 @@
 //! The connection actor: one thread, one TCP connection at a time,
 //! registration, CAP negotiation, reconnection with backoff.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_channel::{Receiver, Sender};
@@ -61,6 +61,9 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
     let mut attempt = 0u32;
     // Channels to (re)join, beyond the one in the settings.
     let mut channels: Vec<String> = Vec::new();
+    // The newest message shown per conversation, so a rejoin's history
+    // replay shows only what was missed.
+    let mut seen: Seen = HashMap::new();
     loop {
         let Some(s) = settings.clone() else {
             emit(Event::State(ConnState::Disconnected));
@@ -87,7 +90,7 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
             channels.insert(0, s.channel.clone());
         }
         emit(Event::State(ConnState::Connecting));
-        let mut conn = Conn::new(&s, &emit);
+        let mut conn = Conn::new(&s, &emit, &mut seen);
         let end = conn.run(&rx, &mut pending, &mut channels, &mut quitting).await;
         match end {
             End::Quit => {
@@ -150,10 +153,14 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
     }
 }
 
+/// Per conversation, the time and text of the newest message shown.
+type Seen = HashMap<String, (SystemTime, String)>;
+
 /// One TCP connection's state.
 struct Conn<'a, E: Fn(Event)> {
     settings: &'a Settings,
     emit: &'a E,
+    seen: &'a mut Seen,
     nick: String,
     registered: bool,
     caps: Vec<String>,
@@ -170,10 +177,11 @@ struct Conn<'a, E: Fn(Event)> {
 }
 
 impl<'a, E: Fn(Event)> Conn<'a, E> {
-    fn new(settings: &'a Settings, emit: &'a E) -> Self {
+    fn new(settings: &'a Settings, emit: &'a E, seen: &'a mut Seen) -> Self {
         Conn {
             settings,
             emit,
+            seen,
             nick: settings.nick.clone(),
             registered: false,
             caps: Vec::new(),
@@ -231,6 +239,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                     return End::Lost(e.to_string());
                 }
             }
+            #[allow(clippy::large_enum_variant)] // lives on the stack for one wake-up
             enum Wake {
                 Read(std::io::Result<usize>),
                 Cmd(Option<Command>),
@@ -256,13 +265,12 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                         start += off + 1;
                         let text = String::from_utf8_lossy(raw);
                         let text = text.trim_end_matches('\r');
-                        if let Ok(msg) = Message::parse(text) {
-                            if let Some(end) = self.handle(&msg, pending, channels, quitting) {
+                        if let Ok(msg) = Message::parse(text)
+                            && let Some(end) = self.handle(&msg, pending, channels, quitting) {
                                 let out = std::mem::take(&mut self.out);
                                 let _ = stream.write_all(&out).await;
                                 return end;
                             }
-                        }
                     }
                     buf.drain(..start);
                     if buf.len() > 64 * 1024 {
@@ -408,7 +416,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
         &mut self,
         msg: &Message<'_>,
         pending: &mut VecDeque<(String, String)>,
-        channels: &mut Vec<String>,
+        channels: &[String],
         quitting: &mut bool,
     ) -> Option<End> {
         let from = msg.source_nick().unwrap_or("").to_string();
@@ -420,11 +428,10 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                 self.send(&format!("PONG :{token}"));
             }
             "PONG" => {
-                if let Some((token, at)) = &self.ping_sent {
-                    if msg.params.iter().any(|p| p == token) {
+                if let Some((token, at)) = &self.ping_sent
+                    && msg.params.iter().any(|p| p == token) {
                         (self.emit)(Event::Rtt(at.elapsed()));
                     }
-                }
             }
             "CAP" => match msg.param(1) {
                 "LS" => {
@@ -446,11 +453,10 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                         self.send("CAP END");
                     }
                 }
-                "NAK" => {
-                    if !self.registered {
+                "NAK"
+                    if !self.registered => {
                         self.send("CAP END");
                     }
-                }
                 _ => {}
             },
             "001" => {
@@ -574,9 +580,8 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                         None => return None, // other CTCP queries are not shown
                     }
                 }
-                let conversation = if target.starts_with('#') {
-                    target.to_string()
-                } else if me {
+                // A channel, or a private conversation named for the other person.
+                let conversation = if target.starts_with('#') || me {
                     target.to_string()
                 } else if from.contains('.') {
                     // A server notice.
@@ -586,21 +591,31 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                     from.clone()
                 };
                 let history = msg.tag("batch").is_some_and(|b| self.history_batches.iter().any(|h| h == b));
+                let key = conversation.to_ascii_lowercase();
+                if history
+                    && self.seen.get(&key).is_some_and(|(t, last)| time < *t || (time == *t && text == last))
+                {
+                    return None; // shown before the connection was lost
+                }
+                if self.seen.get(&key).is_none_or(|(t, _)| time >= *t) {
+                    self.seen.insert(key, (time, text.to_string()));
+                }
                 (self.emit)(Event::Message { target: conversation, from, text: text.to_string(), time, kind, history });
             }
             "TAGMSG" => {
                 let channel = msg.param(0).to_string();
                 if msg.tag(canvas::CLEAR_TAG).is_some() {
                     (self.emit)(Event::CanvasCleared { channel, by: from });
-                } else if let Some(v) = msg.tag(canvas::STROKE_TAG) {
-                    if let Ok(stroke) = Stroke::decode(&unescape_tag_value(v)) {
-                        if !me {
-                            (self.emit)(Event::Stroke { channel, from, stroke });
-                        }
-                    }
+                } else if let Some(v) = msg.tag(canvas::STROKE_TAG)
+                    && let Ok(stroke) = Stroke::decode(&unescape_tag_value(v))
+                {
+                    // Our own too: the replay of what we drew before a restart.
+                    (self.emit)(Event::Stroke { channel, from, stroke });
                 }
             }
             "ERROR" => return Some(End::Lost(msg.param(0).to_string())),
+            // No MOTD is not worth a line in the log.
+            "422" => {}
             code if code.len() == 3 && code.starts_with(['4', '5']) => {
                 // Errors: show the human part, with the subject when there is one.
                 let subject = if msg.params.len() > 2 { msg.param(1) } else { "" };

@@ -22,6 +22,9 @@ pub struct Settings {
 }
 
 /// What the front end asks the connection to do.
+// Strokes are fixed-capacity by design (no allocation per segment), which
+// makes the enums large; at a few dozen per second that costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Command {
     /// Connect (or reconnect) with these settings, dropping any current connection.
@@ -67,6 +70,7 @@ pub enum MsgKind {
 }
 
 /// What the connection tells the front end.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Event {
     /// The connection state changed.
@@ -93,7 +97,8 @@ pub enum Event {
     Users { channel: String, nicks: Vec<String> },
     /// Round-trip time of the last PING.
     Rtt(Duration),
-    /// A stroke segment drawn by someone (our own are not echoed back).
+    /// A stroke segment drawn by someone, our own echoes and replays included:
+    /// a front end skips segments it already has.
     Stroke { channel: String, from: String, stroke: Stroke },
     /// A channel's canvas was cleared by `by`.
     CanvasCleared { channel: String, by: String },

@@ -15,8 +15,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_net::TcpListener;
-use log::{error, info};
+use async_net::{TcpListener, UdpSocket};
+use log::{error, info, warn};
+
+use crate::discovery;
 
 /// Every setting of the server, with the defaults of `lanchat --serve`.
 #[derive(Clone, Debug)]
@@ -57,6 +59,8 @@ pub struct Config {
     pub sendq: usize,
     /// Most channels one client may be in.
     pub max_channels: usize,
+    /// UDP port answering LAN discovery queries on the bind address (None: off).
+    pub discovery_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -80,6 +84,7 @@ impl Default for Config {
             register_timeout: Duration::from_secs(30),
             sendq: 1 << 20,
             max_channels: 50,
+            discovery_port: Some(crate::discovery::DEFAULT_PORT),
         }
     }
 }
@@ -107,9 +112,29 @@ pub fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
     let history = history::Journal::open(&config.data_dir, config.history, config.journal_max)
         .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
+    // Each client is a socket: make room for max-clients of them and our own files.
+    let want = config.max_clients as u64 + 64;
+    let limit = crate::sys::raise_nofile(want);
+    if limit != 0 && limit < want {
+        warn!("the open-file limit is {limit}: fewer than --max-clients {} clients can connect", config.max_clients);
+    }
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = smol::block_on(TcpListener::bind(addr)).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Discovery is a convenience: if its port is taken, the server still serves.
+    let discovery = config.discovery_port.and_then(|port| {
+        let addr = SocketAddr::new(config.bind, port);
+        match smol::block_on(UdpSocket::bind(addr)) {
+            Ok(sock) => {
+                info!("answering discovery on {}/udp", sock.local_addr().map_or(addr, |a| a));
+                Some(sock)
+            }
+            Err(e) => {
+                warn!("no LAN discovery: cannot bind {addr}/udp: {e}");
+                None
+            }
+        }
+    });
     info!("listening on {local}");
     info!("history in {} ({} channels)", config.data_dir.display(), history.channel_count());
 
@@ -123,6 +148,9 @@ pub fn run(config: Config) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     history::spawn_syncer(shared.clone());
+    if let Some(sock) = discovery {
+        spawn(answer_discovery(sock, shared.clone(), local.port()));
+    }
     smol::block_on(EXECUTOR.run(accept_loop(listener, shared)));
     Ok(())
 }
@@ -146,6 +174,24 @@ async fn accept_loop(listener: TcpListener, shared: Arc<state::Shared>) {
                 error!("accept failed: {e}");
                 smol::Timer::after(Duration::from_millis(100)).await;
             }
+        }
+    }
+}
+
+/// Answers LAN discovery queries; never sends anything unasked.
+async fn answer_discovery(socket: UdpSocket, shared: Arc<state::Shared>, irc_port: u16) {
+    let mut limit = discovery::RateLimit::new(20.0, 10.0);
+    let mut buf = vec![0u8; discovery::MAX_DATAGRAM + 1];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
+        let Some(nonce) = discovery::parse_query(&buf[..n]) else { continue };
+        if !limit.allow() {
+            continue;
+        }
+        let users = shared.lock().user_count();
+        let version = env!("CARGO_PKG_VERSION");
+        if let Some(reply) = discovery::reply(nonce, &shared.config.name, irc_port, version, users, n) {
+            let _ = socket.send_to(&reply, from).await;
         }
     }
 }

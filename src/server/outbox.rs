@@ -96,6 +96,9 @@ async fn writer(inner: Arc<Inner>, rx: Receiver<Line>, room: Sender<()>) {
     let mut stream = inner.stream.clone();
     let mut buf: Vec<u8> = Vec::new();
     while let Ok(first) = rx.recv().await {
+        // Let the task that woke us (usually a session fanning a batch of
+        // lines out) run on, so more lines are waiting: one write, not many.
+        smol::future::yield_now().await;
         // Batch whatever else is waiting into one write.
         buf.extend_from_slice(first.as_bytes());
         while buf.len() < 64 * 1024 {
@@ -109,11 +112,11 @@ async fn writer(inner: Arc<Inner>, rx: Receiver<Line>, room: Sender<()>) {
         }
         inner.queued.fetch_sub(buf.len(), Ordering::AcqRel);
         let _ = room.try_send(());
-        // Let other tasks run between batches, even when the socket never blocks.
-        smol::future::yield_now().await;
-        buf.clear();
-        if buf.capacity() > 16 * 1024 {
+        if rx.is_empty() || buf.capacity() > 16 * 1024 {
+            // Idle (or oversized): free the buffer, so an idle connection holds none.
             buf = Vec::new();
+        } else {
+            buf.clear();
         }
     }
     let _ = stream.flush().await;

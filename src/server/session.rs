@@ -163,11 +163,28 @@ impl Session {
                 last_heard + cfg.ping_timeout / 2
             };
             let old = buf.len();
-            buf.resize(old + 1024, 0);
-            let read = smol::future::or(async { Some(stream.read(&mut buf[old..]).await) }, async {
-                smol::Timer::at(deadline).await;
-                None
-            })
+            if old == 0 {
+                // Idle: hold no read buffer while waiting (it is most of an
+                // idle connection's memory); a 1-byte peek waits for data.
+                buf = Vec::new();
+            }
+            let read = smol::future::or(
+                async {
+                    if old == 0 {
+                        match stream.peek(&mut [0u8; 1]).await {
+                            Ok(0) => return Some(Ok(0)),
+                            Err(e) => return Some(Err(e)),
+                            Ok(_) => {}
+                        }
+                    }
+                    buf.resize(old + 1024, 0);
+                    Some(stream.read(&mut buf[old..]).await)
+                },
+                async {
+                    smol::Timer::at(deadline).await;
+                    None
+                },
+            )
             .await;
             match read {
                 Some(Ok(n)) if n > 0 => {

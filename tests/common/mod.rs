@@ -45,6 +45,8 @@ pub struct Server {
     args: Vec<String>,
     /// The server's log lines, as they come.
     pub log: mpsc::Receiver<String>,
+    /// The log lines up to "listening on".
+    pub startup_log: Vec<String>,
 }
 
 impl Server {
@@ -56,8 +58,8 @@ impl Server {
     /// Starts a server on an existing data directory.
     pub fn start_in(dir: &Path, args: &[&str]) -> Server {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (child, port, log) = spawn(dir, &args);
-        Server { child, port, data_dir: dir.to_path_buf(), args, log }
+        let (child, port, log, startup_log) = spawn(dir, &args);
+        Server { child, port, data_dir: dir.to_path_buf(), args, log, startup_log }
     }
 
     /// `127.0.0.1:PORT`.
@@ -79,10 +81,29 @@ impl Server {
     /// Kills the server and starts it again on the same data directory and flags.
     pub fn restart(&mut self) {
         self.kill9();
-        let (child, port, log) = spawn(&self.data_dir, &self.args);
+        let (child, port, log, startup_log) = spawn(&self.data_dir, &self.args);
         self.child = child;
         self.port = port;
         self.log = log;
+        self.startup_log = startup_log;
+    }
+
+    /// Kills the server and starts it again on the same port, so clients
+    /// that reconnect find it.
+    pub fn restart_same_port(&mut self) {
+        self.kill9();
+        let mut args = self.args.clone();
+        args.extend(["--port".to_string(), self.port.to_string()]);
+        let (child, port, log, startup_log) = spawn(&self.data_dir, &args);
+        self.child = child;
+        self.port = port;
+        self.log = log;
+        self.startup_log = startup_log;
+    }
+
+    /// `127.0.0.1:PORT` of the UDP discovery responder, if it runs.
+    pub fn discovery_addr(&self) -> Option<String> {
+        self.startup_log.iter().find_map(|l| l.split("answering discovery on ").nth(1)).map(|a| a.trim_end_matches("/udp").to_string())
     }
 
     /// Waits for a log line containing `needle`.
@@ -110,11 +131,11 @@ impl Drop for Server {
     }
 }
 
-fn spawn(dir: &Path, args: &[String]) -> (Child, u16, mpsc::Receiver<String>) {
+fn spawn(dir: &Path, args: &[String]) -> (Child, u16, mpsc::Receiver<String>, Vec<String>) {
     let cmd = server_command();
     let mut child = Command::new(&cmd[0])
         .args(&cmd[1..])
-        .args(["--serve", "--bind", "127.0.0.1", "--port", "0", "--data-dir"])
+        .args(["--serve", "--bind", "127.0.0.1", "--port", "0", "--discovery-port", "0", "--data-dir"])
         .arg(dir)
         .args(args)
         .stdin(Stdio::null())
@@ -134,13 +155,15 @@ fn spawn(dir: &Path, args: &[String]) -> (Child, u16, mpsc::Receiver<String>) {
         }
     });
     let end = Instant::now() + DEADLINE;
+    let mut startup = Vec::new();
     loop {
         let left = end.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
+                startup.push(line.clone());
                 if let Some(addr) = line.split("listening on ").nth(1) {
                     let port = addr.trim().rsplit(':').next().unwrap().parse().unwrap();
-                    return (child, port, rx);
+                    return (child, port, rx, startup);
                 }
             }
             Err(_) => {

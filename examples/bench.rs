@@ -1,0 +1,366 @@
+//! `bench`: the scenarios of `make bench`, run with `loadgen` (built beside
+//! this binary) against lanchat and, optionally, a peer IRC server.
+//!
+//! USAGE: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N]
+//!
+//! Every scenario gets a freshly started server on 127.0.0.1 (a free port),
+//! stopped by its pid afterwards. With a peer, scenarios 1-3 alternate
+//! lanchat and peer (A B A B ...). Prints a table, one JSON line per run
+//! (prefixed `JSON `) and the verdict on each target.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[repr(C)]
+struct RLimit {
+    cur: u64,
+    max: u64,
+}
+unsafe extern "C" {
+    fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
+}
+
+/// A server under test, started fresh for each run.
+struct Server {
+    kind: String,
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lanchat-bench-{tag}-{}-{}", std::process::id(), free_port()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Starts `kind` and waits until it accepts a connection; returns it and the time that took.
+fn start(kind: &str, lanchat: &Path) -> (Server, Duration) {
+    let port = free_port();
+    let dir = temp_dir(kind);
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let mut cmd = match kind {
+        "lanchat" => {
+            let mut c = Command::new(lanchat);
+            c.args(["--serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--data-dir"])
+                .arg(dir.join("data"))
+                // Bench settings: no flood limit, every generator client from 127.0.0.1 allowed.
+                .args(["--flood-rate", "0", "--max-per-ip", "100000", "--max-clients", "100000"]);
+            c
+        }
+        "inspircd" => {
+            let conf = dir.join("inspircd.conf");
+            std::fs::write(dir.join("motd"), "bench\n").unwrap();
+            std::fs::write(&conf, inspircd_conf(port, &dir)).unwrap();
+            let mut c = Command::new("inspircd");
+            c.arg(format!("--config={}", conf.display())).args(["--nofork", "--runasroot"]);
+            c
+        }
+        "ngircd" => {
+            let conf = dir.join("ngircd.conf");
+            std::fs::write(dir.join("motd"), "bench\n").unwrap();
+            std::fs::write(&conf, ngircd_conf(port, &dir)).unwrap();
+            let mut c = Command::new("ngircd");
+            c.arg("--nodaemon").arg("--config").arg(&conf);
+            c
+        }
+        other => panic!("unknown server {other}"),
+    };
+    let t = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {kind}: {e}"));
+    let mut s = Server { kind: kind.into(), child, port, dir };
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (s, t.elapsed());
+        }
+        if t.elapsed() > Duration::from_secs(20) || !matches!(s.child.try_wait(), Ok(None)) {
+            let log = std::fs::read_to_string(s.dir.join("server.log")).unwrap_or_default();
+            let _ = s.child.kill();
+            panic!("{kind} did not start listening on 127.0.0.1:{port}:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// InspIRCd 3: one connect class for 127.0.0.1 with every flood and size
+/// limit raised so far that the generator never meets one; no DNS or ident
+/// lookups (the resolver points at loopback, nothing leaves the machine).
+fn inspircd_conf(port: u16, dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        r#"<server name="inspircd.bench" description="bench peer" network="bench">
+<admin name="bench" nick="bench" email="bench@localhost">
+<bind address="127.0.0.1" port="{port}" type="clients">
+<connect name="bench" allow="127.0.0.1" resolvehostnames="no" useident="no" timeout="60" pingfreq="120"
+  threshold="1000000000" commandrate="4000000000" fakelag="no" recvq="1048576" softsendq="1048576"
+  hardsendq="67108864" localmax="100000" globalmax="100000" maxchans="50" limit="100000">
+<channels users="50" opers="60">
+<dns server="127.0.0.1" timeout="1">
+<pid file="{d}/inspircd.pid">
+<files motd="{d}/motd">
+<options prefixquit="Quit: " syntaxhints="no" defaultmodes="nt">
+<performance quietbursts="yes" softlimit="65000" somaxconn="4096" netbuffersize="10240" clonesonconnect="no">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d}/inspircd.log">
+"#
+    )
+}
+
+/// ngIRCd 26: no connection limits, no DNS/ident, MaxPenaltyTime = 0 (no
+/// penalty delays). Its per-pass command cap is compiled in and stays.
+fn ngircd_conf(port: u16, dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "[Global]\nName = ngircd.bench\nInfo = bench peer\nListen = 127.0.0.1\nPorts = {port}\nMotdFile = {d}/motd\nPidFile = {d}/ngircd.pid\n\
+[Limits]\nMaxConnections = 0\nMaxConnectionsIP = 0\nMaxJoins = 0\nMaxPenaltyTime = 0\nPingTimeout = 120\nPongTimeout = 60\n\
+[Options]\nDNS = no\nIdent = no\nPAM = no\n"
+    )
+}
+
+/// Runs loadgen against `server`; returns its JSON line (with scenario and server added).
+fn loadgen(loadgen: &Path, server: &Server, scenario: &str, args: &[&str]) -> String {
+    let out = Command::new(loadgen)
+        .args(["--addr", &format!("127.0.0.1:{}", server.port), "--pid", &server.child.id().to_string()])
+        .args(["--label", &format!("{scenario}/{}", server.kind)])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cannot run loadgen");
+    let json = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let json = format!("{{\"scenario\":\"{scenario}\",\"server\":\"{}\",{}", server.kind, json.trim_start_matches('{'));
+    println!("JSON {json}");
+    json
+}
+
+/// A number field of a flat JSON line.
+fn field(json: &str, key: &str) -> f64 {
+    let pat = format!("\"{key}\":");
+    json.split(&pat).nth(1).and_then(|r| r.split([',', '}']).next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Scenario 5: cold start to the first registered connection, and JOIN with 100 lines of history.
+fn cold_start(lanchat: &Path) -> (f64, f64, f64) {
+    let (server, listening) = start("lanchat", lanchat);
+    let t = Instant::now();
+    let addr = format!("127.0.0.1:{}", server.port);
+    let mut a = Irc::register(&addr, "hist0");
+    let first = listening + t.elapsed();
+    a.send("JOIN #hist");
+    a.until(|l| l.contains(" 366 "));
+    for i in 0..100 {
+        a.send(&format!("PRIVMSG #hist :history line {i} with some text in it"));
+    }
+    a.send("PING :sync");
+    a.until(|l| l.contains("PONG") && l.contains("sync"));
+    let mut joins = Vec::new();
+    for n in 0..5 {
+        let mut b = Irc::register(&addr, &format!("late{n}"));
+        let t = Instant::now();
+        b.send("JOIN #hist");
+        b.until(|l| l.contains("history line 99 "));
+        joins.push(t.elapsed().as_secs_f64());
+    }
+    joins.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    let _ = server;
+    (listening.as_secs_f64(), first.as_secs_f64(), joins[joins.len() / 2])
+}
+
+struct Irc {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Irc {
+    fn register(addr: &str, nick: &str) -> Irc {
+        let w = TcpStream::connect(addr).unwrap();
+        w.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut c = Irc { r: BufReader::new(w.try_clone().unwrap()), w };
+        c.send(&format!("NICK {nick}\r\nUSER {nick} 0 * :bench"));
+        c.until(|l| l.contains(" 376 ") || l.contains(" 422 "));
+        c
+    }
+    fn send(&mut self, line: &str) {
+        self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+    }
+    fn until(&mut self, f: impl Fn(&str) -> bool) {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.r.read_line(&mut line).unwrap_or(0) == 0 {
+                panic!("connection closed");
+            }
+            if f(&line) {
+                return;
+            }
+        }
+    }
+}
+
+fn main() {
+    let mut lanchat = PathBuf::from("target/release/lanchat");
+    let mut peer: Option<String> = None;
+    let mut rounds = 2;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--lanchat" => lanchat = PathBuf::from(it.next().expect("--lanchat PATH")),
+            "--peer" => peer = it.next().cloned().filter(|p| !p.is_empty()),
+            "--rounds" => rounds = it.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
+            other => panic!("unknown flag {other}; usage: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N]"),
+        }
+    }
+    // 10,000 connections on each side: raise the file limit, for our children too.
+    // SAFETY: setrlimit on a properly laid out struct rlimit.
+    unsafe {
+        setrlimit(7, &RLimit { cur: 65536, max: 65536 });
+    }
+    let lg = std::env::current_exe().unwrap().with_file_name("loadgen");
+    let mut servers = vec!["lanchat".to_string()];
+    servers.extend(peer.clone());
+
+    let scenarios: [(&str, &str, Vec<&str>); 3] = [
+        ("1", "100 clients, 10 senders x 1000 msgs", vec!["--clients", "100", "--senders", "10", "--messages", "1000", "--size", "100"]),
+        ("2", "1000 clients, 5 senders x 200 msgs", vec!["--clients", "1000", "--senders", "5", "--messages", "200", "--size", "100"]),
+        ("3", "10000 idle registered clients", vec!["--clients", "10000", "--no-join", "--hold", "2", "--timeout", "60"]),
+    ];
+    // results[scenario][server] = JSON lines, one per round.
+    let mut results: Vec<Vec<Vec<String>>> = vec![vec![Vec::new(); servers.len()]; scenarios.len()];
+    for round in 0..rounds {
+        for (si, (name, _, args)) in scenarios.iter().enumerate() {
+            for (k, kind) in servers.iter().enumerate() {
+                eprintln!("--- round {} scenario {name} on {kind}", round + 1);
+                let (server, _) = start(kind, &lanchat);
+                results[si][k].push(loadgen(&lg, &server, name, args));
+            }
+        }
+    }
+    // Scenario 4: scenario 1 with and without a client that never reads (lanchat only), alternating.
+    let mut s4: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        for (i, slow) in ["0", "1"].iter().enumerate() {
+            eprintln!("--- round {} scenario 4 (slow readers: {slow})", round + 1);
+            let (server, _) = start("lanchat", &lanchat);
+            let mut args = scenarios[0].2.clone();
+            args.extend(["--slow", slow]);
+            s4[i].push(loadgen(&lg, &server, if *slow == "0" { "4-base" } else { "4-slow" }, &args));
+        }
+    }
+    eprintln!("--- scenario 5");
+    let (listen_s, first_s, join_s) = cold_start(&lanchat);
+    println!(
+        "JSON {{\"scenario\":\"5\",\"server\":\"lanchat\",\"start_to_listen_s\":{listen_s:.4},\"start_to_first_registered_s\":{first_s:.4},\"join_with_100_history_s\":{join_s:.4}}}"
+    );
+
+    // ---- the table ----
+    println!();
+    println!("Each figure is the mean of {rounds} runs (fresh server per run).");
+    let mut hdr = format!("{:<4} {:<26}", "sc", "figure");
+    for s in &servers {
+        hdr += &format!(" {s:>12}");
+    }
+    if servers.len() > 1 {
+        hdr += &format!(" {:>14}", "lanchat/peer");
+    }
+    println!("{hdr}");
+    let row = |sc: &str, label: &str, vals: Vec<f64>, prec: usize| {
+        let mut l = format!("{sc:<4} {label:<26}");
+        for v in &vals {
+            l += &format!(" {:>12.*}", prec, v);
+        }
+        if vals.len() > 1 {
+            l += &format!(" {:>14.2}", vals[0] / vals[1]);
+        }
+        println!("{l}");
+    };
+    let avg = |si: usize, k: usize, key: &str| mean(&results[si][k].iter().map(|j| field(j, key)).collect::<Vec<_>>());
+    let per = |si: usize, key: &str, scale: f64| -> Vec<f64> { (0..servers.len()).map(|k| avg(si, k, key) * scale).collect() };
+    for (si, (name, what, _)) in scenarios.iter().enumerate() {
+        println!("{name:<4} {what}");
+        if si < 2 {
+            row(name, "connect+register all (s)", per(si, "connect_s", 1.0), 3);
+            row(name, "lost deliveries", per(si, "lost", 1.0), 0);
+            row(name, "delivered msgs/s", per(si, "msgs_per_s", 1.0), 0);
+            row(name, "latency p50 (ms)", per(si, "p50_us", 1e-3), 2);
+            row(name, "latency p99 (ms)", per(si, "p99_us", 1e-3), 2);
+            row(name, "latency max (ms)", per(si, "max_us", 1e-3), 2);
+            row(name, "server peak RSS (MiB)", per(si, "hwm_kib", 1.0 / 1024.0), 1);
+        } else {
+            row(name, "connect+register all (s)", per(si, "connect_s", 1.0), 3);
+            row(name, "clients alive at the end", per(si, "alive", 1.0), 0);
+            let kib: Vec<f64> = (0..servers.len())
+                .map(|k| (avg(si, k, "rss_registered_kib") - avg(si, k, "rss_idle_kib")) / 10_000.0)
+                .collect();
+            row(name, "RSS per idle conn (KiB)", kib, 2);
+            row(name, "server peak RSS (MiB)", per(si, "hwm_kib", 1.0 / 1024.0), 1);
+        }
+        row(name, "server CPU (s)", per(si, "server_cpu_s", 1.0), 2);
+        row(name, "generator CPU (s)", per(si, "gen_cpu_s", 1.0), 2);
+    }
+    let s4p99 = |i: usize| mean(&s4[i].iter().map(|j| field(j, "p99_us") / 1000.0).collect::<Vec<_>>());
+    let (base, slow) = (s4p99(0), s4p99(1));
+    let s4change = (slow / base - 1.0) * 100.0;
+    println!("4    slow reader (lanchat): p99 {base:.2} ms without, {slow:.2} ms with one client that never reads: {s4change:+.1}%");
+    println!("5    cold start (lanchat): listening after {:.1} ms, first client registered after {:.1} ms; JOIN with 100 history lines: {:.2} ms", listen_s * 1e3, first_s * 1e3, join_s * 1e3);
+
+    // ---- notes and targets ----
+    println!();
+    for (si, _) in scenarios.iter().enumerate() {
+        for (k, kind) in servers.iter().enumerate() {
+            for j in &results[si][k] {
+                if field(j, "gen_cpu_s") > field(j, "server_cpu_s") {
+                    println!(
+                        "note: scenario {} on {kind}: the generator used more CPU ({:.2}s) than the server ({:.2}s): the generator may be the bottleneck",
+                        si + 1,
+                        field(j, "gen_cpu_s"),
+                        field(j, "server_cpu_s")
+                    );
+                }
+                if field(j, "lost") != 0.0 || field(j, "errors") != 0.0 {
+                    println!("WARNING: scenario {} on {kind}: lost deliveries or errors: {j}", si + 1);
+                }
+            }
+        }
+    }
+    let verdict = |ok: bool| if ok { "MET" } else { "NOT MET" };
+    if servers.len() > 1 {
+        let p = &servers[1];
+        for si in 0..2 {
+            let ratio = avg(si, 0, "msgs_per_s") / avg(si, 1, "msgs_per_s");
+            let (l99, p99) = (avg(si, 0, "p99_us"), avg(si, 1, "p99_us"));
+            println!("target: scenario {} msgs/s >= 2x {p}: {ratio:.2}x: {}", si + 1, verdict(ratio >= 2.0));
+            println!("target: scenario {} p99 <= {p}'s: {:.2} vs {:.2} ms: {}", si + 1, l99 / 1e3, p99 / 1e3, verdict(l99 <= p99));
+        }
+    }
+    let kib = (avg(2, 0, "rss_registered_kib") - avg(2, 0, "rss_idle_kib")) / 10_000.0;
+    let held = results[2][0].iter().all(|j| field(j, "alive") == 10_000.0 && field(j, "errors") == 0.0);
+    println!("target: scenario 3 <= 8 KiB per idle connection: {kib:.2} KiB: {}", verdict(kib <= 8.0));
+    println!("target: scenario 3 10,000 connections held without error: {}", verdict(held));
+    let peak = results[0][0].iter().map(|j| field(j, "hwm_kib")).fold(0.0, f64::max) / 1024.0;
+    println!("target: scenario 1 peak RSS < 20 MiB: {peak:.1} MiB: {}", verdict(peak < 20.0));
+    println!("target: scenario 4 p99 change <= 10%: {s4change:+.1}%: {}", verdict(s4change <= 10.0));
+}

@@ -1,0 +1,713 @@
+//! `loadgen`: an IRC load generator for benchmarking lanchat (or any IRC server).
+//!
+//! Connects N registered clients to a server, joins them to one channel, lets
+//! S of them send M PRIVMSGs each, and has every client read everything.
+//! Each message carries its sender, a sequence number and a send timestamp,
+//! so every delivery is checked (gaps, reordering) and timed end to end.
+//!
+//! Senders are closed-loop: each keeps at most `--window` messages that have
+//! not yet reached every other client, so the server's queues stay bounded
+//! and the latency measured is the server's, not an ever-growing backlog.
+//!
+//! Not part of the appliance binary: `cargo run --release --example loadgen -- --help`.
+//! The test `tests/loadgen.rs` includes this file as a module.
+
+#![allow(dead_code)]
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use async_channel::{Receiver, Sender};
+use async_net::TcpStream;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::lock::Mutex;
+
+const USAGE: &str = "\
+loadgen: IRC load generator
+
+USAGE: loadgen --addr HOST:PORT [OPTIONS]
+    --clients N       registered clients [default: 100]
+    --senders S       clients that send [default: 10]
+    --messages M      PRIVMSGs per sender [default: 1000]
+    --size BYTES      payload bytes per message [default: 100]
+    --channel #CHAN   channel to join [default: #bench]
+    --no-join         register only (idle clients; no channel, no messages)
+    --slow N          extra clients that join and then never read [default: 0]
+    --window W        messages per sender not yet delivered to all [default: 20]
+    --hold SECS       keep the clients connected this long before the final check [default: 0]
+    --pid PID         the server's pid, for its RSS and CPU time from /proc
+    --threads T       executor threads [default: 1]
+    --parallel P      connections being set up at once [default: 64]
+    --timeout SECS    give up a phase after this long without progress [default: 30]
+    --label TEXT      a name for the JSON line
+Prints a summary on stderr and one JSON line on stdout; exits 1 on any lost delivery or error.
+";
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub addr: String,
+    pub clients: usize,
+    pub senders: usize,
+    pub messages: usize,
+    pub size: usize,
+    pub channel: String,
+    pub join: bool,
+    pub slow: usize,
+    pub window: usize,
+    pub hold: Duration,
+    pub pid: Option<u32>,
+    pub threads: usize,
+    pub parallel: usize,
+    pub timeout: Duration,
+    pub label: String,
+}
+
+impl Default for Opts {
+    fn default() -> Opts {
+        Opts {
+            addr: "127.0.0.1:6667".into(),
+            clients: 100,
+            senders: 10,
+            messages: 1000,
+            size: 100,
+            channel: "#bench".into(),
+            join: true,
+            slow: 0,
+            window: 20,
+            hold: Duration::ZERO,
+            pid: None,
+            threads: 1,
+            parallel: 64,
+            timeout: Duration::from_secs(30),
+            label: String::new(),
+        }
+    }
+}
+
+/// What was measured.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub label: String,
+    pub clients: usize,
+    pub senders: usize,
+    pub messages: usize,
+    pub size: usize,
+    pub slow: usize,
+    /// Seconds to connect and register every client.
+    pub connect_s: f64,
+    /// Seconds for every client to JOIN and get the end of NAMES.
+    pub join_s: f64,
+    pub expected: u64,
+    pub received: u64,
+    pub lost: u64,
+    /// Deliveries out of order or duplicated (must be 0 too).
+    pub disorder: u64,
+    /// Seconds from the first send to the last delivery.
+    pub send_s: f64,
+    /// Delivered messages per second.
+    pub rate: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    /// Server VmRSS before any client connected, with all registered, and VmHWM at the end (KiB).
+    pub rss_idle_kib: u64,
+    pub rss_registered_kib: u64,
+    pub hwm_kib: u64,
+    /// Clients (slow ones excluded) that answered the final PING.
+    pub alive: usize,
+    pub errors: usize,
+    pub first_error: String,
+    /// CPU seconds (user + system) of the generator and of the server during the run.
+    pub gen_cpu_s: f64,
+    pub server_cpu_s: f64,
+}
+
+impl Report {
+    /// Whether every delivery arrived, in order, and nothing failed.
+    pub fn ok(&self) -> bool {
+        self.lost == 0 && self.disorder == 0 && self.errors == 0
+    }
+
+    /// One line of JSON.
+    pub fn json(&self) -> String {
+        format!(
+            concat!(
+                "{{\"label\":\"{}\",\"clients\":{},\"senders\":{},\"messages\":{},\"size\":{},\"slow\":{},",
+                "\"connect_s\":{:.3},\"join_s\":{:.3},\"expected\":{},\"received\":{},\"lost\":{},\"disorder\":{},",
+                "\"send_s\":{:.3},\"msgs_per_s\":{:.0},\"p50_us\":{},\"p99_us\":{},\"max_us\":{},",
+                "\"rss_idle_kib\":{},\"rss_registered_kib\":{},\"hwm_kib\":{},\"alive\":{},\"errors\":{},\"first_error\":\"{}\",",
+                "\"gen_cpu_s\":{:.2},\"server_cpu_s\":{:.2}}}"
+            ),
+            esc(&self.label),
+            self.clients,
+            self.senders,
+            self.messages,
+            self.size,
+            self.slow,
+            self.connect_s,
+            self.join_s,
+            self.expected,
+            self.received,
+            self.lost,
+            self.disorder,
+            self.send_s,
+            self.rate,
+            self.p50_us,
+            self.p99_us,
+            self.max_us,
+            self.rss_idle_kib,
+            self.rss_registered_kib,
+            self.hwm_kib,
+            self.alive,
+            self.errors,
+            esc(&self.first_error),
+            self.gen_cpu_s,
+            self.server_cpu_s
+        )
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect::<String>().replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+// ---- process facts from /proc and libc -----------------------------------
+
+unsafe extern "C" {
+    fn sysconf(name: i32) -> i64;
+}
+
+const SC_CLK_TCK: i32 = 2;
+
+use lanchat::sys::raise_nofile;
+
+/// A `VmXXX:` figure of /proc/PID/status, in KiB.
+pub fn vm_kib(pid: u32, key: &str) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return 0 };
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l[key.len()..].trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// User + system CPU seconds of a process (`self` or a pid), from /proc/PID/stat.
+pub fn cpu_s(pid: &str) -> f64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Some(rest) = s.rfind(')').map(|i| &s[i + 2..]) else { return 0.0 };
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { sysconf(SC_CLK_TCK) }.max(1);
+    ticks as f64 / hz as f64
+}
+
+// ---- the run ---------------------------------------------------------------
+
+enum Event {
+    Registered,
+    Joined,
+    Done,
+    Alive,
+    Failed(String),
+}
+
+/// A gate every client waits on; opened once by closing it.
+#[derive(Clone)]
+struct Gate(Sender<()>, Receiver<()>);
+
+impl Gate {
+    fn new() -> Gate {
+        let (tx, rx) = async_channel::bounded(1);
+        Gate(tx, rx)
+    }
+    fn open(&self) {
+        self.0.close();
+    }
+    async fn wait(&self) {
+        let _ = self.1.recv().await;
+    }
+}
+
+struct Ctx {
+    opts: Opts,
+    epoch: Instant,
+    events: Sender<Event>,
+    joining: Gate,
+    sending: Gate,
+    finishing: Gate,
+    /// Deliveries of each sender's messages, over all receivers.
+    delivered: Vec<AtomicU64>,
+    /// What each waiting sender needs `delivered` to reach.
+    need: Vec<AtomicU64>,
+    wake: Vec<(Sender<()>, Receiver<()>)>,
+    received: AtomicU64,
+    disorder: AtomicU64,
+    /// Receivers per message.
+    fanout: u64,
+    setup: (Sender<()>, Receiver<()>),
+}
+
+/// Runs the benchmark once against `opts.addr`.
+pub fn run(opts: Opts) -> Report {
+    raise_nofile((opts.clients + opts.slow) as u64 + 256);
+    let ex = Arc::new(smol::Executor::new());
+    let stop = Gate::new();
+    let mut threads = Vec::new();
+    for _ in 1..opts.threads.max(1) {
+        let (ex, stop) = (ex.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || smol::block_on(ex.run(stop.wait()))));
+    }
+    let report = smol::block_on(ex.run(coordinate(ex.clone(), opts)));
+    stop.open();
+    for t in threads {
+        let _ = t.join();
+    }
+    report
+}
+
+async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
+    let n = opts.clients;
+    let senders = opts.senders.min(n);
+    let (events_tx, events) = async_channel::unbounded();
+    let ctx = Arc::new(Ctx {
+        epoch: Instant::now(),
+        events: events_tx,
+        joining: Gate::new(),
+        sending: Gate::new(),
+        finishing: Gate::new(),
+        delivered: (0..senders).map(|_| AtomicU64::new(0)).collect(),
+        need: (0..senders).map(|_| AtomicU64::new(u64::MAX)).collect(),
+        wake: (0..senders).map(|_| async_channel::bounded(1)).collect(),
+        received: AtomicU64::new(0),
+        disorder: AtomicU64::new(0),
+        fanout: n.saturating_sub(1) as u64,
+        setup: async_channel::bounded(opts.parallel.max(1)),
+        opts: opts.clone(),
+    });
+    let mut r = Report {
+        label: opts.label.clone(),
+        clients: n,
+        senders,
+        messages: opts.messages,
+        size: opts.size,
+        slow: opts.slow,
+        ..Report::default()
+    };
+    let pid = opts.pid;
+    let gen_cpu0 = cpu_s("self");
+    let srv_cpu0 = pid.map_or(0.0, |p| cpu_s(&p.to_string()));
+    r.rss_idle_kib = pid.map_or(0, |p| vm_kib(p, "VmRSS:"));
+    let mut errors: Vec<String> = Vec::new();
+
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..n + opts.slow {
+        let ctx = ctx.clone();
+        tasks.push(ex.spawn(async move {
+            let r = client(&ctx, i).await;
+            if let Err(e) = &r {
+                let _ = ctx.events.send(Event::Failed(format!("client {i}: {e}"))).await;
+            }
+            r.unwrap_or_default()
+        }));
+    }
+    let total = n + opts.slow;
+    let (registered, failed) = wait_for(&events, total, |e| matches!(e, Event::Registered), &mut errors, opts.timeout).await;
+    r.connect_s = start.elapsed().as_secs_f64();
+    r.rss_registered_kib = pid.map_or(0, |p| vm_kib(p, "VmRSS:"));
+    let mut lost_clients = failed;
+    if registered < total {
+        errors.push(format!("{} of {total} clients registered", registered));
+    }
+    ctx.joining.open();
+    if opts.join {
+        let t = Instant::now();
+        let (joined, failed) = wait_for(&events, total - lost_clients, |e| matches!(e, Event::Joined), &mut errors, opts.timeout).await;
+        lost_clients += failed;
+        r.join_s = t.elapsed().as_secs_f64();
+        if joined + lost_clients < total {
+            errors.push(format!("{joined} of {total} clients joined"));
+        }
+        if senders > 0 && opts.messages > 0 {
+            let t = Instant::now();
+            ctx.sending.open();
+            let live = (n + opts.slow).saturating_sub(lost_clients).min(n);
+            let (done, _) = wait_for(&events, live, |e| matches!(e, Event::Done), &mut errors, opts.timeout).await;
+            r.send_s = t.elapsed().as_secs_f64();
+            if done < live {
+                errors.push(format!("{done} of {n} clients got every message"));
+            }
+        }
+    }
+    if opts.join {
+        r.expected = (senders * opts.messages) as u64 * ctx.fanout;
+    }
+    r.received = ctx.received.load(SeqCst);
+    r.lost = r.expected.saturating_sub(r.received);
+    r.disorder = ctx.disorder.load(SeqCst);
+    r.rate = if r.send_s > 0.0 { r.received as f64 / r.send_s } else { 0.0 };
+    if !opts.hold.is_zero() {
+        smol::Timer::after(opts.hold).await;
+    }
+    // Everyone still connected must answer a PING.
+    ctx.finishing.open();
+    let (alive, _) = wait_for(&events, n.saturating_sub(lost_clients), |e| matches!(e, Event::Alive), &mut errors, opts.timeout).await;
+    r.alive = alive;
+    if alive < n {
+        errors.push(format!("{alive} of {n} clients answered the final PING"));
+    }
+    r.hwm_kib = pid.map_or(0, |p| vm_kib(p, "VmHWM:"));
+    r.gen_cpu_s = cpu_s("self") - gen_cpu0;
+    r.server_cpu_s = pid.map_or(0.0, |p| cpu_s(&p.to_string()) - srv_cpu0);
+    let mut lat: Vec<u32> = Vec::with_capacity(r.received as usize);
+    for t in tasks {
+        lat.extend(t.await);
+    }
+    lat.sort_unstable();
+    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as u64;
+    r.p50_us = pct(0.50);
+    r.p99_us = pct(0.99);
+    r.max_us = lat.last().copied().unwrap_or(0) as u64;
+    r.errors = errors.len();
+    r.first_error = errors.first().cloned().unwrap_or_default();
+    r
+}
+
+/// Counts events matching `want` until `count` of them (or failures make up
+/// the rest), or until `timeout` passes without any event. Returns (matching, failed).
+async fn wait_for(
+    events: &Receiver<Event>,
+    count: usize,
+    want: impl Fn(&Event) -> bool,
+    errors: &mut Vec<String>,
+    timeout: Duration,
+) -> (usize, usize) {
+    let (mut got, mut failed) = (0, 0);
+    while got + failed < count {
+        let ev = smol::future::or(async { events.recv().await.ok() }, async {
+            smol::Timer::after(timeout).await;
+            None
+        })
+        .await;
+        match ev {
+            Some(Event::Failed(e)) => {
+                failed += 1;
+                errors.push(e);
+            }
+            Some(e) if want(&e) => got += 1,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    (got, failed)
+}
+
+/// A reading half with its own line buffer.
+struct Reader {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Reader {
+    fn new(stream: TcpStream, cap: usize) -> Reader {
+        Reader { stream, buf: vec![0; cap], start: 0, end: 0 }
+    }
+
+    /// The next complete line in the buffer (CR LF stripped), as a range.
+    fn take_line(&mut self) -> Option<std::ops::Range<usize>> {
+        let pos = self.buf[self.start..self.end].iter().position(|&b| b == b'\n')? + self.start;
+        let mut line = self.start..pos;
+        if pos > line.start && self.buf[pos - 1] == b'\r' {
+            line.end -= 1;
+        }
+        self.start = pos + 1;
+        Some(line)
+    }
+
+    /// Reads more; false at EOF.
+    async fn fill(&mut self) -> io::Result<bool> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let n = self.buf.len() * 2;
+            self.buf.resize(n, 0);
+        }
+        let n = self.stream.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n > 0)
+    }
+
+    /// Reads until a line satisfies `f`, answering PINGs; errors on ERROR or EOF.
+    async fn until(&mut self, w: &Mutex<TcpStream>, f: impl Fn(&[u8]) -> bool) -> io::Result<()> {
+        loop {
+            while let Some(r) = self.take_line() {
+                let line = &self.buf[r];
+                if f(line) {
+                    return Ok(());
+                }
+                check(w, line).await?;
+            }
+            if !self.fill().await? {
+                return Err(io::Error::other("connection closed"));
+            }
+        }
+    }
+}
+
+/// Answers PING; turns ERROR and fatal registration numerics into errors.
+async fn check(w: &Mutex<TcpStream>, line: &[u8]) -> io::Result<()> {
+    if let Some(token) = line.strip_prefix(b"PING ") {
+        let mut pong = b"PONG ".to_vec();
+        pong.extend_from_slice(token);
+        pong.extend_from_slice(b"\r\n");
+        w.lock().await.write_all(&pong).await?;
+    } else if line.starts_with(b"ERROR") {
+        return Err(io::Error::other(String::from_utf8_lossy(line).into_owned()));
+    } else if let Some(code) = numeric(line) {
+        if matches!(code, b"432" | b"433" | b"465" | b"471" | b"473" | b"474" | b"475") {
+            return Err(io::Error::other(String::from_utf8_lossy(line).into_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// The command of `:src CMD ...`.
+fn numeric(line: &[u8]) -> Option<&[u8]> {
+    let rest = line.strip_prefix(b":")?;
+    let sp = rest.iter().position(|&b| b == b' ')?;
+    let rest = &rest[sp + 1..];
+    let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// One client, from connect to the final PING. Returns its latency samples (µs).
+async fn client(ctx: &Ctx, i: usize) -> io::Result<Vec<u32>> {
+    let o = &ctx.opts;
+    let slow = i >= o.clients;
+    let senders = ctx.delivered.len();
+    let sender = (i < senders).then_some(i);
+    let nick = format!("lg{i}");
+
+    ctx.setup.0.send(()).await.map_err(io::Error::other)?;
+    let stream = match TcpStream::connect(&*o.addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ctx.setup.1.try_recv();
+            return Err(e);
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let w = Mutex::new(stream.clone());
+    let mut rd = Reader::new(stream, 2048);
+    let reg = async {
+        w.lock().await.write_all(format!("NICK {nick}\r\nUSER {nick} 0 * :loadgen {i}\r\n").as_bytes()).await?;
+        rd.until(&w, |l| matches!(numeric(l), Some(b"376" | b"422"))).await
+    }
+    .await;
+    let _ = ctx.setup.1.try_recv();
+    reg?;
+    let _ = ctx.events.send(Event::Registered).await;
+
+    if o.join {
+        ctx.joining.wait().await;
+        let chan = o.channel.to_ascii_lowercase();
+        w.lock().await.write_all(format!("JOIN {}\r\n", o.channel).as_bytes()).await?;
+        rd.until(&w, |l| numeric(l) == Some(b"366") && contains(&l.to_ascii_lowercase(), chan.as_bytes())).await?;
+        let _ = ctx.events.send(Event::Joined).await;
+    }
+    if slow {
+        // Never reads again; holds the socket until the end.
+        ctx.finishing.wait().await;
+        return Ok(Vec::new());
+    }
+
+    let mut lat = Vec::new();
+    if o.join && senders > 0 && o.messages > 0 {
+        ctx.sending.wait().await;
+        let expect = (senders * o.messages - if sender.is_some() { o.messages } else { 0 }) as u64;
+        lat.reserve(expect as usize);
+        rd.buf.resize(64 * 1024, 0);
+        let recv = receive(ctx, &mut rd, &w, expect, &mut lat);
+        match sender {
+            Some(s) => {
+                let (a, b) = smol::future::zip(recv, send(ctx, s, &w)).await;
+                a?;
+                b?;
+            }
+            None => recv.await?,
+        }
+        let _ = ctx.events.send(Event::Done).await;
+    }
+    // Keep answering PINGs until the end, then prove the connection is alive.
+    let fin = async {
+        ctx.finishing.wait().await;
+        Ok::<_, io::Error>(())
+    };
+    smol::future::or(fin, async {
+        rd.until(&w, |_| false).await?;
+        Ok(())
+    })
+    .await?;
+    w.lock().await.write_all(b"PING :loadgen-fin\r\n").await?;
+    rd.until(&w, |l| numeric(l) == Some(b"PONG") && contains(l, b"loadgen-fin")).await?;
+    let _ = ctx.events.send(Event::Alive).await;
+    Ok(lat)
+}
+
+/// Reads until `expect` messages from the senders arrived, checking order and timing each.
+async fn receive(ctx: &Ctx, rd: &mut Reader, w: &Mutex<TcpStream>, expect: u64, lat: &mut Vec<u32>) -> io::Result<()> {
+    let mut next = vec![0u64; ctx.delivered.len()];
+    let mut got = 0u64;
+    while got < expect {
+        while let Some(r) = rd.take_line() {
+            let line = &rd.buf[r];
+            match payload(line) {
+                Some((s, seq, t)) if s < next.len() => {
+                    let now = ctx.epoch.elapsed().as_micros() as u64;
+                    lat.push(now.saturating_sub(t).min(u32::MAX as u64) as u32);
+                    if seq != next[s] {
+                        ctx.disorder.fetch_add(1, SeqCst);
+                    }
+                    next[s] = seq + 1;
+                    got += 1;
+                    ctx.received.fetch_add(1, SeqCst);
+                    let d = ctx.delivered[s].fetch_add(1, SeqCst) + 1;
+                    if d >= ctx.need[s].load(SeqCst) {
+                        let _ = ctx.wake[s].0.try_send(());
+                    }
+                }
+                _ => check(w, line).await?,
+            }
+        }
+        if got >= expect {
+            break;
+        }
+        if !rd.fill().await? {
+            return Err(io::Error::other(format!("connection closed after {got} of {expect} messages")));
+        }
+    }
+    Ok(())
+}
+
+/// `... PRIVMSG #chan :lg S SEQ T xxx` → (S, SEQ, T).
+fn payload(line: &[u8]) -> Option<(usize, u64, u64)> {
+    let idx = line.windows(5).position(|w| w == b" :lg ")?;
+    let mut it = line[idx + 5..].split(|&b| b == b' ');
+    let num = |v: Option<&[u8]>| -> Option<u64> { std::str::from_utf8(v?).ok()?.parse().ok() };
+    let s = num(it.next())?;
+    let seq = num(it.next())?;
+    let t = num(it.next())?;
+    Some((s as usize, seq, t))
+}
+
+/// Sends this sender's messages, at most `window` of them not yet delivered everywhere.
+async fn send(ctx: &Ctx, s: usize, w: &Mutex<TcpStream>) -> io::Result<()> {
+    let o = &ctx.opts;
+    let head = format!("PRIVMSG {} :lg ", o.channel);
+    let window = o.window.max(1) as u64;
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut k = 0u64;
+    let m = o.messages as u64;
+    while k < m {
+        let allowed = if ctx.fanout == 0 { m } else { ctx.delivered[s].load(SeqCst) / ctx.fanout + window };
+        if k >= allowed {
+            let need = (k + 1 - window) * ctx.fanout;
+            ctx.need[s].store(need, SeqCst);
+            if ctx.delivered[s].load(SeqCst) < need {
+                let _ = ctx.wake[s].1.recv().await;
+            }
+            continue;
+        }
+        out.clear();
+        let now = ctx.epoch.elapsed().as_micros();
+        for seq in k..allowed.min(m) {
+            let start = out.len();
+            out.extend_from_slice(head.as_bytes());
+            let text_start = out.len();
+            out.extend_from_slice(format!("{s} {seq} {now} ").as_bytes());
+            while out.len() - text_start < o.size.max(1) + 3 {
+                out.push(b'x');
+            }
+            out.extend_from_slice(b"\r\n");
+            debug_assert!(out.len() - start < 510);
+        }
+        k = allowed.min(m);
+        w.lock().await.write_all(&out).await?;
+    }
+    Ok(())
+}
+
+// ---- command line ----------------------------------------------------------
+
+fn main() {
+    let mut o = Opts::default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    let fail = |m: String| -> ! {
+        eprintln!("loadgen: {m}\n{USAGE}");
+        std::process::exit(2)
+    };
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().cloned().unwrap_or_else(|| fail(format!("{flag} needs a value")));
+        let num = |v: String| -> usize { v.parse().unwrap_or_else(|_| fail(format!("bad number {v:?}"))) };
+        match flag.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return;
+            }
+            "--addr" => o.addr = val(),
+            "--clients" => o.clients = num(val()),
+            "--senders" => o.senders = num(val()),
+            "--messages" => o.messages = num(val()),
+            "--size" => o.size = num(val()),
+            "--channel" => o.channel = val(),
+            "--no-join" => o.join = false,
+            "--slow" => o.slow = num(val()),
+            "--window" => o.window = num(val()),
+            "--hold" => o.hold = Duration::from_secs(num(val()) as u64),
+            "--pid" => o.pid = Some(num(val()) as u32),
+            "--threads" => o.threads = num(val()),
+            "--parallel" => o.parallel = num(val()),
+            "--timeout" => o.timeout = Duration::from_secs(num(val()) as u64),
+            "--label" => o.label = val(),
+            other => fail(format!("unknown flag {other:?}")),
+        }
+    }
+    let r = run(o);
+    eprintln!(
+        "loadgen: {} clients registered in {:.3}s, joined in {:.3}s; {}/{} deliveries ({} lost, {} out of order) in {:.3}s = {:.0} msg/s; latency p50 {}µs p99 {}µs max {}µs; server RSS idle {} KiB, registered {} KiB, peak {} KiB; CPU: generator {:.2}s, server {:.2}s; {} errors{}",
+        r.clients,
+        r.connect_s,
+        r.join_s,
+        r.received,
+        r.expected,
+        r.lost,
+        r.disorder,
+        r.send_s,
+        r.rate,
+        r.p50_us,
+        r.p99_us,
+        r.max_us,
+        r.rss_idle_kib,
+        r.rss_registered_kib,
+        r.hwm_kib,
+        r.gen_cpu_s,
+        r.server_cpu_s,
+        r.errors,
+        if r.errors > 0 { format!(" (first: {})", r.first_error) } else { String::new() }
+    );
+    println!("{}", r.json());
+    std::process::exit(if r.ok() { 0 } else { 1 });
+}

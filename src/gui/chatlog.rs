@@ -1,0 +1,293 @@
+//! One conversation's log: a read-only text display with a style per part of
+//! the line (time, nick in its own colour, text, grey system lines).
+//!
+//! It follows new lines while the view is at the bottom and stays put when the
+//! user scrolled up. Two things keep a log of 100,000 lines fast (see
+//! examples/gui_bench.rs):
+//!
+//! * long lines are wrapped once, when they are added, at the width the log has
+//!   then; FLTK's own continuous wrapping has to measure every line above the
+//!   view whenever it scrolls, which stalls for seconds on a long log;
+//! * FLTK's text buffer grows its gap by only 1 KiB, copying the whole text
+//!   each time; we keep a large gap open at the end instead ([`ChatLog::reserve`]).
+
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use fltk::draw;
+use fltk::enums::{Color, Font};
+use fltk::prelude::*;
+use fltk::text::{StyleTableEntry, TextBuffer, TextDisplay};
+
+/// Readable colours on white, one per nick (chosen by a stable hash).
+const NICK_COLOURS: [u32; 12] = [
+    0xc0392b, 0x2468a8, 0x1e8449, 0x8e44ad, 0xc0580a, 0x117a65, 0x9a7d0a, 0x6c3483, 0x2e86c1,
+    0xa04000, 0x239b56, 0xb03a6e,
+];
+const STYLE_TIME: u8 = b'A';
+const STYLE_SYSTEM: u8 = b'B';
+const STYLE_TEXT: u8 = b'C';
+const STYLE_NICK0: u8 = b'D';
+/// How many recent lines are kept as plain text for the probe.
+const TAIL: usize = 400;
+/// Bytes of free room kept at the end of the text buffers.
+const ROOM: usize = 1 << 18;
+/// Indent of the continuation of a wrapped line.
+const INDENT: &str = "        ";
+const FONT_SIZE: i32 = 14;
+
+/// A stable colour index for a nick: the same nick gets the same colour on every run.
+pub fn nick_colour(nick: &str) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in nick.bytes() {
+        h ^= u32::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    (h % NICK_COLOURS.len() as u32) as usize
+}
+
+pub struct ChatLog {
+    pub display: TextDisplay,
+    buf: TextBuffer,
+    style: TextBuffer,
+    lines: usize,
+    tail: VecDeque<String>,
+    /// Bytes that can still be appended before the buffers must grow.
+    room: usize,
+    /// How often the display was drawn, and that count at the last append.
+    drawn: Rc<Cell<u64>>,
+    drawn_at_append: u64,
+    /// Whether the view followed the end at the last append.
+    follow: bool,
+    /// Lines were added while following: scroll to the end in settle().
+    want_end: bool,
+    /// Widths of the characters seen so far, in pixels.
+    widths: HashMap<char, f64>,
+}
+
+impl ChatLog {
+    pub fn new(x: i32, y: i32, w: i32, h: i32) -> ChatLog {
+        let mut display = TextDisplay::new(x, y, w, h, None);
+        let mut buf = TextBuffer::default();
+        let mut style = TextBuffer::default();
+        buf.can_undo(false);
+        style.can_undo(false);
+        display.set_buffer(buf.clone());
+        let size = FONT_SIZE;
+        let mut table = vec![
+            StyleTableEntry { color: Color::from_hex(0x909090), font: Font::Helvetica, size: size - 2 },
+            StyleTableEntry { color: Color::from_hex(0x808080), font: Font::HelveticaItalic, size },
+            StyleTableEntry { color: Color::Black, font: Font::Helvetica, size },
+        ];
+        for c in NICK_COLOURS {
+            table.push(StyleTableEntry { color: Color::from_hex(c), font: Font::HelveticaBold, size });
+        }
+        display.set_highlight_data(style.clone(), table);
+        display.set_text_font(Font::Helvetica);
+        display.set_text_size(size);
+        display.set_scrollbar_size(14);
+        // Lines are wrapped when added: a vertical scrollbar only.
+        display.set_scrollbar_align(fltk::enums::Align::Right);
+        let drawn = Rc::new(Cell::new(0));
+        display.draw({
+            let drawn = drawn.clone();
+            move |_| drawn.set(drawn.get() + 1)
+        });
+        ChatLog { display, buf, style, lines: 0, tail: VecDeque::new(), room: 0, drawn, drawn_at_append: 0, follow: true, want_end: false, widths: HashMap::new() }
+    }
+
+    /// A chat line: `time <nick> text`, or `time * nick text` for an action.
+    pub fn add_message(&mut self, time: &str, nick: &str, text: &str, action: bool) {
+        let nick_style = STYLE_NICK0 + nick_colour(nick) as u8;
+        let nick_part = if action { format!("* {nick} ") } else { format!("<{nick}> ") };
+        self.append(&[(&format!("{time} "), STYLE_TIME), (&nick_part, nick_style), (text, STYLE_TEXT)]);
+    }
+
+    /// A grey system line (join, part, nick change, errors).
+    pub fn add_system(&mut self, time: &str, text: &str) {
+        self.append(&[(&format!("{time} "), STYLE_TIME), (&format!("-- {text}"), STYLE_SYSTEM)]);
+    }
+
+    /// True when the end of the log is in view (or the log is not shown).
+    pub fn at_bottom(&self) -> bool {
+        let len = self.buf.length();
+        len == 0 || !self.display.visible_r() || self.display.position_to_xy(len - 1) != (0, 0)
+    }
+
+    fn append(&mut self, parts: &[(&str, u8)]) {
+        // The view's layout is only current after a draw: with several lines
+        // arriving between two draws, keep following if we were.
+        let follow = if self.drawn.get() > self.drawn_at_append { self.at_bottom() } else { self.follow };
+        self.follow = follow;
+        self.drawn_at_append = self.drawn.get();
+        let mut text = String::new();
+        let mut styles = Vec::new();
+        for (part, style) in parts {
+            // Control characters would break the layout; show them as spaces.
+            for c in part.chars() {
+                let c = if c.is_control() { ' ' } else { c };
+                text.push(c);
+                styles.extend(std::iter::repeat_n(*style, c.len_utf8()));
+            }
+        }
+        let plain = text.clone();
+        let (mut text, mut styles) = self.wrap(text, styles);
+        if self.lines > 0 {
+            text.insert(0, '\n');
+            styles.insert(0, STYLE_TEXT);
+        }
+        self.reserve(text.len());
+        self.buf.append(&text);
+        self.style.append(std::str::from_utf8(&styles).unwrap_or_default());
+        self.lines += 1;
+        if self.tail.len() == TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(plain);
+        // Scrolled once per batch of lines (see settle): FLTK lays out the
+        // whole view on every scroll, which would cost more than the append.
+        self.want_end |= follow;
+    }
+
+    /// Makes sure `n` more bytes fit in the buffers without copying them:
+    /// appending a block and removing it again leaves that much free room.
+    fn reserve(&mut self, n: usize) {
+        if self.room >= n {
+            self.room -= n;
+            return;
+        }
+        let pad = "\n".repeat(ROOM.max(n));
+        for buf in [&mut self.buf, &mut self.style] {
+            let len = buf.length();
+            buf.append(&pad);
+            buf.remove(len, len + pad.len() as i32);
+        }
+        self.room = pad.len() - n;
+    }
+
+    /// Breaks a line at spaces so that it fits the width the log has now.
+    fn wrap(&mut self, text: String, styles: Vec<u8>) -> (String, Vec<u8>) {
+        let max = f64::from(self.display.w() - self.display.scrollbar_size() - 16);
+        if max < 100.0 {
+            return (text, styles);
+        }
+        // No glyph at this size is wider than 20 px: short lines need no measuring.
+        if text.chars().count() as f64 * 20.0 <= max {
+            return (text, styles);
+        }
+        // Widths come from a per-character cache: measuring whole strings
+        // through Pango would cost more than everything else in an append.
+        let widths = &mut self.widths;
+        let mut measure = |s: &str| -> f64 {
+            s.chars()
+                .map(|c| {
+                    *widths.entry(c).or_insert_with(|| {
+                        draw::set_font(Font::Helvetica, FONT_SIZE);
+                        draw::width(c.encode_utf8(&mut [0; 4]))
+                    })
+                })
+                .sum()
+        };
+        // Bold nicks are a little wider than the plain font measures them.
+        let mut fits = |s: &str| measure(s) * 1.03 <= max;
+        if fits(&text) {
+            return (text, styles);
+        }
+        let mut out = String::with_capacity(text.len() + 32);
+        let mut out_styles = Vec::with_capacity(styles.len() + 32);
+        let mut line = String::new();
+        let mut line_styles: Vec<u8> = Vec::new();
+        let mut flush = |line: &mut String, line_styles: &mut Vec<u8>, last: bool| {
+            out.push_str(line.trim_end());
+            out_styles.extend_from_slice(&line_styles[..line.trim_end().len()]);
+            if !last {
+                out.push('\n');
+                out.push_str(INDENT);
+                out_styles.extend(std::iter::repeat_n(STYLE_TEXT, 1 + INDENT.len()));
+            }
+            line.clear();
+            line_styles.clear();
+        };
+        let mut start = 0;
+        // Words with the spaces that follow them.
+        let mut bounds: Vec<usize> = text.match_indices(' ').map(|(i, _)| i + 1).collect();
+        bounds.push(text.len());
+        for end in bounds {
+            if start == end {
+                continue;
+            }
+            let word = &text[start..end];
+            let candidate = format!("{line}{word}");
+            if line.is_empty() || fits(candidate.trim_end()) {
+                line = candidate;
+                line_styles.extend_from_slice(&styles[start..end]);
+            } else {
+                flush(&mut line, &mut line_styles, false);
+                line.push_str(word);
+                line_styles.extend_from_slice(&styles[start..end]);
+            }
+            // A word longer than the line: cut it where it overflows.
+            while !fits(line.trim_end()) && line.chars().count() > 1 {
+                let mut cut = line.len();
+                while cut > 0 && !fits(&line[..cut]) {
+                    cut = line[..cut].char_indices().last().map_or(0, |(i, _)| i);
+                }
+                let cut = cut.max(line.chars().next().map_or(1, char::len_utf8));
+                let rest = line.split_off(cut);
+                let rest_styles = line_styles.split_off(cut);
+                flush(&mut line, &mut line_styles, false);
+                line = rest;
+                line_styles = rest_styles;
+            }
+            start = end;
+        }
+        flush(&mut line, &mut line_styles, true);
+        (out, out_styles)
+    }
+
+    /// Shows the end if lines came while following; call after a batch of lines.
+    pub fn settle(&mut self) {
+        if std::mem::take(&mut self.want_end) {
+            self.scroll_to_end();
+        }
+    }
+
+    pub fn scroll_to_end(&mut self) {
+        let len = self.buf.length();
+        self.display.set_insert_position(len);
+        self.display.show_insert_position();
+    }
+
+    /// How often the display has been drawn.
+    pub fn draws(&self) -> u64 {
+        self.drawn.get()
+    }
+
+    /// Whether new lines scroll the view (it was at the end when it was last drawn).
+    pub fn following(&self) -> bool {
+        if self.drawn.get() > self.drawn_at_append { self.at_bottom() } else { self.follow }
+    }
+
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+
+    /// The last lines as plain text, oldest first.
+    pub fn tail(&self) -> impl Iterator<Item = &str> {
+        self.tail.iter().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nick_colours_are_stable_and_spread() {
+        assert_eq!(nick_colour("alice"), nick_colour("Alice"));
+        let used: std::collections::HashSet<_> =
+            ["alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi"].map(nick_colour).into();
+        assert!(used.len() >= 4);
+    }
+}

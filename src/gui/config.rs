@@ -1,0 +1,141 @@
+//! The remembered client settings: the last server and nick, in
+//! `$XDG_CONFIG_HOME/lanchat/client.conf` (or `~/.config/lanchat/client.conf`).
+//!
+//! The file is a few `key=value` lines; unknown keys and broken lines are ignored,
+//! so an old or hand-edited file never stops the client from starting.
+
+use std::path::{Path, PathBuf};
+
+/// Server used when neither the command line nor the config names one.
+pub const DEFAULT_SERVER: &str = "localhost:6667";
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    pub server: Option<String>,
+    pub nick: Option<String>,
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Config {
+        let mut c = Config::default();
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else { continue };
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match key.trim() {
+                "server" => c.server = Some(value.to_owned()),
+                "nick" => c.nick = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    pub fn format(&self) -> String {
+        let mut s = String::from("# lanchat client: the last server and nick\n");
+        if let Some(server) = &self.server {
+            s += &format!("server={server}\n");
+        }
+        if let Some(nick) = &self.nick {
+            s += &format!("nick={nick}\n");
+        }
+        s
+    }
+
+    /// Reads the file; a missing or unreadable one gives the empty config.
+    pub fn load(path: &Path) -> Config {
+        std::fs::read_to_string(path).map(|t| Config::parse(&t)).unwrap_or_default()
+    }
+
+    /// Writes the file (through a temporary file, so it is never half written).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("conf.tmp");
+        std::fs::write(&tmp, self.format())?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// The command line wins over the remembered values, which win over the defaults.
+    pub fn merge(&self, server: Option<String>, nick: Option<String>) -> (String, String) {
+        let server = server.or_else(|| self.server.clone()).unwrap_or_else(|| DEFAULT_SERVER.into());
+        let nick = nick.or_else(|| self.nick.clone()).unwrap_or_else(default_nick);
+        (server, nick)
+    }
+}
+
+/// A nick from the login name, reduced to what IRC accepts.
+pub fn default_nick() -> String {
+    let user = std::env::var("USER").unwrap_or_default();
+    let nick: String = user
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_[]{}\\|^`".contains(*c))
+        .take(16)
+        .collect();
+    if nick.is_empty() || nick.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+        format!("guest{}", std::process::id() % 1000)
+    } else {
+        nick
+    }
+}
+
+/// Where the config lives, from the values of XDG_CONFIG_HOME and HOME.
+pub fn path_from(xdg_config_home: Option<&str>, home: Option<&str>) -> Option<PathBuf> {
+    let base = match (xdg_config_home, home) {
+        (Some(x), _) if !x.is_empty() => PathBuf::from(x),
+        (_, Some(h)) if !h.is_empty() => Path::new(h).join(".config"),
+        _ => return None,
+    };
+    Some(base.join("lanchat").join("client.conf"))
+}
+
+/// Where the config lives for this process.
+pub fn path() -> Option<PathBuf> {
+    let xdg = std::env::var("XDG_CONFIG_HOME").ok();
+    let home = std::env::var("HOME").ok();
+    path_from(xdg.as_deref(), home.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_format_round_trip() {
+        let c = Config { server: Some("10.0.0.2:6667".into()), nick: Some("ann".into()) };
+        assert_eq!(Config::parse(&c.format()), c);
+        assert_eq!(Config::parse("junk\nnick=\nserver = h:1 \n"), Config {
+            server: Some("h:1".into()),
+            nick: None
+        });
+    }
+
+    #[test]
+    fn command_line_wins() {
+        let c = Config { server: Some("a:1".into()), nick: Some("ann".into()) };
+        assert_eq!(c.merge(None, None), ("a:1".into(), "ann".into()));
+        assert_eq!(c.merge(Some("b:2".into()), Some("bob".into())), ("b:2".into(), "bob".into()));
+        assert_eq!(Config::default().merge(None, Some("x".into())).0, DEFAULT_SERVER);
+    }
+
+    #[test]
+    fn honours_xdg_config_home() {
+        assert_eq!(path_from(Some("/x"), Some("/h")), Some(PathBuf::from("/x/lanchat/client.conf")));
+        assert_eq!(path_from(Some(""), Some("/h")), Some(PathBuf::from("/h/.config/lanchat/client.conf")));
+        assert_eq!(path_from(None, None), None);
+    }
+
+    #[test]
+    fn save_then_load() {
+        let dir = std::env::temp_dir().join(format!("lanchat-conf-{}", std::process::id()));
+        let path = dir.join("lanchat/client.conf");
+        let c = Config { server: Some("127.0.0.1:7000".into()), nick: Some("zed".into()) };
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path), c);
+        std::fs::remove_dir_all(dir).unwrap();
+        assert_eq!(Config::load(&path), Config::default());
+    }
+}

@@ -1,0 +1,781 @@
+//! The desktop client: one FLTK window with the chat log in tabs (the channel
+//! and one per private conversation), the user list, an info pane, an input
+//! line with an emoji picker, and the shared canvas.
+//!
+//! The connection runs on its own thread ([`crate::client::spawn`]); its
+//! events reach the FLTK loop through an `app::channel` (which wakes the loop),
+//! and widgets post their actions to the same channel, so all the state lives
+//! in one [`App`] owned by the loop.
+//!
+//! With `LANCHAT_GUI_PROBE=PATH` set, the window writes what it shows (log
+//! tails, users, info pane, tabs, canvas strokes and ink) to PATH after every
+//! change, for the tests in tests/gui.rs.
+
+pub mod canvas;
+pub mod chatlog;
+pub mod config;
+mod connect;
+mod probe;
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use fltk::app;
+use fltk::browser::HoldBrowser;
+use fltk::button::Button;
+use fltk::dialog;
+use fltk::enums::{Align, CallbackTrigger, Color, Event as FlEvent, Font, FrameType};
+use fltk::frame::Frame;
+use fltk::group::{Flex, Group, Tabs};
+use fltk::input::Input;
+use fltk::menu::{Choice, MenuButton, MenuFlag};
+use fltk::misc::Spinner;
+use fltk::prelude::*;
+use fltk::window::Window;
+
+use crate::canvas::{HEIGHT, MAX_BRUSH, WIDTH};
+use crate::client::{Command, ConnState, Event, Handle, MsgKind, Settings, spawn};
+use crate::clock::local_hhmm;
+use crate::emoticon;
+use canvas::Canvas;
+use chatlog::ChatLog;
+use config::Config;
+
+/// Colours offered for the brush: name and 0xRRGGBB.
+pub const COLOURS: &[(&str, u32)] = &[
+    ("Black", 0x000000),
+    ("Red", 0xe02020),
+    ("Green", 0x20a040),
+    ("Blue", 0x2050e0),
+    ("Orange", 0xff8800),
+    ("Purple", 0x8030c0),
+    ("Brown", 0x8b5a2b),
+    ("Eraser", 0xffffff),
+];
+
+#[derive(Clone, Debug)]
+enum Msg {
+    Net(Box<Event>),
+    SendInput,
+    Emoji(usize),
+    UserClicked { double: bool },
+    TabChanged,
+    ServerDialog,
+    /// A click on the connect dialog's list of servers.
+    ServerPicked { double: bool },
+    ServerOk,
+    ServerCancel,
+    /// Ask the LAN for servers again.
+    Discover,
+    Discovered(Result<Vec<crate::discovery::Found>, String>),
+    NickDialog,
+    ConnectToggle,
+    Colour(usize),
+    Brush(u8),
+    Clear,
+    Tick,
+}
+
+/// One conversation: the channel or a private one.
+struct Conv {
+    name: String,
+    group: Group,
+    log: ChatLog,
+    unread: bool,
+}
+
+/// The widgets and the state shown in them.
+pub struct App {
+    handle: Handle,
+    settings: Settings,
+    config_path: Option<PathBuf>,
+    nick: String,
+    state: ConnState,
+    rtt: Option<Duration>,
+    users: Vec<String>,
+    suggestion: Option<String>,
+    convs: Vec<Conv>,
+    tabs: Tabs,
+    browser: HoldBrowser,
+    info: Frame,
+    input: Input,
+    emoji_btn: MenuButton,
+    colour_choice: Choice,
+    brush_spinner: Spinner,
+    window: Window,
+    connect_btn: Button,
+    server_btn: Button,
+    nick_btn: Button,
+    clear_btn: Button,
+    canvas: Canvas,
+    connect: connect::ConnectDialog,
+    /// Our clears not yet echoed by the server (so the log says it once).
+    pending_clears: u32,
+    /// Strokes on the canvas, so a replay after a reconnect does not add them twice.
+    stroke_keys: HashSet<u64>,
+    probe: Option<probe::Probe>,
+    dirty: bool,
+}
+
+/// Identifies a stroke segment, to skip one received twice.
+fn stroke_key(s: &crate::canvas::Stroke) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (s.id, s.color, s.width, &s.points[..]).hash(&mut h);
+    h.finish()
+}
+
+fn same(a: &impl WidgetExt, b: &impl WidgetExt) -> bool {
+    a.as_widget_ptr() == b.as_widget_ptr()
+}
+
+/// Strips a channel-status prefix (`@op`, `+voice`) from a nick in the user list.
+fn bare_nick(entry: &str) -> &str {
+    entry.trim_start_matches(['@', '+', '%', '&', '~'])
+}
+
+impl App {
+    fn conv_index(&self, name: &str) -> Option<usize> {
+        self.convs.iter().position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Finds a conversation's tab or opens a new one (not selected).
+    fn conv(&mut self, name: &str) -> usize {
+        if let Some(i) = self.conv_index(name) {
+            return i;
+        }
+        let (x, y, w, h) = self.tabs.client_area();
+        self.tabs.begin();
+        let mut group = Group::new(x, y, w, h, None);
+        group.set_label(name);
+        let log = ChatLog::new(x, y, w, h);
+        group.resizable(&log.display);
+        group.end();
+        self.tabs.end();
+        group.hide();
+        self.convs.push(Conv { name: name.to_owned(), group, log, unread: false });
+        self.tabs.redraw();
+        self.dirty = true;
+        self.convs.len() - 1
+    }
+
+    fn select(&mut self, i: usize) {
+        let g = self.convs[i].group.clone();
+        let _ = self.tabs.set_value(&g);
+        self.on_tab_changed();
+    }
+
+    fn active(&self) -> usize {
+        let v = self.tabs.value();
+        self.convs.iter().position(|c| v.as_ref().is_some_and(|v| same(v, &c.group))).unwrap_or(0)
+    }
+
+    fn on_tab_changed(&mut self) {
+        let i = self.active();
+        self.set_unread(i, false);
+        self.convs[i].log.scroll_to_end();
+        self.tabs.redraw();
+        self.dirty = true;
+    }
+
+    fn set_unread(&mut self, i: usize, unread: bool) {
+        let c = &mut self.convs[i];
+        if c.unread == unread {
+            return;
+        }
+        c.unread = unread;
+        if unread {
+            c.group.set_label(&format!("* {}", c.name));
+            c.group.set_label_color(Color::from_hex(0xc00000));
+            c.group.set_label_font(Font::HelveticaBold);
+        } else {
+            c.group.set_label(&c.name);
+            c.group.set_label_color(Color::Black);
+            c.group.set_label_font(Font::Helvetica);
+        }
+        self.tabs.redraw();
+    }
+
+    /// A line arrived in conversation `i`: mark it unread unless it is in view.
+    fn touched(&mut self, i: usize) {
+        if i != self.active() {
+            self.set_unread(i, true);
+        }
+        self.dirty = true;
+    }
+
+    fn system(&mut self, i: usize, time: SystemTime, text: &str) {
+        self.convs[i].log.add_system(&local_hhmm(time), text);
+        self.touched(i);
+    }
+
+    fn info_text(&self) -> String {
+        let state = match &self.state {
+            ConnState::Disconnected => "disconnected".to_owned(),
+            ConnState::Connecting => "connecting…".to_owned(),
+            ConnState::Connected => "connected".to_owned(),
+            ConnState::Reconnecting { attempt, delay } => {
+                format!("reconnecting in {} s (try {attempt})", delay.as_secs_f64().ceil() as u64)
+            }
+        };
+        let rtt = match self.rtt {
+            Some(d) if self.state == ConnState::Connected => format!("{} ms", d.as_millis()),
+            _ => "–".to_owned(),
+        };
+        format!(
+            "Server: {}\nNick: {}\nChannel: {}\nState: {}\nRound trip: {}",
+            self.settings.server, self.nick, self.settings.channel, state, rtt
+        )
+    }
+
+    fn refresh_info(&mut self) {
+        let title = format!("lanchat – {} – {}", self.nick, self.settings.channel);
+        if self.window.label() != title {
+            self.window.set_label(&title);
+        }
+        let text = self.info_text();
+        self.info.set_label(&text);
+        self.info.redraw();
+        let busy = self.state != ConnState::Disconnected;
+        self.connect_btn.set_label(if busy { "Disconnect" } else { "Connect" });
+        self.dirty = true;
+    }
+
+    fn save_config(&self) {
+        if let Some(path) = &self.config_path {
+            let c = Config { server: Some(self.settings.server.clone()), nick: Some(self.nick.clone()) };
+            if let Err(e) = c.save(path) {
+                eprintln!("lanchat: cannot save {}: {e}", path.display());
+            }
+        }
+    }
+
+    fn connect(&mut self) {
+        self.handle.send(Command::Connect(self.settings.clone()));
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::State(s) => {
+                let now = SystemTime::now();
+                let line = match &s {
+                    ConnState::Connected => Some(format!("connected to {}", self.settings.server)),
+                    ConnState::Disconnected if self.state != ConnState::Disconnected => Some("disconnected".to_owned()),
+                    ConnState::Reconnecting { delay, .. } if self.state == ConnState::Connected || self.state == ConnState::Connecting => Some(format!(
+                        "connection lost; reconnecting in {} s",
+                        delay.as_secs_f64().ceil() as u64
+                    )),
+                    _ => None,
+                };
+                self.state = s;
+                if let Some(line) = line {
+                    self.system(0, now, &line);
+                }
+                self.refresh_info();
+            }
+            Event::Nick(n) => {
+                self.nick = n.clone();
+                self.settings.nick = n;
+                self.suggestion = None;
+                self.save_config();
+                self.refresh_info();
+            }
+            Event::NickTaken { wanted, suggestion } => {
+                let text = if self.state == ConnState::Connected {
+                    format!("the nick \"{wanted}\" is taken; \"{suggestion}\" may be free: press Nick… to try it or another")
+                } else {
+                    format!("the nick \"{wanted}\" is taken; joining as \"{suggestion}\" instead (press Nick… to change it)")
+                };
+                self.suggestion = Some(suggestion);
+                let i = self.active();
+                self.system(i, SystemTime::now(), &text);
+                if i != 0 {
+                    self.system(0, SystemTime::now(), &text);
+                }
+            }
+            Event::Message { target, from, text, time, kind, history } => {
+                let private = !target.starts_with(['#', '&']);
+                let i = if private { self.conv(&target) } else { self.conv_index(&target).unwrap_or(0) };
+                let shown = emoticon::emojify(&text);
+                let line = if kind == MsgKind::Notice { format!("[notice] {shown}") } else { shown.into_owned() };
+                self.convs[i].log.add_message(&local_hhmm(time), &from, &line, kind == MsgKind::Action);
+                if history {
+                    // Replayed on (re)joining: already seen, or older than this session.
+                    self.dirty = true;
+                } else {
+                    self.touched(i);
+                }
+            }
+            Event::System { target, text, time } => {
+                let i = target.and_then(|t| self.conv_index(&t)).unwrap_or(0);
+                self.system(i, time, &text);
+            }
+            Event::Users { channel, nicks } => {
+                if channel.eq_ignore_ascii_case(&self.settings.channel) {
+                    let mut nicks = nicks;
+                    nicks.sort_by_key(|n| bare_nick(n).to_ascii_lowercase());
+                    let selected = self.browser.selected_text();
+                    self.browser.clear();
+                    for n in &nicks {
+                        self.browser.add(n);
+                        if selected.as_deref() == Some(n.as_str()) {
+                            self.browser.select(self.browser.size());
+                        }
+                    }
+                    self.users = nicks;
+                    self.browser.redraw();
+                    self.dirty = true;
+                }
+            }
+            Event::Rtt(d) => {
+                self.rtt = Some(d);
+                self.refresh_info();
+            }
+            Event::Stroke { channel, stroke, .. } => {
+                if channel.eq_ignore_ascii_case(&self.settings.channel) && self.stroke_keys.insert(stroke_key(&stroke)) {
+                    self.canvas.add(stroke);
+                    self.dirty = true;
+                }
+            }
+            Event::CanvasCleared { channel, by } => {
+                if channel.eq_ignore_ascii_case(&self.settings.channel) {
+                    if by == self.nick && self.pending_clears > 0 {
+                        self.pending_clears -= 1;
+                        return;
+                    }
+                    self.canvas.clear();
+                    self.stroke_keys.clear();
+                    self.system(0, SystemTime::now(), &format!("{by} cleared the canvas"));
+                }
+            }
+            Event::NotSent { target, text, reason } => {
+                let i = self.conv_index(&target).unwrap_or(0);
+                self.system(i, SystemTime::now(), &format!("not sent to {target}: \"{text}\" ({reason})"));
+            }
+        }
+    }
+
+    /// Sends a line to a channel or nick; the connection echoes it back as
+    /// an event once sent (or reports it NotSent).
+    fn say(&mut self, target: &str, text: &str) {
+        if !target.starts_with(['#', '&']) {
+            self.conv(target);
+        }
+        self.handle.send(Command::Say { target: target.to_owned(), text: text.to_owned() });
+    }
+
+    fn send_input(&mut self) {
+        let line = self.input.value();
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            return;
+        }
+        let line = line.to_owned();
+        self.input.set_value("");
+        let now = SystemTime::now();
+        if let Some(cmd) = line.strip_prefix('/').filter(|c| !c.starts_with('/')) {
+            let (name, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
+            let rest = rest.trim();
+            match name.to_ascii_lowercase().as_str() {
+                "msg" | "query" => {
+                    let (nick, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                    if nick.is_empty() {
+                        let i = self.active();
+                        self.system(i, now, "usage: /msg NICK TEXT");
+                        return;
+                    }
+                    let i = if nick.starts_with(['#', '&']) { self.conv_index(nick).unwrap_or(0) } else { self.conv(nick) };
+                    self.select(i);
+                    if !text.trim().is_empty() {
+                        self.say(nick, text.trim());
+                    }
+                }
+                "me" => {
+                    let i = self.active();
+                    let target = if i == 0 { self.settings.channel.clone() } else { self.convs[i].name.clone() };
+                    self.say(&target, &format!("/me {rest}"));
+                }
+                "nick" if !rest.is_empty() => self.change_nick(rest),
+                "server" if !rest.is_empty() => self.change_server(rest),
+                "connect" => self.connect(),
+                "disconnect" => self.handle.send(Command::Disconnect),
+                "clear" => self.clear_canvas(),
+                _ => {
+                    let i = self.active();
+                    self.system(i, now, &format!("unknown command /{name}; try /msg, /me, /nick, /server, /connect, /disconnect, /clear"));
+                }
+            }
+            return;
+        }
+        let line = line.strip_prefix('/').map_or(line.clone(), |l| l.to_owned());
+        let i = self.active();
+        let target = if i == 0 { self.settings.channel.clone() } else { self.convs[i].name.clone() };
+        self.say(&target, &line);
+    }
+
+    fn change_nick(&mut self, nick: &str) {
+        let nick = nick.trim().to_owned();
+        if nick.is_empty() || nick.contains(' ') {
+            let i = self.active();
+            self.system(i, SystemTime::now(), "a nick is one word");
+            return;
+        }
+        self.settings.nick = nick.clone();
+        if self.state == ConnState::Disconnected {
+            self.nick = nick;
+            self.refresh_info();
+        } else {
+            self.handle.send(Command::Nick(nick));
+        }
+    }
+
+    fn change_server(&mut self, server: &str) {
+        let server = server.trim();
+        let ok = server.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !ok {
+            let i = self.active();
+            self.system(i, SystemTime::now(), &format!("\"{server}\" is not HOST:PORT"));
+            return;
+        }
+        self.settings.server = server.to_owned();
+        self.refresh_info();
+        self.connect();
+    }
+
+    fn clear_canvas(&mut self) {
+        self.canvas.clear();
+        self.stroke_keys.clear();
+        self.pending_clears += 1;
+        self.handle.send(Command::Clear { channel: self.settings.channel.clone() });
+        let nick = self.nick.clone();
+        self.system(0, SystemTime::now(), &format!("{nick} cleared the canvas"));
+    }
+
+    fn on_msg(&mut self, msg: Msg) {
+        match msg {
+            Msg::Net(ev) => self.on_event(*ev),
+            Msg::SendInput => self.send_input(),
+            Msg::Emoji(i) => {
+                if let Some(e) = emoticon::PICKER.get(i) {
+                    let _ = self.input.insert(e);
+                    let _ = self.input.take_focus();
+                    self.dirty = true;
+                }
+            }
+            Msg::UserClicked { double } => {
+                if double && let Some(n) = self.browser.selected_text() {
+                    let n = bare_nick(&n).to_owned();
+                    if n != self.nick {
+                        let i = self.conv(&n);
+                        self.select(i);
+                        let _ = self.input.take_focus();
+                    }
+                }
+            }
+            Msg::TabChanged => self.on_tab_changed(),
+            Msg::ServerDialog => {
+                let current = self.settings.server.clone();
+                self.connect.open(&current);
+                self.dirty = true;
+            }
+            Msg::Discover => {
+                self.connect.discover();
+                self.dirty = true;
+            }
+            Msg::Discovered(found) => {
+                self.connect.set_found(found);
+                self.dirty = true;
+            }
+            Msg::ServerPicked { double } => {
+                self.connect.picked();
+                if double {
+                    self.on_msg(Msg::ServerOk);
+                }
+                self.dirty = true;
+            }
+            Msg::ServerOk => {
+                let s = self.connect.value();
+                if !s.is_empty() {
+                    self.connect.close();
+                    self.change_server(&s);
+                }
+                self.dirty = true;
+            }
+            Msg::ServerCancel => {
+                self.connect.close();
+                self.dirty = true;
+            }
+            Msg::NickDialog => {
+                let current = self.suggestion.clone().unwrap_or_else(|| self.nick.clone());
+                if let Some(n) = dialog::input_default("Nick:", &current) {
+                    self.change_nick(&n);
+                }
+            }
+            Msg::ConnectToggle => {
+                if self.state == ConnState::Disconnected {
+                    self.connect();
+                } else {
+                    self.handle.send(Command::Disconnect);
+                }
+            }
+            Msg::Colour(i) => {
+                if let Some((_, c)) = COLOURS.get(i) {
+                    self.canvas.set_color(*c);
+                }
+            }
+            Msg::Brush(b) => self.canvas.set_brush(b),
+            Msg::Clear => self.clear_canvas(),
+            Msg::Tick => {
+                for stroke in self.canvas.flush() {
+                    self.stroke_keys.insert(stroke_key(&stroke));
+                    self.handle.send(Command::Stroke { channel: self.settings.channel.clone(), stroke });
+                }
+            }
+        }
+    }
+}
+
+/// What the command line gives the window.
+pub struct Options {
+    /// `HOST:PORT`; else the remembered one, else 127.0.0.1:6667.
+    pub server: Option<String>,
+    /// Else the remembered one, else the user's name.
+    pub nick: Option<String>,
+    pub channel: String,
+    pub password: Option<String>,
+    /// Where the connect dialog's discovery asks (the LAN broadcast by default).
+    pub discover: Vec<String>,
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(opts: Options) -> Result<(), String> {
+    let config_path = config::path();
+    let remembered = config_path.as_deref().map(Config::load).unwrap_or_default();
+    let (server, nick) = remembered.merge(opts.server, opts.nick);
+    let settings = Settings { server, nick: nick.clone(), channel: opts.channel, password: opts.password };
+    let discover = opts.discover;
+
+    let a = app::App::default();
+    app::set_font_size(14);
+    let (tx, rx) = app::channel::<Msg>();
+    let handle = spawn(move |ev| tx.send(Msg::Net(Box::new(ev))));
+    let mut app = build(settings, tx, handle, discover)?;
+    app.config_path = config_path;
+    app.probe = probe::Probe::from_env();
+    app.nick = nick;
+    app.refresh_info();
+    app.connect();
+    app::add_timeout3(0.04, move |h| {
+        tx.send(Msg::Tick);
+        app::repeat_timeout3(0.04, h);
+    });
+    app.dirty = true;
+    while a.wait() {
+        while let Some(msg) = rx.recv() {
+            app.on_msg(msg);
+        }
+        for c in &mut app.convs {
+            c.log.settle();
+        }
+        if let Some(mut p) = app.probe.take() {
+            let generation = app.canvas.state.borrow().generation;
+            // Scrolling a log changes what it shows, too.
+            let scroll: Vec<i32> = app.convs.iter().map(|c| c.log.display.scroll_row()).collect();
+            if app.dirty || p.canvas_generation != generation || p.scroll != scroll {
+                p.scroll = scroll;
+                app.dirty = false;
+                p.write(&app);
+            }
+            app.probe = Some(p);
+        }
+    }
+    app.handle.send(Command::Quit);
+    Ok(())
+}
+
+/// The canvas's size in a window of `w` x `h`: about half the width, in the
+/// logical aspect ratio (plus its border), leaving room above it for the info
+/// pane, the buttons and the user list.
+fn canvas_size(w: i32, h: i32) -> (i32, i32) {
+    let mut cw = ((w - 20) / 2).max(320);
+    let mut ch = cw * i32::from(HEIGHT) / i32::from(WIDTH) + 2;
+    let room = h - 12 - 34 - 200;
+    if ch > room {
+        ch = room.max(150);
+        cw = (ch - 2) * i32::from(WIDTH) / i32::from(HEIGHT);
+    }
+    (cw, ch)
+}
+
+/// Builds the window and its widgets: the chat on the left (it takes the extra
+/// room when the window grows), info, users and the canvas on the right.
+fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec<String>) -> Result<App, String> {
+    let (ww, wh) = (1000, 620);
+    let mut win = Window::new(100, 100, ww, wh, None);
+    win.set_label(&format!("lanchat – {}", settings.channel));
+    win.set_xclass("lanchat");
+    let mut root = Flex::new(0, 0, ww, wh, None).row();
+    root.set_margin(6);
+    root.set_pad(8);
+
+    // The chat: tabs with the logs, and the input line.
+    let mut left = Flex::default().column();
+    left.set_pad(4);
+    let mut tabs = Tabs::default();
+    tabs.end();
+    tabs.set_callback(move |_| tx.send(Msg::TabChanged));
+    let mut input_row = Flex::default().row();
+    input_row.set_pad(4);
+    let mut input = Input::default();
+    input.set_trigger(CallbackTrigger::EnterKeyAlways);
+    input.set_callback(move |_| tx.send(Msg::SendInput));
+    input.set_tooltip("Type a message; Enter sends. /msg NICK TEXT talks privately.");
+    let mut emoji = MenuButton::default().with_label("🙂");
+    emoji.set_tooltip("Insert an emoji");
+    for (i, e) in emoticon::PICKER.iter().enumerate() {
+        emoji.add(e, fltk::enums::Shortcut::None, MenuFlag::Normal, move |_| tx.send(Msg::Emoji(i)));
+    }
+    let mut send = Button::default().with_label("Send");
+    send.set_callback(move |_| tx.send(Msg::SendInput));
+    input_row.fixed(&emoji, 48);
+    input_row.fixed(&send, 64);
+    input_row.end();
+    left.fixed(&input_row, 30);
+    left.end();
+
+    let mut right = Flex::default().column();
+    right.set_pad(6);
+    let mut upper = Flex::default().row();
+    upper.set_pad(6);
+    // Info pane and the connection buttons.
+    let mut conn = Flex::default().column();
+    conn.set_pad(4);
+    let mut info = Frame::default();
+    info.set_frame(FrameType::DownBox);
+    info.set_color(Color::from_hex(0xf4f4f4));
+    info.set_align(Align::Inside | Align::Left | Align::Top | Align::Clip);
+    info.set_label_size(13);
+    let mut server_btn = Button::default().with_label("Server…");
+    server_btn.set_tooltip("Change the server address and port");
+    server_btn.set_callback(move |_| tx.send(Msg::ServerDialog));
+    conn.fixed(&server_btn, 28);
+    let mut nick_btn = Button::default().with_label("Nick…");
+    nick_btn.set_tooltip("Change your nick");
+    nick_btn.set_callback(move |_| tx.send(Msg::NickDialog));
+    conn.fixed(&nick_btn, 28);
+    let mut connect_btn = Button::default().with_label("Disconnect");
+    connect_btn.set_callback(move |_| tx.send(Msg::ConnectToggle));
+    conn.fixed(&connect_btn, 28);
+    conn.end();
+    upper.fixed(&conn, 236);
+    // The users.
+    let mut users_col = Flex::default().column();
+    users_col.set_pad(2);
+    let mut users_label = Frame::default().with_label("Users (double-click to talk)");
+    users_label.set_align(Align::Inside | Align::Left);
+    users_label.set_label_size(12);
+    users_col.fixed(&users_label, 16);
+    let mut browser = HoldBrowser::default();
+    browser.set_format_char('\u{1}');
+    // Also call back when a click does not change the selection (the second of a double-click).
+    browser.set_trigger(CallbackTrigger::Changed | CallbackTrigger::NotChanged);
+    browser.set_callback(move |_| tx.send(Msg::UserClicked { double: app::event_clicks() }));
+    users_col.end();
+    upper.end();
+
+    // The canvas and its tools.
+    let mut tools = Flex::default().row();
+    tools.set_pad(6);
+    let mut colour = Choice::default();
+    for (name, _) in COLOURS {
+        colour.add_choice(name);
+    }
+    colour.set_value(0);
+    colour.set_tooltip("Brush colour");
+    colour.set_callback(move |c| tx.send(Msg::Colour(c.value().max(0) as usize)));
+    tools.fixed(&colour, 100);
+    let mut brush_label = Frame::default().with_label("Brush:");
+    brush_label.set_align(Align::Inside | Align::Right);
+    tools.fixed(&brush_label, 48);
+    let mut brush = Spinner::default();
+    brush.set_range(1.0, f64::from(MAX_BRUSH));
+    brush.set_step(1.0);
+    brush.set_value(6.0);
+    brush.set_tooltip("Brush size");
+    brush.set_callback(move |b| tx.send(Msg::Brush(b.value().round() as u8)));
+    tools.fixed(&brush, 64);
+    Frame::default();
+    let mut clear = Button::default().with_label("Clear");
+    clear.set_tooltip("Clear the canvas for everyone");
+    clear.set_callback(move |_| tx.send(Msg::Clear));
+    tools.fixed(&clear, 70);
+    tools.end();
+    right.fixed(&tools, 28);
+    let (cw, ch) = canvas_size(ww, wh);
+    let canvas = Canvas::new(0, 0, cw, ch);
+    right.fixed(&canvas.widget, ch);
+    right.end();
+    root.fixed(&right, cw);
+    root.end();
+    win.resizable(&root);
+    win.size_range(800, 480, 0, 0);
+    win.end();
+    win.set_callback(|_| {
+        // Escape must not close the chat; the window manager's close button does.
+        if app::event() == FlEvent::Close {
+            app::quit();
+        }
+    });
+    // The canvas grows and shrinks with the window, keeping its aspect.
+    win.resize_callback({
+        let mut root = root.clone();
+        let mut right = right.clone();
+        let canvas = canvas.widget.clone();
+        move |_, _, _, w, h| {
+            let (cw, ch) = canvas_size(w, h);
+            root.fixed(&right, cw);
+            right.fixed(&canvas, ch);
+            root.layout();
+            right.layout();
+        }
+    });
+    win.show();
+    root.layout();
+    let connect = connect::ConnectDialog::new(tx, discover);
+
+    let mut app = App {
+        handle,
+        settings,
+        config_path: None,
+        nick: String::new(),
+        state: ConnState::Disconnected,
+        rtt: None,
+        users: Vec::new(),
+        suggestion: None,
+        convs: Vec::new(),
+        tabs,
+        browser,
+        info,
+        input,
+        emoji_btn: emoji,
+        colour_choice: colour,
+        brush_spinner: brush,
+        window: win.clone(),
+        connect_btn,
+        server_btn,
+        nick_btn,
+        clear_btn: clear,
+        canvas,
+        connect,
+        pending_clears: 0,
+        stroke_keys: HashSet::new(),
+        probe: None,
+        dirty: true,
+    };
+    let channel = app.settings.channel.clone();
+    let i = app.conv(&channel);
+    app.select(i);
+    let _ = app.input.take_focus();
+    Ok(app)
+}

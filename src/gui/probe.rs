@@ -1,0 +1,95 @@
+//! The test probe: with `LANCHAT_GUI_PROBE=PATH`, the window writes what it
+//! shows to PATH after each change (through a temporary file and a rename, so
+//! a reader never sees half a file). One `key: value` per line; log lines are
+//! `log[TAB]: LINE`, the last lines of each tab; `*_area` and `*_button` are
+//! `X Y W H` inside the window.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use fltk::prelude::*;
+
+use super::App;
+
+pub struct Probe {
+    path: PathBuf,
+    pub canvas_generation: u64,
+    /// The logs' top lines when last written.
+    pub scroll: Vec<i32>,
+    seq: u64,
+}
+
+impl Probe {
+    pub fn from_env() -> Option<Probe> {
+        let path = std::env::var_os("LANCHAT_GUI_PROBE")?;
+        Some(Probe { path: path.into(), canvas_generation: u64::MAX, scroll: Vec::new(), seq: 0 })
+    }
+
+    pub fn write(&mut self, app: &App) {
+        self.seq += 1;
+        let mut s = String::new();
+        let _ = writeln!(s, "seq: {}", self.seq);
+        for line in app.info_text().lines() {
+            let _ = writeln!(s, "info: {line}");
+        }
+        let _ = writeln!(s, "users: {}", app.users.join(","));
+        let active = app.active();
+        let labels: Vec<String> = app.convs.iter().map(|c| c.group.label()).collect();
+        let _ = writeln!(s, "tabs: {}", labels.join(","));
+        let _ = writeln!(s, "active: {}", app.convs[active].name);
+        let _ = writeln!(s, "input: {}", app.input.value());
+        let (ink, bbox) = app.canvas.ink();
+        let _ = writeln!(s, "ink: {ink}");
+        if let Some((x0, y0, x1, y1)) = bbox {
+            let _ = writeln!(s, "ink_box: {x0} {y0} {x1} {y1}");
+        }
+        let st = app.canvas.state.borrow();
+        self.canvas_generation = st.generation;
+        let _ = writeln!(s, "strokes: {}", st.strokes.len());
+        for stroke in st.strokes.iter().take(50) {
+            let _ = writeln!(s, "stroke: {}", stroke.encode());
+        }
+        drop(st);
+        let g = app.canvas.geometry();
+        // Positions are inside the window (for `xdotool mousemove --window`).
+        let (wx, wy) = (0, 0);
+        let _ = writeln!(s, "canvas_area: {} {} {} {}", wx + g.x, wy + g.y, g.w, g.h);
+        fn r<W: WidgetExt>(w: &W, (wx, wy): (i32, i32)) -> String {
+            format!("{} {} {} {}", wx + w.x(), wy + w.y(), w.w(), w.h())
+        }
+        let o = (wx, wy);
+        let _ = writeln!(s, "input_area: {}", r(&app.input, o));
+        let _ = writeln!(s, "emoji_button: {}", r(&app.emoji_btn, o));
+        let _ = writeln!(s, "colour_choice: {}", r(&app.colour_choice, o));
+        let _ = writeln!(s, "brush_spinner: {}", r(&app.brush_spinner, o));
+        let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
+        let log = &app.convs[active].log.display;
+        let _ = writeln!(s, "log_area: {}", r(log, o));
+        let _ = writeln!(s, "clear_button: {}", r(&app.clear_btn, o));
+        let _ = writeln!(s, "connect_button: {}", r(&app.connect_btn, o));
+        let _ = writeln!(s, "server_button: {}", r(&app.server_btn, o));
+        let _ = writeln!(s, "nick_button: {}", r(&app.nick_btn, o));
+        // The connect dialog; its positions are inside its own window.
+        let d = &app.connect;
+        let _ = writeln!(s, "dialog: {}", if d.shown() { "shown" } else { "hidden" });
+        let _ = writeln!(s, "dialog_status: {}", d.status.label());
+        let _ = writeln!(s, "dialog_input: {}", d.input.value());
+        for f in &d.found {
+            let _ = writeln!(s, "discovered: {} {} {}", f.name, f.addr, f.users);
+        }
+        let _ = writeln!(s, "dialog_list_area: {}", r(&d.list, o));
+        let _ = writeln!(s, "dialog_refresh_button: {}", r(&d.refresh, o));
+        let _ = writeln!(s, "dialog_ok_button: {}", r(&d.ok, o));
+        for c in &app.convs {
+            let _ = writeln!(s, "lines[{}]: {}", c.name, c.log.lines());
+            let _ = writeln!(s, "following[{}]: {}", c.name, c.log.following());
+            for line in c.log.tail() {
+                let _ = writeln!(s, "log[{}]: {line}", c.name);
+            }
+        }
+        let tmp = self.path.with_extension("tmp");
+        if std::fs::write(&tmp, s).and_then(|_| std::fs::rename(&tmp, &self.path)).is_err() {
+            eprintln!("lanchat: cannot write the probe {}", self.path.display());
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The few operating-system calls the standard library does not offer.
+
+/// `struct rlimit`. `rlim_t` is 64 bits on every target lanchat is built
+/// for: musl everywhere (32-bit ARM included) and glibc on 64-bit machines.
+#[repr(C)]
+struct RLimit {
+    cur: u64,
+    max: u64,
+}
+
+#[cfg(any(target_pointer_width = "64", target_env = "musl"))]
+unsafe extern "C" {
+    fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
+    fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
+}
+
+const RLIMIT_NOFILE: i32 = 7;
+
+/// Raises the open-file limit towards `want` (the hard limit too, where
+/// allowed) and returns the soft limit now in force (0 if unknown).
+#[cfg(any(target_pointer_width = "64", target_env = "musl"))]
+pub fn raise_nofile(want: u64) -> u64 {
+    let mut r = RLimit { cur: 0, max: 0 };
+    // SAFETY: plain libc calls on a correctly laid out struct rlimit.
+    unsafe {
+        if getrlimit(RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+        if r.cur >= want {
+            return r.cur;
+        }
+        let raised = RLimit { cur: want, max: r.max.max(want) };
+        if setrlimit(RLIMIT_NOFILE, &raised) != 0 {
+            let soft = RLimit { cur: r.max.min(want), max: r.max };
+            let _ = setrlimit(RLIMIT_NOFILE, &soft);
+        }
+        if getrlimit(RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+    }
+    r.cur
+}
+
+/// Leaves the limit alone where `rlim_t` may not be 64 bits.
+#[cfg(not(any(target_pointer_width = "64", target_env = "musl")))]
+pub fn raise_nofile(_want: u64) -> u64 {
+    0
+}

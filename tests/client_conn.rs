@@ -1,0 +1,178 @@
+//! The client connection (the code under the GUI) against real servers:
+//! lanchat's own, and InspIRCd from Debian, started by hand on loopback.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, Server};
+use lanchat::canvas::Stroke;
+use lanchat::client::{self, ConnState, Event, Settings};
+
+/// One client connection and the events it reports.
+struct Peer {
+    handle: client::Handle,
+    events: mpsc::Receiver<Event>,
+}
+
+impl Peer {
+    fn connect(server: &str, nick: &str) -> Peer {
+        let (tx, events) = mpsc::channel();
+        let handle = client::spawn(move |ev| {
+            let _ = tx.send(ev);
+        });
+        handle.send(client::Command::Connect(Settings {
+            server: server.into(),
+            nick: nick.into(),
+            channel: "#lobby".into(),
+            password: None,
+        }));
+        Peer { handle, events }
+    }
+
+    fn expect(&self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            match self.events.recv_timeout(end.saturating_duration_since(Instant::now())) {
+                Ok(ev) if pred(&ev) => return ev,
+                Ok(_) => {}
+                Err(_) => panic!("no event: {what}"),
+            }
+        }
+    }
+
+    fn expect_users(&self, want: &[&str]) {
+        self.expect(&format!("users {want:?}"), |ev| match ev {
+            Event::Users { nicks, .. } => {
+                let mut n: Vec<&str> = nicks.iter().map(|n| n.trim_start_matches('@')).collect();
+                n.sort_unstable();
+                n == want
+            }
+            _ => false,
+        });
+    }
+}
+
+fn stroke(id: u32) -> Stroke {
+    let mut points = heapless::Vec::new();
+    for i in 0..10u16 {
+        points.push((100 + i * 10, 200 + i * 5)).unwrap();
+    }
+    Stroke { id, color: 0x3366ff, width: 4, points }
+}
+
+/// Chat, private messages, presence and the canvas between two clients.
+fn scenario(server: &str) {
+    let ann = Peer::connect(server, "ann");
+    ann.expect("connected", |ev| matches!(ev, Event::State(ConnState::Connected)));
+    ann.expect_users(&["ann"]);
+    let ben = Peer::connect(server, "ben");
+    ben.expect_users(&["ann", "ben"]);
+    ann.expect_users(&["ann", "ben"]);
+
+    ann.handle.send(client::Command::Say { target: "#lobby".into(), text: "hello ben :)".into() });
+    ben.expect("channel message", |ev| {
+        matches!(ev, Event::Message { target, from, text, history: false, .. }
+            if target == "#lobby" && from == "ann" && text == "hello ben :)")
+    });
+    ben.handle.send(client::Command::Say { target: "ann".into(), text: "psst".into() });
+    ann.expect("private message", |ev| {
+        matches!(ev, Event::Message { target, from, text, .. } if target == "ben" && from == "ben" && text == "psst")
+    });
+
+    ann.handle.send(client::Command::Stroke { channel: "#lobby".into(), stroke: stroke(7) });
+    let got = ben.expect("stroke", |ev| matches!(ev, Event::Stroke { .. }));
+    match got {
+        Event::Stroke { channel, from, stroke: s } => {
+            assert_eq!((channel.as_str(), from.as_str()), ("#lobby", "ann"));
+            assert_eq!(s, stroke(7));
+        }
+        _ => unreachable!(),
+    }
+    ben.handle.send(client::Command::Clear { channel: "#lobby".into() });
+    ann.expect("clear", |ev| matches!(ev, Event::CanvasCleared { by, .. } if by == "ben"));
+
+    // A taken nick is not a dead end.
+    let other = Peer::connect(server, "ann");
+    other.expect("nick taken", |ev| matches!(ev, Event::NickTaken { wanted, suggestion } if wanted == "ann" && suggestion == "ann_"));
+    other.expect("registered as the suggestion", |ev| matches!(ev, Event::Nick(n) if n == "ann_"));
+    ann.expect_users(&["ann", "ann_", "ben"]);
+    ben.handle.send(client::Command::Nick("benjamin".into()));
+    ann.expect_users(&["ann", "ann_", "benjamin"]);
+    ben.handle.send(client::Command::Quit);
+    ann.expect_users(&["ann", "ann_"]);
+}
+
+#[test]
+fn against_lanchat() {
+    let s = Server::start(&[]);
+    scenario(&s.addr());
+}
+
+/// InspIRCd on loopback with its IRCv3 modules, run in the foreground and
+/// killed by pid: no system service is involved. Host names are not
+/// resolved and its DNS points at loopback, so nothing leaves 127.0.0.0/8.
+struct Inspircd {
+    child: Child,
+    port: u16,
+}
+
+impl Inspircd {
+    fn start() -> Inspircd {
+        let bin = PathBuf::from("/usr/sbin/inspircd");
+        assert!(bin.exists(), "InspIRCd is not installed: `make test` installs it (Debian package inspircd)");
+        let dir = common::temp_dir("inspircd");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let d = dir.display();
+        let conf = format!(
+            r#"<server name="irc.test" description="test" network="TestNet">
+<admin name="Test" nick="test" email="test@localhost">
+<bind address="127.0.0.1" port="{port}" type="clients">
+<pid file="{d}/inspircd.pid">
+<dns server="127.0.0.1" timeout="1">
+<connect name="main" allow="*" resolvehostnames="no" timeout="60" threshold="1000" commandrate="100000" pingfreq="120" softsendq="1048576" hardsendq="1048576" recvq="65536" localmax="1000" globalmax="1000" maxchans="50" limit="5000" fakelag="off">
+<module name="cap">
+<module name="ircv3">
+<module name="ircv3_ctctags">
+<module name="ircv3_servertime">
+<module name="ircv3_echomessage">
+<module name="ircv3_batch">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d}/ircd.log">
+<options prefixquit="Quit: ">
+"#
+        );
+        std::fs::write(dir.join("inspircd.conf"), conf).unwrap();
+        let child = Command::new(bin)
+            .args(["--nofork", "--runasroot", "--config"])
+            .arg(dir.join("inspircd.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Ready when it accepts a connection.
+        let end = Instant::now() + DEADLINE;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < end, "InspIRCd did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Inspircd { child, port }
+    }
+}
+
+impl Drop for Inspircd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn against_inspircd() {
+    let ircd = Inspircd::start();
+    scenario(&format!("127.0.0.1:{}", ircd.port));
+}

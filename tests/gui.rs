@@ -1,0 +1,479 @@
+//! The desktop client driven the way a person would: a real server on
+//! loopback, real GUI clients on an Xvfb display, real X input events from
+//! xdotool (typing, Enter, double-click, drag, button clicks), and assertions
+//! on what each window shows, read from its probe file (LANCHAT_GUI_PROBE).
+//!
+//! Needs Xvfb and xdotool (`make test-gui` installs them); without them the
+//! tests fail and say so. A screenshot is saved as target/gui-screenshot.png.
+//! Every window's LAN discovery asks loopback addresses only.
+
+#![cfg(feature = "gui")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, Server, temp_dir};
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Polls `f` until it gives Some, or panics with `what` at the deadline.
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A private X server.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        assert!(have("Xvfb") && have("xdotool"), "Xvfb or xdotool is not installed: `make test-gui` installs them");
+        // Xvfb picks a free display itself and writes its number to our pipe
+        // once it accepts clients (-displayfd; several tests run at once).
+        // -noreset: otherwise it resets when its first client leaves, and
+        // refuses the clients that connect meanwhile.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        let child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "2048x1100x24", "-nolisten", "tcp", "-noreset"])
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start Xvfb");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(reader), &mut line).expect("Xvfb's display number");
+        let n: u32 = line.trim().parse().unwrap_or_else(|_| panic!("Xvfb did not start: {line:?}"));
+        Xvfb { child, display: format!(":{n}") }
+    }
+
+    fn xdotool(&self, args: &[&str]) -> String {
+        let out = Command::new("xdotool").args(args).env("DISPLAY", &self.display).output().expect("xdotool");
+        assert!(out.status.success(), "xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Saves the whole screen as a PNG (imagemagick's `import`), if it is installed.
+    fn screenshot(&self, path: &Path) {
+        if !have("import") {
+            eprintln!("no screenshot: imagemagick is not installed");
+            return;
+        }
+        let ok = Command::new("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .env("DISPLAY", &self.display)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "import failed");
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        // SIGTERM, so that it removes its lock file and socket.
+        let terminated = Command::new("kill").arg(self.child.id().to_string()).status().is_ok_and(|s| s.success());
+        if !terminated {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// What a window showed at one moment, parsed from its probe file.
+#[derive(Clone, Debug)]
+struct Probe(String);
+
+impl Probe {
+    fn get(&self, key: &str) -> &str {
+        let prefix = format!("{key}: ");
+        self.0.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or("")
+    }
+    fn all(&self, key: &str) -> Vec<&str> {
+        let prefix = format!("{key}: ");
+        self.0.lines().filter_map(|l| l.strip_prefix(&prefix)).collect()
+    }
+    fn info(&self) -> Vec<&str> {
+        self.all("info")
+    }
+    fn log(&self, tab: &str) -> Vec<&str> {
+        self.all(&format!("log[{tab}]"))
+    }
+    fn log_has(&self, tab: &str, needle: &str) -> bool {
+        self.log(tab).iter().any(|l| l.contains(needle))
+    }
+    fn users(&self) -> Vec<&str> {
+        self.get("users").split(',').filter(|s| !s.is_empty()).collect()
+    }
+    fn tabs(&self) -> Vec<&str> {
+        self.get("tabs").split(',').collect()
+    }
+    fn num(&self, key: &str) -> i64 {
+        self.get(key).parse().unwrap_or(-1)
+    }
+    /// The centre of a widget, inside the window.
+    fn centre(&self, key: &str) -> (i32, i32) {
+        let v: Vec<i32> = self.get(key).split(' ').map(|n| n.parse().unwrap()).collect();
+        (v[0] + v[2] / 2, v[1] + v[3] / 2)
+    }
+    fn area(&self, key: &str) -> (i32, i32, i32, i32) {
+        let v: Vec<i32> = self.get(key).split(' ').map(|n| n.parse().unwrap()).collect();
+        (v[0], v[1], v[2], v[3])
+    }
+}
+
+/// A GUI client process.
+struct Gui<'x> {
+    x: &'x Xvfb,
+    child: Child,
+    probe: PathBuf,
+    config_home: PathBuf,
+    window: String,
+}
+
+impl<'x> Gui<'x> {
+    fn start(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32)) -> Gui<'x> {
+        // Port 9 (discard) on loopback: discovery finds nothing, and reaches nothing else.
+        Gui::start_discovering(x, server, nick, at, "127.0.0.1:9")
+    }
+
+    /// Starts a window whose connect dialog asks `discover` (loopback addresses).
+    fn start_discovering(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32), discover: &str) -> Gui<'x> {
+        assert!(discover.split(',').all(|a| a.starts_with("127.")), "discovery must stay on loopback");
+        let dir = temp_dir(&format!("gui-{nick}"));
+        let probe = dir.join("probe.txt");
+        let config_home = dir.join("config");
+        let child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
+            .args(["--client", "--server", server, "--nick", nick, "--channel", "#lobby", "--discover-addr", discover])
+            .env("DISPLAY", &x.display)
+            .env("LANCHAT_GUI_PROBE", &probe)
+            .env("XDG_CONFIG_HOME", &config_home)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("cannot start the GUI");
+        let pid = child.id().to_string();
+        let window = wait_for("the GUI window", || {
+            let out = Command::new("xdotool")
+                .args(["search", "--all", "--onlyvisible", "--pid", &pid, "--class", "lanchat"])
+                .env("DISPLAY", &x.display)
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_string)
+        });
+        x.xdotool(&["windowmove", "--sync", &window, &at.0.to_string(), &at.1.to_string()]);
+        Gui { x, child, probe, config_home, window }
+    }
+
+    fn probe(&self) -> Option<Probe> {
+        std::fs::read_to_string(&self.probe).ok().map(Probe)
+    }
+
+    /// Waits until what the window shows satisfies `pred`.
+    fn wait(&self, what: &str, pred: impl Fn(&Probe) -> bool) -> Probe {
+        let start = Instant::now();
+        let end = start + DEADLINE;
+        loop {
+            let p = self.probe();
+            if let Some(p) = p.as_ref().filter(|p| pred(p)) {
+                if start.elapsed() > Duration::from_secs(3) {
+                    eprintln!("slow: {what} took {:?}", start.elapsed());
+                }
+                return p.clone();
+            }
+            if Instant::now() > end {
+                panic!("timed out waiting for {what}; the window shows:\n{}", p.map_or(String::new(), |p| p.0));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn mouse(&self, (x, y): (i32, i32)) {
+        self.x.xdotool(&["mousemove", "--window", &self.window, &x.to_string(), &y.to_string()]);
+    }
+
+    fn click(&self, at: (i32, i32)) {
+        self.mouse(at);
+        self.x.xdotool(&["click", "1"]);
+    }
+
+    /// Clicks the input line, types `text` and presses Enter.
+    fn say(&self, text: &str) {
+        let p = self.wait("the input line", |p| !p.get("input_area").is_empty());
+        self.click(p.centre("input_area"));
+        self.x.xdotool(&["type", "--delay", "5", text]);
+        self.x.xdotool(&["key", "Return"]);
+    }
+
+    /// Drags on the canvas from one fraction of it to another, in steps.
+    fn drag(&self, from: (f64, f64), to: (f64, f64)) {
+        let p = self.wait("the canvas", |p| !p.get("canvas_area").is_empty());
+        let (cx, cy, cw, ch) = p.area("canvas_area");
+        let at = |(fx, fy): (f64, f64)| (cx + (fx * f64::from(cw)) as i32, cy + (fy * f64::from(ch)) as i32);
+        self.mouse(at(from));
+        self.x.xdotool(&["mousedown", "1"]);
+        for i in 1..=20 {
+            let t = f64::from(i) / 20.0;
+            self.mouse(at((from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t)));
+        }
+        self.x.xdotool(&["mouseup", "1"]);
+    }
+}
+
+impl Drop for Gui<'_> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn connected(p: &Probe) -> bool {
+    p.info().contains(&"State: connected")
+}
+
+#[test]
+fn two_people_chat_privately_draw_and_clear() {
+    let x = Xvfb::start();
+    let server = Server::start(&[]);
+    let addr = server.addr();
+
+    let alice = Gui::start(&x, &addr, "alice", (0, 0));
+    alice.wait("alice connected", connected);
+    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    let p = alice.wait("bob in alice's user list and log", |p| {
+        p.users().iter().any(|u| u.ends_with("bob")) && p.log_has("#lobby", "bob joined")
+    });
+    assert!(p.users().iter().any(|u| u.ends_with("alice")));
+    let info = p.info();
+    assert!(info.contains(&format!("Server: {addr}").as_str()), "{info:?}");
+    assert!(info.contains(&"Nick: alice") && info.contains(&"Channel: #lobby"), "{info:?}");
+    bob.wait("bob connected with a round trip", |p| connected(p) && p.info().iter().any(|l| l.ends_with(" ms")));
+
+    // Chat: typed in one window, shown in both, the emoticon as an emoji.
+    alice.say("hello bob :)");
+    let p = bob.wait("alice's line at bob", |p| p.log_has("#lobby", "<alice> hello bob 🙂"));
+    assert_eq!(p.get("active"), "#lobby");
+    alice.wait("alice's own line", |p| p.log_has("#lobby", "<alice> hello bob 🙂"));
+
+    // Private: bob double-clicks alice (first in the sorted list) and writes.
+    let p = bob.wait("alice in bob's list", |p| p.users().first().is_some_and(|u| u.ends_with("alice")));
+    let (ux, uy, _, _) = p.area("users_area");
+    bob.mouse((ux + 30, uy + 10));
+    x.xdotool(&["click", "--repeat", "2", "--delay", "80", "1"]);
+    bob.wait("a private tab for alice, selected", |p| p.tabs().contains(&"alice") && p.get("active") == "alice");
+    bob.say("psst, just you");
+    let p = alice.wait("bob's private line at alice", |p| p.log_has("bob", "<bob> psst, just you"));
+    assert!(p.tabs().contains(&"* bob"), "the tab opened on its own, marked unread: {:?}", p.tabs());
+    assert_eq!(p.get("active"), "#lobby");
+    assert!(!p.log_has("#lobby", "psst"));
+    bob.wait("bob's own private line", |p| p.log_has("alice", "<bob> psst, just you"));
+
+    // Canvas: alice draws; bob sees it while it is drawn and after.
+    alice.drag((0.1, 0.2), (0.8, 0.7));
+    // Wait until the whole drag was sent: the last segment ends where the mouse was released.
+    let ends_at_release = |p: &Probe| {
+        p.all("stroke").last().is_some_and(|s| {
+            let v: Vec<i64> = s.split(',').skip(3).map(|n| n.parse().unwrap()).collect();
+            let (x, y) = (v[v.len() - 2], v[v.len() - 1]);
+            (x - 1280).abs() <= 8 && (y - 700).abs() <= 8
+        })
+    };
+    let a = alice.wait("the whole stroke on alice's canvas", |p| p.num("ink") > 50 && ends_at_release(p));
+    let b = bob.wait("alice's strokes on bob's canvas", |p| p.num("strokes") == a.num("strokes") && ends_at_release(p));
+    // The same place whatever the window: the same segments, the same pixels.
+    assert_eq!(a.all("stroke"), b.all("stroke"));
+    assert!((b.num("ink") - a.num("ink")).abs() <= a.num("ink") / 20, "alice {} bob {}", a.num("ink"), b.num("ink"));
+
+    // Another colour and a wider brush: red, brush 20.
+    let p = alice.probe().unwrap();
+    alice.click(p.centre("colour_choice"));
+    x.xdotool(&["key", "Down", "Return"]); // the menu opens on Black
+    let (bx, by, bw, _) = p.area("brush_spinner");
+    alice.click((bx + bw / 3, by + 8));
+    x.xdotool(&["key", "ctrl+a"]);
+    x.xdotool(&["type", "20"]);
+    x.xdotool(&["key", "Tab"]);
+    alice.drag((0.2, 0.8), (0.7, 0.3));
+    bob.wait("alice's red, wide stroke at bob", |p| p.all("stroke").iter().any(|s| s.contains(",e02020,20,")));
+
+    // A late joiner sees the drawing as it stands.
+    let carol = Gui::start(&x, &addr, "carol", (1030, 640));
+    let strokes = alice.wait("all of alice's strokes", |p| p.all("stroke").iter().any(|s| s.contains(",e02020,20,"))).num("strokes");
+    carol.wait("the replayed drawing at carol", |p| p.num("strokes") >= strokes && p.num("ink") > 50);
+    std::fs::create_dir_all("target").ok();
+    x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot.png")));
+
+    // The same place whatever the window size: carol's window grows, her
+    // canvas with it, and the ink is where it is on alice's (logical units).
+    let a = alice.probe().unwrap();
+    x.xdotool(&["windowsize", "--sync", &carol.window, "1800", "1000"]);
+    let c = carol.wait("a bigger canvas at carol", |p| p.area("canvas_area").2 > 800 && p.num("ink") > a.num("ink") * 2);
+    let boxes: Vec<Vec<i32>> = [&a, &c].iter().map(|p| p.get("ink_box").split(' ').map(|n| n.parse().unwrap()).collect()).collect();
+    for i in 0..4 {
+        assert!((boxes[0][i] - boxes[1][i]).abs() <= 8, "ink at {:?} on alice's canvas, {:?} on carol's", boxes[0], boxes[1]);
+    }
+    x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot-resized.png")));
+
+    // Clear: bob presses Clear; everyone's canvas empties and the log says who.
+    let p = bob.wait("bob's clear button", |p| !p.get("clear_button").is_empty());
+    bob.click(p.centre("clear_button"));
+    for (who, gui) in [("alice", &alice), ("carol", &carol), ("bob", &bob)] {
+        gui.wait(&format!("an empty canvas at {who}"), |p| {
+            p.num("strokes") == 0 && p.num("ink") == 0 && p.log_has("#lobby", "bob cleared the canvas")
+        });
+    }
+
+    // Someone leaves: gone from the list at once.
+    drop(carol);
+    alice.wait("carol gone from the list", |p| !p.users().iter().any(|u| u.ends_with("carol")));
+
+    // The last server and nick are remembered.
+    let conf = std::fs::read_to_string(alice.config_home.join("lanchat/client.conf")).expect("client.conf");
+    assert!(conf.contains(&format!("server={addr}")) && conf.contains("nick=alice"), "{conf}");
+}
+
+#[test]
+fn taken_nick_and_lost_server_are_shown() {
+    let x = Xvfb::start();
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    let first = Gui::start(&x, &addr, "dave", (0, 0));
+    first.wait("dave connected", connected);
+    let second = Gui::start(&x, &addr, "dave", (1030, 0));
+    let p = second.wait("a clear message and another nick", |p| {
+        connected(p) && p.log_has("#lobby", "\"dave\" is taken") && !p.info().contains(&"Nick: dave")
+    });
+    let nick = p.info().iter().find_map(|l| l.strip_prefix("Nick: ")).unwrap().to_string();
+    assert!(nick.starts_with("dave"), "{nick}");
+    first.wait("the second dave in the list", |p| p.users().iter().any(|u| u.ends_with(&nick)));
+
+    // Nick… changes the nick: a dialog, a new nick typed, Enter.
+    let p = second.probe().unwrap();
+    second.click(p.centre("nick_button"));
+    x.xdotool(&["key", "ctrl+a"]);
+    x.xdotool(&["type", "--delay", "5", "erin"]);
+    x.xdotool(&["key", "Return"]);
+    second.wait("the new nick", |p| p.info().contains(&"Nick: erin"));
+    first.wait("erin in the list", |p| p.users().iter().any(|u| u.ends_with("erin")));
+
+    // Server… moves to another server.
+    let mut other = Server::start(&[]);
+    let p = first.probe().unwrap();
+    first.click(p.centre("server_button"));
+    x.xdotool(&["key", "ctrl+a"]);
+    x.xdotool(&["type", "--delay", "5", &other.addr()]);
+    x.xdotool(&["key", "Return"]);
+    first.wait("connected to the other server", |p| {
+        connected(p) && p.info().contains(&format!("Server: {}", other.addr()).as_str()) && p.users() == ["@dave"]
+    });
+    second.wait("dave gone from the first server", |p| p.users().iter().all(|u| !u.ends_with("dave")));
+    drop(server);
+
+    // The server goes away: the info pane says the client is reconnecting.
+    other.kill9();
+    first.wait("reconnecting shown", |p| p.info().iter().any(|l| l.starts_with("State: reconnecting in")));
+    // A line typed meanwhile is not lost silently: it is sent later or reported.
+    first.say("are you there?");
+    // Disconnect by the button: the state says so and the button offers Connect.
+    let p = first.probe().unwrap();
+    first.click(p.centre("connect_button"));
+    first.wait("disconnected", |p| {
+        p.info().contains(&"State: disconnected") && p.log_has("#lobby", "not sent") && p.log_has("#lobby", "are you there?")
+    });
+}
+
+#[test]
+fn the_log_follows_unless_scrolled_up() {
+    let x = Xvfb::start();
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    let gui = Gui::start(&x, &addr, "fay", (0, 0));
+    gui.wait("fay connected", connected);
+    let mut talker = common::Client::register(&addr, "talker");
+    talker.send("JOIN #lobby");
+    talker.expect_has(" 366 ");
+    for i in 0..80 {
+        talker.send(&format!("PRIVMSG #lobby :line {i}"));
+    }
+    let p = gui.wait("80 lines, followed", |p| p.log_has("#lobby", "line 79"));
+    assert_eq!(p.get("following[#lobby]"), "true");
+    // The emoji picker inserts into the input line.
+    gui.click(p.centre("emoji_button"));
+    x.xdotool(&["key", "Down", "Return"]);
+    gui.wait("the emoji in the input line", |p| p.get("input") == "🙂");
+    x.xdotool(&["key", "Return"]);
+    let p = gui.wait("the emoji sent", |p| p.log_has("#lobby", "<fay> 🙂"));
+
+    // Scroll up with the wheel: a new line does not pull the view down.
+    gui.mouse(p.centre("log_area"));
+    x.xdotool(&["click", "--repeat", "10", "--delay", "20", "4"]);
+    gui.wait("the log scrolled up", |p| p.get("following[#lobby]") == "false");
+    talker.send("PRIVMSG #lobby :while scrolled up");
+    let p = gui.wait("the line that came while scrolled up", |p| p.log_has("#lobby", "while scrolled up"));
+    assert_eq!(p.get("following[#lobby]"), "false", "the view moved to the end");
+    // Back at the bottom, it follows again.
+    x.xdotool(&["click", "--repeat", "30", "--delay", "20", "5"]);
+    gui.wait("the log scrolled down", |p| p.get("following[#lobby]") == "true");
+    talker.send("PRIVMSG #lobby :at the bottom again");
+    let p = gui.wait("the next line", |p| p.log_has("#lobby", "at the bottom again"));
+    assert_eq!(p.get("following[#lobby]"), "true");
+
+    // A long line is wrapped to the width of the log, and still followed.
+    let long: Vec<String> = (0..60).map(|i| format!("word{i}")).collect();
+    talker.send(&format!("PRIVMSG #lobby :{} :)", long.join(" ")));
+    let p = gui.wait("the long line", |p| p.log_has("#lobby", "word59 🙂"));
+    assert_eq!(p.get("following[#lobby]"), "true");
+    x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot-log.png")));
+}
+
+#[test]
+fn the_connect_dialog_lists_servers_found_on_the_lan() {
+    let x = Xvfb::start();
+    let home = Server::start(&["--name", "home-pi"]);
+    let lab = Server::start(&["--name", "lab-pi"]);
+    let targets = format!("{},{}", home.discovery_addr().unwrap(), lab.discovery_addr().unwrap());
+    let gui = Gui::start_discovering(&x, &home.addr(), "fay", (0, 0), &targets);
+    gui.wait("fay connected to home", connected);
+
+    // Server… opens the dialog, which asks the LAN and lists both servers.
+    let p = gui.probe().unwrap();
+    gui.click(p.centre("server_button"));
+    let p = gui.wait("both servers listed", |p| p.get("dialog") == "shown" && p.all("discovered").len() == 2);
+    assert_eq!(p.get("dialog_status"), "2 servers found.");
+    let listed = p.all("discovered");
+    assert!(listed[0].starts_with(&format!("home-pi {} ", home.addr())), "{listed:?}");
+    assert!(listed[1].starts_with(&format!("lab-pi {} ", lab.addr())), "{listed:?}");
+
+    // Pick the second row and connect: a real click in the dialog's window.
+    let dialog = x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "Connect to a lanchat server"]);
+    let dialog = dialog.lines().next().unwrap().to_string();
+    let (lx, ly, _, _) = p.area("dialog_list_area");
+    x.xdotool(&["mousemove", "--window", &dialog, &(lx + 40).to_string(), &(ly + 28).to_string()]);
+    x.xdotool(&["click", "1"]);
+    gui.wait("lab's address in the line", |p| p.get("dialog_input") == lab.addr());
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-dialog.png"));
+    let (bx, by) = p.centre("dialog_ok_button");
+    x.xdotool(&["mousemove", "--window", &dialog, &bx.to_string(), &by.to_string()]);
+    x.xdotool(&["click", "1"]);
+    gui.wait("connected to lab", |p| {
+        p.get("dialog") == "hidden" && connected(p) && p.info().contains(&format!("Server: {}", lab.addr()).as_str())
+    });
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-connect.png"));
+}
