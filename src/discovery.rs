@@ -116,11 +116,10 @@ pub fn discover(targets: &[String], wait: Duration) -> io::Result<Vec<Found>> {
         socket.set_read_timeout(Some(left))?;
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
-                if let Some(f) = parse_reply(&buf[..n], nonce, from) {
-                    if !found.iter().any(|x| x.addr == f.addr) {
+                if let Some(f) = parse_reply(&buf[..n], nonce, from)
+                    && !found.iter().any(|x| x.addr == f.addr) {
                         found.push(f);
                     }
-                }
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => break,
             // An ICMP port-unreachable from a target with no server: keep listening.

@@ -172,11 +172,10 @@ impl Journal {
             Ok(()) => {
                 self.size += rec.len() as u64;
                 self.dirty = true;
-                if self.size > self.compact_at {
-                    if let Err(e) = self.compact() {
+                if self.size > self.compact_at
+                    && let Err(e) = self.compact() {
                         self.fail(e);
                     }
-                }
             }
             Err(e) => self.fail(e),
         }

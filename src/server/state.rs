@@ -180,11 +180,10 @@ impl State {
     /// Pushes a message to each of `to`, formatted once per capability set.
     pub fn fanout(&self, to: impl IntoIterator<Item = ClientId>, msg: &mut Variants<'_>) {
         for id in to {
-            if let Some(c) = self.clients.get(&id) {
-                if let Some(line) = msg.for_caps(c.caps) {
+            if let Some(c) = self.clients.get(&id)
+                && let Some(line) = msg.for_caps(c.caps) {
                     c.out.push(&line);
                 }
-            }
         }
     }
 }

@@ -23,11 +23,10 @@ impl Session {
         }
         for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
             let replay = self.join_one(name);
-            if let Some(lines) = replay {
-                if self.push_paced(lines).await.is_err() {
+            if let Some(lines) = replay
+                && self.push_paced(lines).await.is_err() {
                     return;
                 }
-            }
         }
     }
 

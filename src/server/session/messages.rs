@@ -117,11 +117,10 @@ impl Session {
             }
             let to: Vec<ClientId> = ch.members.iter().map(|(m, _)| *m).filter(|m| *m != self.id).collect();
             st.fanout(to, &mut v);
-            if caps.has(Caps::ECHO_MESSAGE) {
-                if let Some(line) = v.for_caps(caps) {
+            if caps.has(Caps::ECHO_MESSAGE)
+                && let Some(line) = v.for_caps(caps) {
                     self.out.push(&line);
                 }
-            }
         } else {
             let Some(tid) = st.find_nick(target) else {
                 if !notice {
@@ -144,22 +143,19 @@ impl Session {
             if tid != self.id || !caps.has(Caps::ECHO_MESSAGE) {
                 st.fanout([tid], &mut v);
             }
-            if caps.has(Caps::ECHO_MESSAGE) {
-                if let Some(line) = v.for_caps(caps) {
+            if caps.has(Caps::ECHO_MESSAGE)
+                && let Some(line) = v.for_caps(caps) {
                     self.out.push(&line);
                 }
-            }
-            if cmd == "PRIVMSG" {
-                if let Some(away) = &tc.away {
+            if cmd == "PRIVMSG"
+                && let Some(away) = &tc.away {
                     self.num(&st, "301", format_args!("{} :{away}", tc.nick));
                 }
-            }
         }
-        if !tagmsg {
-            if let Some(c) = st.clients.get_mut(&self.id) {
+        if !tagmsg
+            && let Some(c) = st.clients.get_mut(&self.id) {
                 c.last_spoke = Instant::now();
             }
-        }
     }
 }
 
