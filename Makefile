@@ -108,7 +108,7 @@ gui: deps-gui
 # Unit tests (config, emoticons, canvas raster, log) and the GUI driven under
 # Xvfb with xdotool against a real server on loopback; the screenshot lands
 # in target/gui-screenshot.png.
-test-gui: deps-gui
+test-gui: deps-gui deps-peers
 	@$(APT_INSTALL) $(GUI_TEST_DEPS)
 	$(GUI_PATH) $(CARGO) test --lib --test gui
 

@@ -3,13 +3,10 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{DEADLINE, Server};
+use common::{DEADLINE, Inspircd, Server};
 use lanchat::canvas::Stroke;
 use lanchat::client::{self, ConnState, Event, Settings};
 
@@ -111,64 +108,6 @@ fn scenario(server: &str) {
 fn against_lanchat() {
     let s = Server::start(&[]);
     scenario(&s.addr());
-}
-
-/// InspIRCd on loopback with its IRCv3 modules, run in the foreground and
-/// killed by pid: no system service is involved. Host names are not
-/// resolved and its DNS points at loopback, so nothing leaves 127.0.0.0/8.
-struct Inspircd {
-    child: Child,
-    port: u16,
-}
-
-impl Inspircd {
-    fn start() -> Inspircd {
-        let bin = PathBuf::from("/usr/sbin/inspircd");
-        assert!(bin.exists(), "InspIRCd is not installed: `make test` installs it (Debian package inspircd)");
-        let dir = common::temp_dir("inspircd");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let d = dir.display();
-        let conf = format!(
-            r#"<server name="irc.test" description="test" network="TestNet">
-<admin name="Test" nick="test" email="test@localhost">
-<bind address="127.0.0.1" port="{port}" type="clients">
-<pid file="{d}/inspircd.pid">
-<dns server="127.0.0.1" timeout="1">
-<connect name="main" allow="*" resolvehostnames="no" timeout="60" threshold="1000" commandrate="100000" pingfreq="120" softsendq="1048576" hardsendq="1048576" recvq="65536" localmax="1000" globalmax="1000" maxchans="50" limit="5000" fakelag="off">
-<module name="cap">
-<module name="ircv3">
-<module name="ircv3_ctctags">
-<module name="ircv3_servertime">
-<module name="ircv3_echomessage">
-<module name="ircv3_batch">
-<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d}/ircd.log">
-<options prefixquit="Quit: ">
-"#
-        );
-        std::fs::write(dir.join("inspircd.conf"), conf).unwrap();
-        let child = Command::new(bin)
-            .args(["--nofork", "--runasroot", "--config"])
-            .arg(dir.join("inspircd.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Ready when it accepts a connection.
-        let end = Instant::now() + DEADLINE;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < end, "InspIRCd did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Inspircd { child, port }
-    }
-}
-
-impl Drop for Inspircd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -477,3 +477,20 @@ fn the_connect_dialog_lists_servers_found_on_the_lan() {
     });
     x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-connect.png"));
 }
+
+#[test]
+fn chat_and_canvas_work_on_inspircd_too() {
+    let x = Xvfb::start();
+    let ircd = common::Inspircd::start();
+    let ann = Gui::start(&x, &ircd.addr(), "ann", (0, 0));
+    ann.wait("ann connected to InspIRCd", connected);
+    let ben = Gui::start(&x, &ircd.addr(), "ben", (1030, 0));
+    ben.wait("ben connected", connected);
+    ann.wait("ben in ann's list", |p| p.users().iter().any(|u| u.ends_with("ben")));
+    ann.say("hello from lanchat on InspIRCd");
+    ben.wait("ann's line at ben", |p| p.log_has("#lobby", "<ann> hello from lanchat on InspIRCd"));
+    // The canvas travels as TAGMSG with client-only tags: InspIRCd relays them.
+    ann.drag((0.2, 0.2), (0.6, 0.6));
+    let a = ann.wait("ann's strokes", |p| p.num("strokes") > 0 && p.num("ink") > 0);
+    ben.wait("ann's drawing at ben", |p| p.num("strokes") >= a.num("strokes") && p.num("ink") > 0);
+}
