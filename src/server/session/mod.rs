@@ -132,7 +132,9 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 
 impl Session {
     async fn serve(&mut self, mut stream: TcpStream) -> String {
-        let cfg = self.shared.config.clone();
+        // The settings through our own handle on them, not a copy per connection.
+        let shared = self.shared.clone();
+        let cfg = &shared.config;
         let mut buf: Vec<u8> = Vec::new();
         let mut discarding = false;
         let connected = Instant::now();
