@@ -792,3 +792,21 @@ fn without_the_password_nobody_can_hold_a_nick() {
     let lines = squatter.expect_closed();
     assert!(lines.iter().any(|l| l.contains(" 464 ")), "{lines:?}");
 }
+
+#[test]
+fn a_client_that_quits_without_reading_does_not_keep_its_socket() {
+    // A huge sendq, so only the writer's stall limit (the ping timeout) can end it.
+    let s = Server::start(&["--ping-timeout", "2", "--flood-rate", "0", "--sendq", "100000000"]);
+    let base = fd_count(s.pid());
+    let mut hog = Client::register(&s.addr(), "hog");
+    // Messages to itself that it never reads: they fill the kernel's buffers, then its queue.
+    let blob = format!("PRIVMSG hog :{}\r\n", "x".repeat(400)).repeat(1000);
+    for _ in 0..30 {
+        hog.send_raw(blob.as_bytes());
+    }
+    hog.send("QUIT :bye");
+    s.expect_log("disconnected (hog): Quit: bye");
+    // The socket goes within the stall limit although the peer still holds it open.
+    wait_for("the departed client's socket to be closed", || fd_count(s.pid()) <= base);
+    drop(hog);
+}

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use async_net::TcpStream;
@@ -32,12 +33,14 @@ struct Inner {
 
 impl Outbox {
     /// Creates the queue and spawns its writer task; returns the queue and a
-    /// receiver that yields whenever the writer has made room.
-    pub fn start(stream: TcpStream, limit: usize) -> (Outbox, Receiver<()>) {
+    /// receiver that yields whenever the writer has made room. A write that
+    /// cannot finish within `stall` (the peer stopped reading) ends the
+    /// connection, so a departed client never holds its socket for good.
+    pub fn start(stream: TcpStream, limit: usize, stall: Duration) -> (Outbox, Receiver<()>) {
         let (tx, rx) = async_channel::unbounded();
         let (room_tx, room_rx) = async_channel::bounded(1);
         let inner = Arc::new(Inner { queued: AtomicUsize::new(0), limit, dead: AtomicBool::new(false), overflowed: AtomicBool::new(false), stream });
-        super::spawn(writer(inner.clone(), rx, room_tx));
+        super::spawn(writer(inner.clone(), rx, room_tx, stall));
         (Outbox { inner, tx }, room_rx)
     }
 
@@ -92,7 +95,7 @@ impl Outbox {
     }
 }
 
-async fn writer(inner: Arc<Inner>, rx: Receiver<Line>, room: Sender<()>) {
+async fn writer(inner: Arc<Inner>, rx: Receiver<Line>, room: Sender<()>, stall: Duration) {
     let mut stream = inner.stream.clone();
     let mut buf: Vec<u8> = Vec::new();
     while let Ok(first) = rx.recv().await {
@@ -107,7 +110,15 @@ async fn writer(inner: Arc<Inner>, rx: Receiver<Line>, room: Sender<()>) {
                 Err(_) => break,
             }
         }
-        if inner.dead.load(Ordering::Acquire) || stream.write_all(&buf).await.is_err() {
+        if inner.dead.load(Ordering::Acquire) {
+            break;
+        }
+        let written = smol::future::or(async { stream.write_all(&buf).await.is_ok() }, async {
+            smol::Timer::after(stall).await;
+            false
+        })
+        .await;
+        if !written {
             break;
         }
         inner.queued.fetch_sub(buf.len(), Ordering::AcqRel);

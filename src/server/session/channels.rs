@@ -111,11 +111,19 @@ impl Session {
     }
 
     /// Pushes bulk lines to this client only as fast as it reads them.
+    /// A client that reads nothing for the ping timeout meanwhile is cut off:
+    /// the read loop, which would time it out, is not running while we wait.
     pub(super) async fn push_paced(&self, lines: Vec<Line>) -> Result<(), ()> {
         let half = self.out.limit() / 2;
+        let stall = self.shared.config.ping_timeout;
         for line in lines {
-            while self.out.queued() + line.len() > half {
-                if self.out.is_dead() || self.room.recv().await.is_err() {
+            while self.out.queued() > 0 && self.out.queued() + line.len() > half {
+                let room = smol::future::or(async { self.room.recv().await.is_ok() }, async {
+                    smol::Timer::after(stall).await;
+                    false
+                });
+                if self.out.is_dead() || !room.await {
+                    self.out.kill();
                     return Err(());
                 }
             }

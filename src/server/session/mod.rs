@@ -65,7 +65,7 @@ struct Session {
 /// Serves one connection until it closes.
 pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let cfg = &shared.config;
-    let (out, room) = Outbox::start(stream.clone(), cfg.sendq);
+    let (out, room) = Outbox::start(stream.clone(), cfg.sendq, cfg.ping_timeout);
     let ip = match peer.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
