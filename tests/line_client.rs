@@ -131,3 +131,25 @@ fn reconnects_and_shows_only_the_history_it_missed() {
     assert!(printed.iter().all(|l| !l.contains("before the outage")), "{printed:?}");
     assert_eq!(printed.iter().filter(|l| l.contains("while you were away")).count(), 1, "{printed:?}");
 }
+
+#[test]
+fn a_password_with_a_space_is_sent_whole() {
+    let s = Server::start(&["--password", "open sesame"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
+        .args(["--client", "--no-gui", "--server", &s.addr(), "--nick", "ali", "--password", "open sesame"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    expect_out(&rx, "-!- connected");
+    writeln!(child.stdin.take().unwrap(), "/quit").unwrap();
+    assert!(child.wait().unwrap().success());
+}

@@ -485,3 +485,20 @@ fn bad_flags_exit_with_status_2() {
         assert!(help.contains(flag), "{flag} not in --help");
     }
 }
+
+#[test]
+fn a_message_too_long_once_prefixed_is_refused_not_truncated() {
+    let s = Server::start(&[]);
+    let mut a = joined(&s.addr(), "alice", "#long");
+    let mut b = joined(&s.addr(), "bob", "#long");
+    // 495 bytes as sent; with ":alice!alice@127.0.0.1 " in front, over 510.
+    let text = "y".repeat(495 - "PRIVMSG #long :".len());
+    a.send(&format!("PRIVMSG #long :{text}"));
+    a.expect_has(" 417 alice :Input line was too long");
+    a.send(&format!("PRIVMSG bob :{text}"));
+    a.expect_has(" 417 alice ");
+    assert!(b.sync().iter().all(|l| !l.contains("yyyy")));
+    // An error never echoes a parameter that would read as a trailing one.
+    a.send("CAP ::x");
+    assert!(a.expect_has(" 410 ").ends_with(" 410 alice x :Invalid CAP command"));
+}

@@ -164,6 +164,8 @@ struct Conn<'a, E: Fn(Event)> {
     nick: String,
     registered: bool,
     caps: Vec<String>,
+    /// Capabilities offered so far by a multi-line CAP LS.
+    offered: Vec<String>,
     /// Users of each channel we are in, by casefolded channel name.
     users: BTreeMap<String, Vec<String>>,
     /// NAMES replies being gathered.
@@ -185,6 +187,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
             nick: settings.nick.clone(),
             registered: false,
             caps: Vec::new(),
+            offered: Vec::new(),
             users: BTreeMap::new(),
             names: BTreeMap::new(),
             history_batches: Vec::new(),
@@ -225,7 +228,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
         self.send("CAP LS 302");
         if let Some(p) = &self.settings.password {
             let p = p.clone();
-            self.send(&format!("PASS {p}"));
+            self.send(&format!("PASS :{p}"));
         }
         let nick = self.nick.clone();
         self.send(&format!("NICK {nick}"));
@@ -386,7 +389,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
             None => (MsgKind::Privmsg, text),
         };
         // Room for ":nick!user@host PRIVMSG target :" as the server relays it.
-        let room = 512 - 2 - (self.nick.len() + 80 + target.len() + 12) - 10;
+        let room = (512usize - 2 - 10).saturating_sub(self.nick.len() + 80 + target.len() + 12).max(64);
         for part in split_utf8(body, room) {
             let wire = match kind {
                 MsgKind::Action => format!("\u{1}ACTION {part}\u{1}"),
@@ -435,11 +438,13 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
             }
             "CAP" => match msg.param(1) {
                 "LS" => {
-                    // A multi-line LS has "*" before the list.
+                    // A multi-line LS has "*" before the list on every line but the last.
                     let list = msg.params.last().copied().unwrap_or("");
-                    let offered: Vec<&str> = list.split(' ').map(|c| c.split('=').next().unwrap_or("")).collect();
-                    let want: Vec<&str> = WANTED_CAPS.iter().copied().filter(|c| offered.contains(c)).collect();
+                    self.offered.extend(list.split(' ').map(|c| c.split('=').next().unwrap_or("").to_string()));
                     if msg.param(2) != "*" {
+                        let offered = std::mem::take(&mut self.offered);
+                        let want: Vec<&str> =
+                            WANTED_CAPS.iter().copied().filter(|c| offered.iter().any(|o| o == c)).collect();
                         if want.is_empty() {
                             self.send("CAP END");
                         } else {
@@ -649,9 +654,13 @@ fn split_utf8(text: &str, max: usize) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut rest = text;
     while rest.len() > max {
-        let mut cut = max;
+        let mut cut = max.max(1);
         while !rest.is_char_boundary(cut) {
             cut -= 1;
+        }
+        if cut == 0 {
+            // Less room than one character: take the character whole.
+            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
         // Prefer a space near the end.
         if let Some(sp) = rest[..cut].rfind(' ').filter(|&i| i > max / 2) {
@@ -685,5 +694,6 @@ mod tests {
             assert!(p.len() <= 5);
         }
         assert_eq!(split_utf8(&s, 5).concat(), s);
+        assert_eq!(split_utf8("éé", 1), ["é", "é"], "always advances");
     }
 }

@@ -88,6 +88,11 @@ impl Session {
             } else {
                 base.push_str(" :");
                 base.push_str(text);
+                if base.len() > MAX_LINE - 2 {
+                    // With our prefix in front it would not fit a line: refuse, never truncate.
+                    self.num(&st, "417", ":Input line was too long");
+                    return;
+                }
                 // In the journal before anyone sees it: what was relayed is in history.
                 st.history.append(&chname, clock::unix_ms(now), &Line::from(base.as_str()));
             }
@@ -135,6 +140,10 @@ impl Session {
             if !tagmsg {
                 base.push_str(" :");
                 base.push_str(text);
+                if base.len() > MAX_LINE - 2 {
+                    self.num(&st, "417", ":Input line was too long");
+                    return;
+                }
             }
             let mut v = Variants::new(&base, &client_tags, now);
             if tagmsg {

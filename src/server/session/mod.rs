@@ -380,6 +380,7 @@ impl Session {
 
 /// A parameter echoed in an error, cut short and stripped of control characters.
 fn sanitize(s: &str, max: usize) -> String {
-    let s: String = s.chars().filter(|c| !c.is_control() && *c != ' ').take(max).collect();
+    // A middle parameter: no spaces, no control characters, no leading ':'.
+    let s: String = s.trim_start_matches(':').chars().filter(|c| !c.is_control() && *c != ' ').take(max).collect();
     if s.is_empty() { "*".into() } else { s }
 }
