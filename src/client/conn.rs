@@ -161,6 +161,9 @@ struct Conn<'a, E: Fn(Event)> {
     settings: &'a Settings,
     emit: &'a E,
     seen: &'a mut Seen,
+    /// `seen` as it was when this connection began: a replay is checked
+    /// against it, so a live line that overtakes the replay hides nothing.
+    seen_before: Seen,
     nick: String,
     registered: bool,
     caps: Vec<String>,
@@ -183,6 +186,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
         Conn {
             settings,
             emit,
+            seen_before: seen.clone(),
             seen,
             nick: settings.nick.clone(),
             registered: false,
@@ -598,7 +602,7 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                 let history = msg.tag("batch").is_some_and(|b| self.history_batches.iter().any(|h| h == b));
                 let key = conversation.to_ascii_lowercase();
                 if history
-                    && self.seen.get(&key).is_some_and(|(t, last)| time < *t || (time == *t && text == last))
+                    && self.seen_before.get(&key).is_some_and(|(t, last)| time < *t || (time == *t && text == last))
                 {
                     return None; // shown before the connection was lost
                 }
