@@ -26,6 +26,11 @@ use log::{error, info, warn};
 
 const FILE_NAME: &str = "history.journal";
 
+/// Most channels whose history is kept; a new one beyond this pushes out
+/// the channel that has been quiet longest, so memory and the compacted
+/// journal stay bounded however many channels come and go.
+pub const MAX_CHANNELS: usize = 1000;
+
 /// One line of a channel's history.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -44,6 +49,7 @@ pub struct Journal {
     max: u64,
     keep: usize,
     channels: HashMap<String, VecDeque<Entry>>,
+    max_channels: usize,
     /// Set while the disk refuses writes; cleared by a successful compaction.
     failing: Option<Instant>,
     dirty: bool,
@@ -90,6 +96,7 @@ impl Journal {
             max,
             keep,
             channels: HashMap::new(),
+            max_channels: MAX_CHANNELS,
             failing: None,
             dirty: false,
         };
@@ -147,7 +154,18 @@ impl Journal {
         if self.keep == 0 {
             return;
         }
-        let ring = self.channels.entry(super::state::fold(channel)).or_default();
+        let key = super::state::fold(channel);
+        if !self.channels.contains_key(&key) && self.channels.len() >= self.max_channels {
+            let quietest = self
+                .channels
+                .iter()
+                .min_by_key(|(_, ring)| ring.back().map_or(0, |e| e.time_ms))
+                .map(|(k, _)| k.clone());
+            if let Some(k) = quietest {
+                self.channels.remove(&k);
+            }
+        }
+        let ring = self.channels.entry(key).or_default();
         if ring.len() == self.keep {
             ring.pop_front();
         }
@@ -288,6 +306,25 @@ pub fn crc32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_is_kept_for_a_bounded_number_of_channels() {
+        let dir = std::env::temp_dir().join(format!("lanchat-journal-cap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut j = Journal::open(&dir, 5, 1 << 20).unwrap();
+        j.max_channels = 3;
+        for (i, c) in ["#a", "#b", "#c"].iter().enumerate() {
+            j.append(c, i as u64, &Arc::from(format!(":n!u@h PRIVMSG {c} :x")));
+        }
+        j.append("#a", 10, &Arc::from(":n!u@h PRIVMSG #a :again"));
+        // A fourth channel pushes out the quietest one, #b.
+        j.append("#d", 11, &Arc::from(":n!u@h PRIVMSG #d :new"));
+        assert_eq!(j.channel_count(), 3);
+        assert_eq!(j.recent("#b").count(), 0);
+        assert_eq!(j.recent("#a").count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn crc_matches_the_standard_check_value() {
