@@ -810,3 +810,33 @@ fn a_client_that_quits_without_reading_does_not_keep_its_socket() {
     wait_for("the departed client's socket to be closed", || fd_count(s.pid()) <= base);
     drop(hog);
 }
+
+#[test]
+fn a_clear_during_a_joiners_replay_is_never_followed_by_the_strokes_it_cleared() {
+    // A big canvas, a small sendq: the joiner's replay is paced by its reading.
+    let s = Server::start(&["--canvas-max", "40000000", "--flood-rate", "0", "--sendq", "65536"]);
+    let mut drawer = joined_caps(&s.addr(), "drawer", "#art", &["message-tags"]);
+    // Without message-tags it is sent no strokes, but may still send a clear.
+    let mut clearer = joined(&s.addr(), "clearer", "#art");
+    let points = ",100,100".repeat(64);
+    // 16 MB of strokes, far more than the kernel buffers a stalled replay can fill.
+    for chunk in 0..40 {
+        let mut blob = String::new();
+        for i in 0..1000 {
+            blob.push_str(&format!("@+lanchat/stroke={},ff0000,3{points} TAGMSG #art\r\n", chunk * 1000 + i));
+        }
+        drawer.send_raw(blob.as_bytes());
+    }
+    drawer.sync();
+    clearer.sync();
+    let mut joiner = Client::register_caps(&s.addr(), "joiner", &["message-tags"]);
+    joiner.send("JOIN #art");
+    // Its JOIN reached the others: the replay was taken and is being pushed.
+    clearer.expect_has("joiner!joiner@127.0.0.1 JOIN #art");
+    clearer.send("@+lanchat/clear TAGMSG #art");
+    clearer.sync();
+    // Now read the whole replay: once the clear arrives, no old stroke follows it.
+    joiner.expect_has("+lanchat/clear ");
+    let after = joiner.sync();
+    assert!(after.iter().all(|l| !l.contains("+lanchat/stroke=")), "strokes after the clear: {}", after.len());
+}

@@ -89,6 +89,8 @@ impl Client {
 pub struct Canvas {
     pub strokes: VecDeque<Line>,
     pub bytes: usize,
+    /// Counts the clears, so a replay in progress can tell it is out of date.
+    pub epoch: u64,
 }
 
 /// A channel: members, topic, modes and canvas.

@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// What a JOIN replays after the lock is released: history, then the canvas.
+pub(super) struct Replay {
+    lines: Vec<Line>,
+    /// Where the canvas lines start in `lines`.
+    canvas_from: usize,
+    /// The channel's casefolded name, and its canvas's clear count at the JOIN.
+    key: String,
+    epoch: u64,
+}
+
 impl Session {
     pub(super) async fn join(&mut self, msg: &Message<'_>) {
         if msg.params.is_empty() {
@@ -22,16 +32,16 @@ impl Session {
             return;
         }
         for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
-            let replay = self.join_one(name);
-            if let Some(lines) = replay
-                && self.push_paced(lines).await.is_err() {
-                    return;
-                }
+            if let Some(replay) = self.join_one(name)
+                && self.push_replay(replay).await.is_err()
+            {
+                return;
+            }
         }
     }
 
     /// Joins one channel; returns the history and canvas lines to replay.
-    pub(super) fn join_one(&mut self, name: &str) -> Option<Vec<Line>> {
+    pub(super) fn join_one(&mut self, name: &str) -> Option<Replay> {
         let shared = self.shared.clone();
         let cfg = &shared.config;
         let mut st = shared.lock();
@@ -74,12 +84,14 @@ impl Session {
         self.topic_reply(&st, &key);
         self.names_reply(&st, &key);
 
-        let mut replay = Vec::new();
-        self.history_lines(&st, &key, &chname, caps, &mut replay);
+        let mut lines = Vec::new();
+        self.history_lines(&st, &key, &chname, caps, &mut lines);
+        let canvas_from = lines.len();
+        let canvas = &st.channels[&key].canvas;
         if caps.has(Caps::MESSAGE_TAGS) {
-            replay.extend(st.channels[&key].canvas.strokes.iter().cloned());
+            lines.extend(canvas.strokes.iter().cloned());
         }
-        Some(replay)
+        Some(Replay { lines, canvas_from, key, epoch: canvas.epoch })
     }
 
     /// Formats the kept history of a channel for this client's capabilities.
@@ -110,13 +122,16 @@ impl Session {
         }
     }
 
-    /// Pushes bulk lines to this client only as fast as it reads them.
+    /// Pushes a JOIN replay to this client only as fast as it reads it.
     /// A client that reads nothing for the ping timeout meanwhile is cut off:
     /// the read loop, which would time it out, is not running while we wait.
-    pub(super) async fn push_paced(&self, lines: Vec<Line>) -> Result<(), ()> {
+    /// Canvas lines are pushed under the lock, and only while the canvas has
+    /// not been cleared since the replay was taken: a clear relayed meanwhile
+    /// is never followed by the strokes it cleared.
+    pub(super) async fn push_replay(&self, replay: Replay) -> Result<(), ()> {
         let half = self.out.limit() / 2;
         let stall = self.shared.config.ping_timeout;
-        for line in lines {
+        for (i, line) in replay.lines.into_iter().enumerate() {
             while self.out.queued() > 0 && self.out.queued() + line.len() > half {
                 let room = smol::future::or(async { self.room.recv().await.is_ok() }, async {
                     smol::Timer::after(stall).await;
@@ -127,7 +142,15 @@ impl Session {
                     return Err(());
                 }
             }
-            if !self.out.push(&line) {
+            if i >= replay.canvas_from {
+                let st = self.shared.lock();
+                if st.channels.get(&replay.key).is_none_or(|c| c.canvas.epoch != replay.epoch) {
+                    return Ok(());
+                }
+                if !self.out.push(&line) {
+                    return Err(());
+                }
+            } else if !self.out.push(&line) {
                 return Err(());
             }
         }

@@ -104,7 +104,9 @@ impl Session {
                 return;
             };
             match canvas_change {
-                Some(CanvasChange::Clear) => ch.canvas = Default::default(),
+                Some(CanvasChange::Clear) => {
+                    ch.canvas = Canvas { epoch: ch.canvas.epoch + 1, ..Default::default() };
+                }
                 Some(CanvasChange::Stroke) => {
                     if let Some(line) = v.for_caps(Caps::MESSAGE_TAGS) {
                         let max = shared.config.canvas_max;

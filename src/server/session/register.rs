@@ -57,7 +57,7 @@ impl Session {
             }
             _ => {
                 let sub = if sub.is_empty() { "*" } else { msg.param(0) };
-                self.num(&st, "410", format_args!("{} :Invalid CAP command", sanitize(&sub, 20)));
+                self.num(&st, "410", format_args!("{} :Invalid CAP command", sanitize(sub, 20)));
             }
         }
     }
