@@ -38,6 +38,7 @@ SERVER OPTIONS:
     --max-channels N        channels per client [default: 50]
     --discovery-port PORT   UDP port answering LAN discovery [default: 6667]
     --no-discovery          do not answer LAN discovery
+    --threads N             executor threads, 0 for one per core [default: 1]
     --log-level LEVEL       error, warn, info, debug or trace [default: info]
 
 CLIENT OPTIONS:
@@ -123,6 +124,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--register-timeout" => cfg.register_timeout = secs(&flag, &value()?)?,
             "--sendq" => cfg.sendq = parse(&flag, &value()?)?,
             "--max-channels" => cfg.max_channels = parse(&flag, &value()?)?,
+            "--threads" => cfg.threads = parse(&flag, &value()?)?,
             "--log-level" => level = parse(&flag, &value()?)?,
             "--server" => server = Some(value()?),
             "--nick" => nick = Some(value()?),

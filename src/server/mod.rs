@@ -61,6 +61,10 @@ pub struct Config {
     pub max_channels: usize,
     /// UDP port answering LAN discovery queries on the bind address (None: off).
     pub discovery_port: Option<u16>,
+    /// Executor threads (0: one per core). One is the default: the work is
+    /// mostly system calls under one state lock, and on a 2-core machine a
+    /// second thread cost 30% more CPU per message in wake-ups (docs/PERFORMANCE.md).
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -85,6 +89,7 @@ impl Default for Config {
             sendq: 1 << 20,
             max_channels: 50,
             discovery_port: Some(crate::discovery::DEFAULT_PORT),
+            threads: 1,
         }
     }
 }
@@ -139,8 +144,11 @@ pub fn run(config: Config) -> Result<(), String> {
     info!("history in {} ({} channels)", config.data_dir.display(), history.channel_count());
 
     let shared = Arc::new(state::Shared::new(config, motd, history));
-    // One executor thread per core; sessions are tasks, never threads.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Sessions are tasks on the executor threads, never threads of their own.
+    let threads = match shared.config.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     for i in 1..threads {
         std::thread::Builder::new()
             .name(format!("lanchat-{i}"))
