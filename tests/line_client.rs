@@ -33,8 +33,14 @@ fn collect_until(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
 
 /// Starts the line-mode client; returns it, its stdin, and its printed lines.
 fn start_cli(addr: &str, nick: &str) -> (Child, ChildStdin, mpsc::Receiver<String>) {
+    start_cli_with(addr, nick, &[])
+}
+
+/// [`start_cli`] with more flags.
+fn start_cli_with(addr: &str, nick: &str, extra: &[&str]) -> (Child, ChildStdin, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
         .args(["--client", "--no-gui", "--server", addr, "--nick", nick, "--channel", "#lobby"])
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -135,21 +141,8 @@ fn reconnects_and_shows_only_the_history_it_missed() {
 #[test]
 fn a_password_with_a_space_is_sent_whole() {
     let s = Server::start(&["--password", "open sesame"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
-        .args(["--client", "--no-gui", "--server", &s.addr(), "--nick", "ali", "--password", "open sesame"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, mut stdin, rx) = start_cli_with(&s.addr(), "ali", &["--password", "open sesame"]);
     expect_out(&rx, "-!- connected");
-    writeln!(child.stdin.take().unwrap(), "/quit").unwrap();
+    writeln!(stdin, "/quit").unwrap();
     assert!(child.wait().unwrap().success());
 }
