@@ -117,9 +117,10 @@ pub fn discover(targets: &[String], wait: Duration) -> io::Result<Vec<Found>> {
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
                 if let Some(f) = parse_reply(&buf[..n], nonce, from)
-                    && !found.iter().any(|x| x.addr == f.addr) {
-                        found.push(f);
-                    }
+                    && !found.iter().any(|x| x.addr == f.addr)
+                {
+                    found.push(f);
+                }
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => break,
             // An ICMP port-unreachable from a target with no server: keep listening.
@@ -178,7 +179,10 @@ mod tests {
         let r = reply(nonce, "pi", 6667, "0.1.0", 3, q.len()).unwrap();
         let from: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let f = parse_reply(&r, 0xabc, from).unwrap();
-        assert_eq!(f, Found { addr: "127.0.0.1:6667".parse().unwrap(), name: "pi".into(), version: "0.1.0".into(), users: 3 });
+        assert_eq!(
+            f,
+            Found { addr: "127.0.0.1:6667".parse().unwrap(), name: "pi".into(), version: "0.1.0".into(), users: 3 }
+        );
         assert_eq!(parse_reply(&r, 0xabd, from), None, "a stale nonce");
     }
 

@@ -273,11 +273,12 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                         let text = String::from_utf8_lossy(raw);
                         let text = text.trim_end_matches('\r');
                         if let Ok(msg) = Message::parse(text)
-                            && let Some(end) = self.handle(&msg, pending, channels, quitting) {
-                                let out = std::mem::take(&mut self.out);
-                                let _ = stream.write_all(&out).await;
-                                return end;
-                            }
+                            && let Some(end) = self.handle(&msg, pending, channels, quitting)
+                        {
+                            let out = std::mem::take(&mut self.out);
+                            let _ = stream.write_all(&out).await;
+                            return end;
+                        }
                     }
                     buf.drain(..start);
                     if buf.len() > 64 * 1024 {
@@ -436,9 +437,10 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
             }
             "PONG" => {
                 if let Some((token, at)) = &self.ping_sent
-                    && msg.params.iter().any(|p| p == token) {
-                        (self.emit)(Event::Rtt(at.elapsed()));
-                    }
+                    && msg.params.iter().any(|p| p == token)
+                {
+                    (self.emit)(Event::Rtt(at.elapsed()));
+                }
             }
             "CAP" => match msg.param(1) {
                 "LS" => {
@@ -457,15 +459,16 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                     }
                 }
                 "ACK" => {
-                    self.caps.extend(msg.params.last().unwrap_or(&"").split(' ').filter(|c| !c.is_empty()).map(String::from));
+                    self.caps.extend(
+                        msg.params.last().unwrap_or(&"").split(' ').filter(|c| !c.is_empty()).map(String::from),
+                    );
                     if !self.registered {
                         self.send("CAP END");
                     }
                 }
-                "NAK"
-                    if !self.registered => {
-                        self.send("CAP END");
-                    }
+                "NAK" if !self.registered => {
+                    self.send("CAP END");
+                }
                 _ => {}
             },
             "001" => {
@@ -536,7 +539,8 @@ impl<'a, E: Fn(Event)> Conn<'a, E> {
                     if before != list.len() {
                         let why = msg.params.get(if msg.command == "PART" { 1 } else { 0 }).copied().unwrap_or("");
                         let verb = if msg.command == "PART" { "left" } else { "quit" };
-                        let text = if why.is_empty() { format!("{from} {verb}") } else { format!("{from} {verb} ({why})") };
+                        let text =
+                            if why.is_empty() { format!("{from} {verb}") } else { format!("{from} {verb} ({why})") };
                         self.system(Some(&key), text);
                         self.emit_users(&key, &key);
                     }

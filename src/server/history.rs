@@ -110,10 +110,7 @@ impl Journal {
             }
         }
         if dropped > 0 || good_len < data.len() {
-            warn!(
-                "history: dropped {dropped} corrupt record(s) and {} torn byte(s)",
-                data.len() - good_len
-            );
+            warn!("history: dropped {dropped} corrupt record(s) and {} torn byte(s)", data.len() - good_len);
         }
         j.size = good_len as u64;
         // What could be read is served even when the disk refuses writes
@@ -191,9 +188,10 @@ impl Journal {
                 self.size += rec.len() as u64;
                 self.dirty = true;
                 if self.size > self.compact_at
-                    && let Err(e) = self.compact() {
-                        self.fail(e);
-                    }
+                    && let Err(e) = self.compact()
+                {
+                    self.fail(e);
+                }
             }
             Err(e) => self.fail(e),
         }
@@ -218,7 +216,10 @@ impl Journal {
     }
 
     fn fail(&mut self, e: io::Error) {
-        error!("history: cannot write the journal in {}: {e}; relaying goes on, lines are kept in memory until it works again", self.dir.display());
+        error!(
+            "history: cannot write the journal in {}: {e}; relaying goes on, lines are kept in memory until it works again",
+            self.dir.display()
+        );
         self.failing = Some(Instant::now());
         // A partial record may have been written: cut it off when we can.
         if let Some(f) = &self.file {

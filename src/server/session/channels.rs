@@ -78,8 +78,7 @@ impl Session {
         }
         let line = format!(":{prefix} JOIN {chname}");
         let mut v = Variants::new(&line, "", now);
-        let members: Vec<ClientId> = st.channels[&key].members.iter().map(|(m, _)| *m).collect();
-        st.fanout(members, &mut v);
+        st.fanout_channel(&key, None, &mut v);
         info!("{}: joined {chname}", self.peer);
         self.topic_reply(&st, &key);
         self.names_reply(&st, &key);
@@ -302,9 +301,7 @@ impl Session {
             Some(Topic { text: text.clone(), setter: nick, time: clock::unix_ms(now) / 1000 })
         };
         let line = format!(":{prefix} TOPIC {} :{text}", ch.name);
-        let members: Vec<ClientId> = ch.members.iter().map(|(m, _)| *m).collect();
-        let mut v = Variants::new(&line, "", now);
-        st.fanout(members, &mut v);
+        st.fanout_channel(&key, None, &mut Variants::new(&line, "", now));
     }
 
     pub(super) fn mode(&self, msg: &Message<'_>) {
@@ -443,8 +440,7 @@ impl Session {
                 line.push(' ');
                 line.push_str(a);
             }
-            let members: Vec<ClientId> = st.channels[&key].members.iter().map(|(m, _)| *m).collect();
-            st.fanout(members, &mut Variants::new(&line, "", SystemTime::now()));
+            st.fanout_channel(&key, None, &mut Variants::new(&line, "", SystemTime::now()));
         }
     }
 }
@@ -463,8 +459,7 @@ pub(super) fn part_one(st: &mut State, id: ClientId, name: &str, reason: &str) {
     } else {
         format!(":{prefix} PART {} :{reason}", ch.name)
     };
-    let members: Vec<ClientId> = ch.members.iter().map(|(m, _)| *m).collect();
-    st.fanout(members, &mut Variants::new(&line, "", SystemTime::now()));
+    st.fanout_channel(&key, None, &mut Variants::new(&line, "", SystemTime::now()));
     remove_member(st, id, &key);
 }
 

@@ -122,12 +122,12 @@ impl Session {
                 }
                 None => {}
             }
-            let to: Vec<ClientId> = ch.members.iter().map(|(m, _)| *m).filter(|m| *m != self.id).collect();
-            st.fanout(to, &mut v);
+            st.fanout_channel(&key, Some(self.id), &mut v);
             if caps.has(Caps::ECHO_MESSAGE)
-                && let Some(line) = v.for_caps(caps) {
-                    self.out.push(&line);
-                }
+                && let Some(line) = v.for_caps(caps)
+            {
+                self.out.push(&line);
+            }
         } else {
             let Some(tid) = st.find_nick(target) else {
                 if !notice {
@@ -155,18 +155,19 @@ impl Session {
                 st.fanout([tid], &mut v);
             }
             if caps.has(Caps::ECHO_MESSAGE)
-                && let Some(line) = v.for_caps(caps) {
-                    self.out.push(&line);
-                }
-            if cmd == "PRIVMSG"
-                && let Some(away) = &tc.away {
-                    self.num(&st, "301", format_args!("{} :{away}", tc.nick));
-                }
-        }
-        if !tagmsg
-            && let Some(c) = st.clients.get_mut(&self.id) {
-                c.last_spoke = Instant::now();
+                && let Some(line) = v.for_caps(caps)
+            {
+                self.out.push(&line);
             }
+            if cmd == "PRIVMSG"
+                && let Some(away) = &tc.away
+            {
+                self.num(&st, "301", format_args!("{} :{away}", tc.nick));
+            }
+        }
+        if !tagmsg && let Some(c) = st.clients.get_mut(&self.id) {
+            c.last_spoke = Instant::now();
+        }
     }
 }
 
