@@ -1,12 +1,16 @@
 //! A client's outgoing queue and the task that drains it to the socket.
 //!
-//! Lines are `Arc<str>`: a message fanned out to a channel is formatted once
-//! and the same allocation sits in every recipient's queue. The queue is
-//! bounded in bytes (the "sendq"): a client that stops reading is cut off
-//! the moment its queue is full, so it never slows anyone else down.
+//! A message fanned out to a channel is formatted once (an `Arc<str>` shared
+//! by every recipient's turn of the fan-out), and its bytes are appended to
+//! each recipient's pending buffer: the copy the socket write needs anyway,
+//! made once, with no per-line queue entry, reference count or wake-up. The
+//! writer task swaps the whole buffer out under a short lock and writes it in
+//! one system call. The queue is bounded in bytes (the "sendq"): a client
+//! that stops reading is cut off the moment its queue is full, so it never
+//! slows anyone else down.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
@@ -16,19 +20,68 @@ use smol::io::AsyncWriteExt;
 /// One formatted line, CR LF included, shared between recipients.
 pub type Line = Arc<str>;
 
+/// Most bytes handed to one `write` call; a stall is judged per call.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// Buffers given up by connections that went idle, kept for the next burst.
+/// Freeing a buffer and growing a new one cost more than the rest of a
+/// delivery (page faults and copies, in the profile of a busy channel);
+/// a shared spare list keeps that saving without a buffer per idle client.
+static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Most spare buffers kept, and the largest kept (1 MiB at most in all).
+const SPARE_COUNT: usize = 32;
+const SPARE_CAPACITY: usize = 32 * 1024;
+
+/// A buffer for a connection that has none.
+fn spare() -> Vec<u8> {
+    SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_else(|| Vec::with_capacity(4096))
+}
+
+/// Keeps an idle connection's buffer for another, or frees it.
+fn recycle(mut buf: Vec<u8>) {
+    if buf.capacity() == 0 || buf.capacity() > SPARE_CAPACITY {
+        return;
+    }
+    buf.clear();
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    if spare.len() < SPARE_COUNT {
+        spare.push(buf);
+    }
+}
+
 /// The sending side of a client's queue; cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
     inner: Arc<Inner>,
-    tx: Sender<Line>,
 }
 
 struct Inner {
-    queued: AtomicUsize,
+    queue: Mutex<Queue>,
     limit: usize,
-    dead: AtomicBool,
-    overflowed: AtomicBool,
     stream: TcpStream,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Bytes waiting for the writer.
+    pending: Vec<u8>,
+    /// Bytes the writer took and has not finished writing.
+    writing: usize,
+    /// The writer, when it waits for bytes.
+    waker: Option<Waker>,
+    /// No more lines: the writer drains what is pending, then closes.
+    closed: bool,
+    /// Cut off: nothing more is written.
+    dead: bool,
+    overflowed: bool,
+}
+
+impl Inner {
+    /// A panic while holding this lock leaves plain bytes and flags behind,
+    /// nothing half-changed that matters: a poisoned lock is used as it is.
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Outbox {
@@ -37,31 +90,41 @@ impl Outbox {
     /// cannot finish within `stall` (the peer stopped reading) ends the
     /// connection, so a departed client never holds its socket for good.
     pub fn start(stream: TcpStream, limit: usize, stall: Duration) -> (Outbox, Receiver<()>) {
-        let (tx, rx) = async_channel::unbounded();
         let (room_tx, room_rx) = async_channel::bounded(1);
-        let inner = Arc::new(Inner { queued: AtomicUsize::new(0), limit, dead: AtomicBool::new(false), overflowed: AtomicBool::new(false), stream });
-        super::spawn(writer(inner.clone(), rx, room_tx, stall));
-        (Outbox { inner, tx }, room_rx)
+        let inner = Arc::new(Inner { queue: Mutex::new(Queue::default()), limit, stream });
+        super::spawn(writer(inner.clone(), room_tx, stall));
+        (Outbox { inner }, room_rx)
     }
 
-    /// Queues a line for another client. Returns false, and kills the
-    /// connection, when the client's queue is full.
-    pub fn push(&self, line: &Line) -> bool {
-        if self.is_dead() {
+    /// Queues a line (CR LF included). Returns false when the connection is
+    /// closing or cut off; kills the connection when its queue is full.
+    pub fn push(&self, line: &str) -> bool {
+        let mut q = self.inner.queue();
+        if q.dead || q.closed {
             return false;
         }
-        let queued = self.inner.queued.fetch_add(line.len(), Ordering::AcqRel) + line.len();
-        if queued > self.inner.limit {
-            self.inner.overflowed.store(true, Ordering::Release);
+        if q.pending.len() + q.writing + line.len() > self.inner.limit {
+            q.overflowed = true;
+            drop(q);
             self.kill();
             return false;
         }
-        self.tx.try_send(line.clone()).is_ok()
+        if q.pending.capacity() == 0 {
+            q.pending = spare();
+        }
+        q.pending.extend_from_slice(line.as_bytes());
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
     }
 
     /// Bytes waiting to be written.
     pub fn queued(&self) -> usize {
-        self.inner.queued.load(Ordering::Acquire)
+        let q = self.inner.queue();
+        q.pending.len() + q.writing
     }
 
     /// The sendq limit in bytes.
@@ -71,66 +134,112 @@ impl Outbox {
 
     /// True when the connection was cut off because the queue was full.
     pub fn overflowed(&self) -> bool {
-        self.inner.overflowed.load(Ordering::Acquire)
+        self.inner.queue().overflowed
     }
 
     /// True once the connection was cut off.
     pub fn is_dead(&self) -> bool {
-        self.inner.dead.load(Ordering::Acquire)
+        self.inner.queue().dead
     }
 
     /// Cuts the connection off at once: the socket is shut down, which ends
     /// the writer and makes the session's next read fail, so the session
     /// cleans up through its ordinary path.
     pub fn kill(&self) {
-        if !self.inner.dead.swap(true, Ordering::AcqRel) {
-            let _ = self.inner.stream.shutdown(std::net::Shutdown::Both);
-            self.tx.close();
+        let mut q = self.inner.queue();
+        if q.dead {
+            return;
+        }
+        q.dead = true;
+        recycle(std::mem::take(&mut q.pending));
+        let waker = q.waker.take();
+        drop(q);
+        let _ = self.inner.stream.shutdown(std::net::Shutdown::Both);
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 
     /// Writes what is queued, then closes the socket (after QUIT or ERROR).
     pub fn close(&self) {
-        self.tx.close();
+        let mut q = self.inner.queue();
+        q.closed = true;
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 }
 
-async fn writer(inner: Arc<Inner>, rx: Receiver<Line>, room: Sender<()>, stall: Duration) {
+/// Waits until there are bytes to write (true) or the queue is closed and
+/// drained, or cut off (false).
+async fn ready(inner: &Inner) -> bool {
+    std::future::poll_fn(|cx| {
+        let mut q = inner.queue();
+        if q.dead {
+            Poll::Ready(false)
+        } else if !q.pending.is_empty() {
+            Poll::Ready(true)
+        } else if q.closed {
+            Poll::Ready(false)
+        } else {
+            if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                q.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+async fn writer(inner: Arc<Inner>, room: Sender<()>, stall: Duration) {
     let mut stream = inner.stream.clone();
     let mut buf: Vec<u8> = Vec::new();
-    while let Ok(first) = rx.recv().await {
+    while ready(&inner).await {
         // Let the task that woke us (usually a session fanning a batch of
         // lines out) run on, so more lines are waiting: one write, not many.
         smol::future::yield_now().await;
-        // Batch whatever else is waiting into one write.
-        buf.extend_from_slice(first.as_bytes());
-        while buf.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(line) => buf.extend_from_slice(line.as_bytes()),
-                Err(_) => break,
+        {
+            let mut q = inner.queue();
+            if q.dead {
+                break;
+            }
+            std::mem::swap(&mut q.pending, &mut buf);
+            q.writing = buf.len();
+        }
+        let mut written = true;
+        for chunk in buf.chunks(WRITE_CHUNK) {
+            written = smol::future::or(async { stream.write_all(chunk).await.is_ok() }, async {
+                smol::Timer::after(stall).await;
+                false
+            })
+            .await;
+            if !written {
+                break;
             }
         }
-        if inner.dead.load(Ordering::Acquire) {
-            break;
-        }
-        let written = smol::future::or(async { stream.write_all(&buf).await.is_ok() }, async {
-            smol::Timer::after(stall).await;
-            false
-        })
-        .await;
         if !written {
             break;
         }
-        inner.queued.fetch_sub(buf.len(), Ordering::AcqRel);
+        let idle = {
+            let mut q = inner.queue();
+            q.writing = 0;
+            let idle = q.pending.is_empty();
+            if idle {
+                // The buffer handed over at the swap: an idle connection holds none.
+                recycle(std::mem::take(&mut q.pending));
+            }
+            idle
+        };
         let _ = room.try_send(());
-        if rx.is_empty() || buf.capacity() > 16 * 1024 {
-            // Idle (or oversized): free the buffer, so an idle connection holds none.
-            buf = Vec::new();
+        if idle || buf.capacity() > 4 * WRITE_CHUNK {
+            recycle(std::mem::take(&mut buf));
         } else {
             buf.clear();
         }
     }
     let _ = stream.flush().await;
-    inner.dead.store(true, Ordering::Release);
+    inner.queue().dead = true;
     let _ = inner.stream.shutdown(std::net::Shutdown::Both);
 }
