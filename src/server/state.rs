@@ -5,6 +5,7 @@
 //! lets go, so everyone sees events in the same order. Nothing in here awaits.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -16,6 +17,33 @@ use super::outbox::{Line, Outbox};
 
 /// Identifies a connection for its whole life.
 pub type ClientId = u64;
+
+/// Clients by id, hashed with [`IdHasher`].
+pub type Clients = HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>;
+
+/// Hashes a [`ClientId`] with one multiplication. Ids are our own counter,
+/// never chosen by a client, so there is no flooding attack to defend
+/// against, and SipHash cost as much as the rest of a delivery: every
+/// message looks up each of its recipients.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: spreads a counter's low bits into the high ones.
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// The IRCv3 capabilities we offer, as a bit set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,7 +165,7 @@ pub struct Topic {
 
 /// Everything behind the lock.
 pub struct State {
-    pub clients: HashMap<ClientId, Client>,
+    pub clients: Clients,
     /// Casefolded nick to client, registered or still registering.
     pub nicks: HashMap<String, ClientId>,
     /// Casefolded name to channel.
@@ -216,7 +244,7 @@ impl Shared {
             motd,
             started: SystemTime::now(),
             state: Mutex::new(State {
-                clients: HashMap::new(),
+                clients: Clients::default(),
                 nicks: HashMap::new(),
                 channels: HashMap::new(),
                 history,
