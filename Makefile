@@ -64,14 +64,16 @@ include cross/cross.mk
 # from Debian, any service the package started is stopped and disabled, and
 # the bench starts it by hand on 127.0.0.1 with its own config in a temp dir
 # and stops it by its pid. Everything stays on loopback. Not part of `make test`.
+# `ONLY=1,2` runs just those scenarios (quicker while working on one).
 PEER ?=
+ONLY ?=
 BENCH_ROUNDS ?= 2
 
 .PHONY: bench bench-peer
 
 bench: bench-peer
 	$(CARGO) build --release $(SERVER_FLAGS) --bin lanchat --example loadgen --example bench
-	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER))
+	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER)) $(if $(ONLY),--only $(ONLY))
 
 bench-peer:
 ifneq ($(PEER),)

@@ -1,7 +1,7 @@
 //! `bench`: the scenarios of `make bench`, run with `loadgen` (built beside
 //! this binary) against lanchat and, optionally, a peer IRC server.
 //!
-//! USAGE: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N]
+//! USAGE: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N] [--only 1,2,...]
 //!
 //! Every scenario gets a freshly started server on 127.0.0.1 (a free port),
 //! stopped by its pid afterwards. With a peer, scenarios 1-3 alternate
@@ -224,6 +224,7 @@ fn main() {
     let mut lanchat = PathBuf::from("target/release/lanchat");
     let mut peer: Option<String> = None;
     let mut rounds = 2;
+    let mut only: Option<Vec<String>> = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -231,7 +232,10 @@ fn main() {
             "--lanchat" => lanchat = PathBuf::from(it.next().expect("--lanchat PATH")),
             "--peer" => peer = it.next().cloned().filter(|p| !p.is_empty()),
             "--rounds" => rounds = it.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
-            other => panic!("unknown flag {other}; usage: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N]"),
+            "--only" => only = it.next().map(|v| v.split(',').map(str::to_string).collect()),
+            other => panic!(
+                "unknown flag {other}; usage: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N] [--only 1,2,...]"
+            ),
         }
     }
     // 10,000 connections on each side: raise the file limit, for our children too.
@@ -239,6 +243,7 @@ fn main() {
     unsafe {
         setrlimit(7, &RLimit { cur: 65536, max: 65536 });
     }
+    let run = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
     let lg = std::env::current_exe().unwrap().with_file_name("loadgen");
     let mut servers = vec!["lanchat".to_string()];
     servers.extend(peer.clone());
@@ -251,7 +256,7 @@ fn main() {
     // results[scenario][server] = JSON lines, one per round.
     let mut results: Vec<Vec<Vec<String>>> = vec![vec![Vec::new(); servers.len()]; scenarios.len()];
     for round in 0..rounds {
-        for (si, (name, _, args)) in scenarios.iter().enumerate() {
+        for (si, (name, _, args)) in scenarios.iter().enumerate().filter(|(_, s)| run(s.0)) {
             for (k, kind) in servers.iter().enumerate() {
                 eprintln!("--- round {} scenario {name} on {kind}", round + 1);
                 let (server, _) = start(kind, &lanchat);
@@ -261,7 +266,7 @@ fn main() {
     }
     // Scenario 4: scenario 1 with and without a client that never reads (lanchat only), alternating.
     let mut s4: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-    for round in 0..rounds {
+    for round in (0..rounds).filter(|_| run("4")) {
         for (i, slow) in ["0", "1"].iter().enumerate() {
             eprintln!("--- round {} scenario 4 (slow readers: {slow})", round + 1);
             let (server, _) = start("lanchat", &lanchat);
@@ -270,11 +275,14 @@ fn main() {
             s4[i].push(loadgen(&lg, &server, if *slow == "0" { "4-base" } else { "4-slow" }, &args));
         }
     }
-    eprintln!("--- scenario 5");
-    let (listen_s, first_s, join_s) = cold_start(&lanchat);
-    println!(
-        "JSON {{\"scenario\":\"5\",\"server\":\"lanchat\",\"start_to_listen_s\":{listen_s:.4},\"start_to_first_registered_s\":{first_s:.4},\"join_with_100_history_s\":{join_s:.4}}}"
-    );
+    let s5 = run("5").then(|| {
+        eprintln!("--- scenario 5");
+        let (listen_s, first_s, join_s) = cold_start(&lanchat);
+        println!(
+            "JSON {{\"scenario\":\"5\",\"server\":\"lanchat\",\"start_to_listen_s\":{listen_s:.4},\"start_to_first_registered_s\":{first_s:.4},\"join_with_100_history_s\":{join_s:.4}}}"
+        );
+        (listen_s, first_s, join_s)
+    });
 
     // ---- the table ----
     println!();
@@ -299,7 +307,8 @@ fn main() {
     };
     let avg = |si: usize, k: usize, key: &str| mean(&results[si][k].iter().map(|j| field(j, key)).collect::<Vec<_>>());
     let per = |si: usize, key: &str, scale: f64| -> Vec<f64> { (0..servers.len()).map(|k| avg(si, k, key) * scale).collect() };
-    for (si, (name, what, _)) in scenarios.iter().enumerate() {
+    let ran = |si: usize| !results[si][0].is_empty();
+    for (si, (name, what, _)) in scenarios.iter().enumerate().filter(|(si, _)| ran(*si)) {
         println!("{name:<4} {what}");
         if si < 2 {
             row(name, "connect+register all (s)", per(si, "connect_s", 1.0), 3);
@@ -324,8 +333,12 @@ fn main() {
     let s4p99 = |i: usize| mean(&s4[i].iter().map(|j| field(j, "p99_us") / 1000.0).collect::<Vec<_>>());
     let (base, slow) = (s4p99(0), s4p99(1));
     let s4change = (slow / base - 1.0) * 100.0;
-    println!("4    slow reader (lanchat): p99 {base:.2} ms without, {slow:.2} ms with one client that never reads: {s4change:+.1}%");
-    println!("5    cold start (lanchat): listening after {:.1} ms, first client registered after {:.1} ms; JOIN with 100 history lines: {:.2} ms", listen_s * 1e3, first_s * 1e3, join_s * 1e3);
+    if !s4[0].is_empty() {
+        println!("4    slow reader (lanchat): p99 {base:.2} ms without, {slow:.2} ms with one client that never reads: {s4change:+.1}%");
+    }
+    if let Some((listen_s, first_s, join_s)) = s5 {
+        println!("5    cold start (lanchat): listening after {:.1} ms, first client registered after {:.1} ms; JOIN with 100 history lines: {:.2} ms", listen_s * 1e3, first_s * 1e3, join_s * 1e3);
+    }
 
     // ---- notes and targets ----
     println!();
@@ -349,18 +362,24 @@ fn main() {
     let verdict = |ok: bool| if ok { "MET" } else { "NOT MET" };
     if servers.len() > 1 {
         let p = &servers[1];
-        for si in 0..2 {
+        for si in (0..2).filter(|si| ran(*si)) {
             let ratio = avg(si, 0, "msgs_per_s") / avg(si, 1, "msgs_per_s");
             let (l99, p99) = (avg(si, 0, "p99_us"), avg(si, 1, "p99_us"));
             println!("target: scenario {} msgs/s >= 2x {p}: {ratio:.2}x: {}", si + 1, verdict(ratio >= 2.0));
             println!("target: scenario {} p99 <= {p}'s: {:.2} vs {:.2} ms: {}", si + 1, l99 / 1e3, p99 / 1e3, verdict(l99 <= p99));
         }
     }
-    let kib = (avg(2, 0, "rss_registered_kib") - avg(2, 0, "rss_idle_kib")) / 10_000.0;
-    let held = results[2][0].iter().all(|j| field(j, "alive") == 10_000.0 && field(j, "errors") == 0.0);
-    println!("target: scenario 3 <= 8 KiB per idle connection: {kib:.2} KiB: {}", verdict(kib <= 8.0));
-    println!("target: scenario 3 10,000 connections held without error: {}", verdict(held));
-    let peak = results[0][0].iter().map(|j| field(j, "hwm_kib")).fold(0.0, f64::max) / 1024.0;
-    println!("target: scenario 1 peak RSS < 20 MiB: {peak:.1} MiB: {}", verdict(peak < 20.0));
-    println!("target: scenario 4 p99 change <= 10%: {s4change:+.1}%: {}", verdict(s4change <= 10.0));
+    if ran(2) {
+        let kib = (avg(2, 0, "rss_registered_kib") - avg(2, 0, "rss_idle_kib")) / 10_000.0;
+        let held = results[2][0].iter().all(|j| field(j, "alive") == 10_000.0 && field(j, "errors") == 0.0);
+        println!("target: scenario 3 <= 8 KiB per idle connection: {kib:.2} KiB: {}", verdict(kib <= 8.0));
+        println!("target: scenario 3 10,000 connections held without error: {}", verdict(held));
+    }
+    if ran(0) {
+        let peak = results[0][0].iter().map(|j| field(j, "hwm_kib")).fold(0.0, f64::max) / 1024.0;
+        println!("target: scenario 1 peak RSS < 20 MiB: {peak:.1} MiB: {}", verdict(peak < 20.0));
+    }
+    if !s4[0].is_empty() {
+        println!("target: scenario 4 p99 change <= 10%: {s4change:+.1}%: {}", verdict(s4change <= 10.0));
+    }
 }
