@@ -169,6 +169,16 @@ fn echo_message_server_time_and_client_tags() {
     assert!(a.expect_has(" LIST ").ends_with(":echo-message message-tags server-time"));
     a.send("CAP REQ :batch bogus");
     a.expect_has(" NAK :batch bogus");
+    // Capabilities changed after JOIN apply to what the channel relays at once.
+    c.send("CAP REQ :server-time");
+    c.expect_has(" ACK :server-time");
+    b.send("PRIVMSG #t :later");
+    assert!(c.expect_has("PRIVMSG").starts_with("@time="));
+    a.send("CAP REQ :-echo-message");
+    a.expect_has(" ACK :-echo-message");
+    a.send("PRIVMSG #t :no echo");
+    assert!(c.expect_has("PRIVMSG").ends_with(":no echo"));
+    assert!(a.sync().iter().all(|l| !l.contains("no echo")));
 }
 
 #[test]

@@ -121,6 +121,18 @@ pub struct Canvas {
     pub epoch: u64,
 }
 
+/// A channel member, with what a fan-out needs to reach it without looking
+/// the client up: one walk down a contiguous list per message.
+#[derive(Clone)]
+pub struct Member {
+    pub id: ClientId,
+    /// Channel operator.
+    pub op: bool,
+    /// The client's capabilities, kept equal to [`Client::caps`] by [`State::set_caps`].
+    pub caps: Caps,
+    pub out: Outbox,
+}
+
 /// A channel: members, topic, modes and canvas.
 pub struct Channel {
     /// The name as first created.
@@ -129,7 +141,7 @@ pub struct Channel {
     /// Unix seconds of creation.
     pub created: u64,
     /// Members and whether each is a channel operator, in join order.
-    pub members: Vec<(ClientId, bool)>,
+    pub members: Vec<Member>,
     /// +n: only members may send to the channel.
     pub no_external: bool,
     /// +t: only operators may set the topic.
@@ -140,7 +152,7 @@ pub struct Channel {
 impl Channel {
     /// Whether `id` is a member, and if so whether an operator.
     pub fn member(&self, id: ClientId) -> Option<bool> {
-        self.members.iter().find(|(m, _)| *m == id).map(|(_, op)| *op)
+        self.members.iter().find(|m| m.id == id).map(|m| m.op)
     }
 
     /// The mode string, e.g. `+nt`.
@@ -191,7 +203,7 @@ impl State {
         if let Some(c) = self.clients.get(&id) {
             for key in &c.channels {
                 if let Some(ch) = self.channels.get(key) {
-                    out.extend(ch.members.iter().map(|(m, _)| *m).filter(|m| *m != id));
+                    out.extend(ch.members.iter().map(|m| m.id).filter(|m| *m != id));
                 }
             }
         }
@@ -213,7 +225,7 @@ impl State {
             if let Some(c) = self.clients.get(&id)
                 && let Some(line) = msg.for_caps(c.caps)
             {
-                c.out.push(&line);
+                c.out.push(line);
             }
         }
     }
@@ -221,8 +233,22 @@ impl State {
     /// Pushes a message to every member of the channel `key` but `except`,
     /// straight from the member list (this is the hot path of a chat).
     pub fn fanout_channel(&self, key: &str, except: Option<ClientId>, msg: &mut Variants<'_>) {
-        if let Some(ch) = self.channels.get(key) {
-            self.fanout(ch.members.iter().map(|(m, _)| *m).filter(|m| Some(*m) != except), msg);
+        let Some(ch) = self.channels.get(key) else { return };
+        for m in ch.members.iter().filter(|m| Some(m.id) != except) {
+            if let Some(line) = msg.for_caps(m.caps) {
+                m.out.push(line);
+            }
+        }
+    }
+
+    /// Sets a client's capabilities, in its channel memberships too.
+    pub fn set_caps(&mut self, id: ClientId, caps: Caps) {
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        c.caps = caps;
+        for key in &c.channels {
+            if let Some(m) = self.channels.get_mut(key).and_then(|ch| ch.members.iter_mut().find(|m| m.id == id)) {
+                m.caps = caps;
+            }
         }
     }
 }
@@ -294,7 +320,9 @@ impl<'a> Variants<'a> {
     }
 
     /// The line for a recipient with `caps`, or None if it must not get it.
-    pub fn for_caps(&mut self, caps: Caps) -> Option<Line> {
+    /// Borrowed: a reference count touched per delivery cost as much as the
+    /// copy into the recipient's queue.
+    pub fn for_caps(&mut self, caps: Caps) -> Option<&Line> {
         let mt = caps.has(Caps::MESSAGE_TAGS);
         let st = caps.has(Caps::SERVER_TIME);
         if self.tags_only && !mt {
@@ -322,7 +350,7 @@ impl<'a> Variants<'a> {
             s.push_str("\r\n");
             *slot = Some(Line::from(s));
         }
-        slot.clone()
+        slot.as_ref()
     }
 }
 
@@ -387,10 +415,10 @@ mod tests {
     fn variants_are_formatted_per_capability() {
         let t = crate::clock::from_unix_ms(0);
         let mut v = Variants::new(":a!b@c PRIVMSG #x :hi", "+k=v", t);
-        assert_eq!(&*v.for_caps(Caps(0)).unwrap(), ":a!b@c PRIVMSG #x :hi\r\n");
-        assert_eq!(&*v.for_caps(Caps::MESSAGE_TAGS).unwrap(), "@+k=v :a!b@c PRIVMSG #x :hi\r\n");
+        assert_eq!(&**v.for_caps(Caps(0)).unwrap(), ":a!b@c PRIVMSG #x :hi\r\n");
+        assert_eq!(&**v.for_caps(Caps::MESSAGE_TAGS).unwrap(), "@+k=v :a!b@c PRIVMSG #x :hi\r\n");
         assert_eq!(
-            &*v.for_caps(Caps(Caps::MESSAGE_TAGS.0 | Caps::SERVER_TIME.0)).unwrap(),
+            &**v.for_caps(Caps(Caps::MESSAGE_TAGS.0 | Caps::SERVER_TIME.0)).unwrap(),
             "@time=1970-01-01T00:00:00.000Z;+k=v :a!b@c PRIVMSG #x :hi\r\n"
         );
         let mut t = Variants::new(":a!b@c TAGMSG #x", "+k", t).tags_only();

@@ -71,7 +71,7 @@ impl Session {
         });
         // Whoever creates a channel runs it.
         let op = ch.members.is_empty();
-        ch.members.push((self.id, op));
+        ch.members.push(Member { id: self.id, op, caps, out: self.out.clone() });
         let chname = ch.name.clone();
         if let Some(c) = st.clients.get_mut(&self.id) {
             c.channels.push(key.clone());
@@ -197,7 +197,7 @@ impl Session {
         };
         let caps = st.clients.get(&self.id).map(|c| c.caps).unwrap_or_default();
         let mut names = String::new();
-        for (id, op) in &ch.members {
+        for Member { id, op, .. } in &ch.members {
             let Some(c) = st.clients.get(id) else {
                 continue;
             };
@@ -413,12 +413,12 @@ impl Session {
                     let Some(ch) = st.channels.get_mut(&key) else {
                         return;
                     };
-                    let Some(slot) = ch.members.iter_mut().find(|(m, _)| *m == tid) else {
+                    let Some(slot) = ch.members.iter_mut().find(|m| m.id == tid) else {
                         self.num(st, "441", format_args!("{who} {chname} :They aren't on that channel"));
                         continue;
                     };
-                    if slot.1 != adding {
-                        slot.1 = adding;
+                    if slot.op != adding {
+                        slot.op = adding;
                         let sign = if adding { '+' } else { '-' };
                         if sign != last_sign {
                             applied.push(sign);
@@ -473,7 +473,7 @@ pub(super) fn part_all(st: &mut State, id: ClientId) {
 
 pub(super) fn remove_member(st: &mut State, id: ClientId, key: &str) {
     if let Some(ch) = st.channels.get_mut(key) {
-        ch.members.retain(|(m, _)| *m != id);
+        ch.members.retain(|m| m.id != id);
         if ch.members.is_empty() {
             st.channels.remove(key);
         }

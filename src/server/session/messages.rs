@@ -108,7 +108,7 @@ impl Session {
                     ch.canvas = Canvas { epoch: ch.canvas.epoch + 1, ..Default::default() };
                 }
                 Some(CanvasChange::Stroke) => {
-                    if let Some(line) = v.for_caps(Caps::MESSAGE_TAGS) {
+                    if let Some(line) = v.for_caps(Caps::MESSAGE_TAGS).cloned() {
                         let max = shared.config.canvas_max;
                         ch.canvas.bytes += line.len();
                         ch.canvas.strokes.push_back(line);
@@ -126,7 +126,7 @@ impl Session {
             if caps.has(Caps::ECHO_MESSAGE)
                 && let Some(line) = v.for_caps(caps)
             {
-                self.out.push(&line);
+                self.out.push(line);
             }
         } else {
             let Some(tid) = st.find_nick(target) else {
@@ -157,7 +157,7 @@ impl Session {
             if caps.has(Caps::ECHO_MESSAGE)
                 && let Some(line) = v.for_caps(caps)
             {
-                self.out.push(&line);
+                self.out.push(line);
             }
             if cmd == "PRIVMSG"
                 && let Some(away) = &tc.away

@@ -28,7 +28,8 @@ use smol::io::AsyncReadExt;
 
 use super::outbox::{Line, Outbox};
 use super::state::{
-    AWAYLEN, CHANNELLEN, Canvas, Caps, Channel, Client, ClientId, NICKLEN, Shared, State, TOPICLEN, Topic, USERLEN,
+    AWAYLEN, CHANNELLEN, Canvas, Caps, Channel, Client, ClientId, Member, NICKLEN, Shared, State, TOPICLEN, Topic,
+    USERLEN,
     Variants, fold, valid_channel, valid_nick,
 };
 use crate::canvas;

@@ -116,7 +116,7 @@ impl Session {
             );
         };
         if let Some(ch) = st.channels.get(&fold(mask)) {
-            for (id, op) in &ch.members {
+            for Member { id, op, .. } in &ch.members {
                 if let Some(c) = st.clients.get(id) {
                     row(&ch.name, c, *op);
                 }

@@ -45,8 +45,9 @@ impl Session {
                     }
                 }
                 let verdict = if ok { "ACK" } else { "NAK" };
-                if ok && let Some(c) = st.clients.get_mut(&self.id) {
-                    c.caps = Caps((c.caps.0 | add.0) & !remove.0);
+                if ok && let Some(c) = st.clients.get(&self.id) {
+                    let caps = Caps((c.caps.0 | add.0) & !remove.0);
+                    st.set_caps(self.id, caps);
                 }
                 self.out.push(&Line::from(format!(":{name} CAP {nick} {verdict} :{}\r\n", wanted.trim())));
             }
