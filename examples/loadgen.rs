@@ -471,10 +471,10 @@ async fn check(w: &Mutex<TcpStream>, line: &[u8]) -> io::Result<()> {
         w.lock().await.write_all(&pong).await?;
     } else if line.starts_with(b"ERROR") {
         return Err(io::Error::other(String::from_utf8_lossy(line).into_owned()));
-    } else if let Some(code) = numeric(line) {
-        if matches!(code, b"432" | b"433" | b"465" | b"471" | b"473" | b"474" | b"475") {
-            return Err(io::Error::other(String::from_utf8_lossy(line).into_owned()));
-        }
+    } else if let Some(code) = numeric(line)
+        && matches!(code, b"432" | b"433" | b"465" | b"471" | b"473" | b"474" | b"475")
+    {
+        return Err(io::Error::other(String::from_utf8_lossy(line).into_owned()));
     }
     Ok(())
 }
@@ -641,7 +641,7 @@ async fn send(ctx: &Ctx, s: usize, w: &Mutex<TcpStream>) -> io::Result<()> {
     let mut k = 0u64;
     let m = o.messages as u64;
     while k < m {
-        let allowed = if ctx.fanout == 0 { m } else { ctx.delivered[s].load(SeqCst) / ctx.fanout + window };
+        let allowed = ctx.delivered[s].load(SeqCst).checked_div(ctx.fanout).map_or(m, |done| done + window);
         if k >= allowed {
             let need = (k + 1 - window) * ctx.fanout;
             ctx.need[s].store(need, SeqCst);

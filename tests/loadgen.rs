@@ -3,7 +3,6 @@
 
 mod common;
 
-#[allow(dead_code)]
 #[path = "../examples/loadgen.rs"]
 mod loadgen;
 
