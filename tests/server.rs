@@ -512,3 +512,83 @@ fn a_message_too_long_once_prefixed_is_refused_not_truncated() {
     a.send("CAP ::x");
     assert!(a.expect_has(" 410 ").ends_with(" 410 alice x :Invalid CAP command"));
 }
+
+/// Lines a client sends in one go reach each member in one push (a burst):
+/// every member still sees them in the order sent, each in its own format,
+/// in order with the client's other commands; with two executor threads
+/// (where lines are fanned out one by one) too.
+#[test]
+fn lines_sent_together_arrive_in_order_in_each_format() {
+    for threads in ["1", "2"] {
+        let s = Server::start(&["--threads", threads]);
+        let addr = s.addr();
+        let mut alice = Client::register_caps(&addr, "alice", &["echo-message"]);
+        alice.send("JOIN #a");
+        alice.expect_has(" 366 ");
+        alice.send("JOIN #b");
+        alice.expect_has(" 366 ");
+        let mut bob = joined(&addr, "bob", "#a");
+        bob.send("JOIN #b");
+        bob.expect_has(" 366 ");
+        let mut carol = Client::register_caps(&addr, "carol", &["message-tags", "server-time"]);
+        carol.send("JOIN #a");
+        carol.expect_has(" 366 ");
+        alice.sync();
+        bob.sync();
+        alice.send_raw(
+            b"PRIVMSG #a :one\r\nPRIVMSG #a :two\r\n@+lanchat/x=1 TAGMSG #a\r\nPRIVMSG #b :three\r\n\
+              PRIVMSG bob :four\r\nNOTICE #a :five\r\nTOPIC #a :six\r\nPRIVMSG #a :seven\r\nPART #a\r\n",
+        );
+        alice.expect_has(" PART #a");
+        let from_alice = |lines: Vec<String>| -> Vec<String> {
+            lines.into_iter().filter(|l| l.contains(":alice!alice@127.0.0.1 ")).collect()
+        };
+        let p = ":alice!alice@127.0.0.1";
+        let plain: Vec<String> = [
+            "PRIVMSG #a :one",
+            "PRIVMSG #a :two",
+            "PRIVMSG #b :three",
+            "PRIVMSG bob :four",
+            "NOTICE #a :five",
+            "TOPIC #a :six",
+            "PRIVMSG #a :seven",
+            "PART #a",
+        ]
+        .iter()
+        .map(|l| format!("{p} {l}"))
+        .collect();
+        assert_eq!(from_alice(bob.sync()), plain, "threads {threads}");
+        let tagged = from_alice(carol.sync());
+        let untagged: Vec<&str> = tagged.iter().map(|l| l.split_once(' ').map_or("", |(_, rest)| rest)).collect();
+        assert!(tagged.iter().all(|l| l.starts_with("@time=")), "{tagged:?}");
+        assert_eq!(
+            untagged,
+            [
+                "PRIVMSG #a :one",
+                "PRIVMSG #a :two",
+                "TAGMSG #a",
+                "NOTICE #a :five",
+                "TOPIC #a :six",
+                "PRIVMSG #a :seven",
+                "PART #a"
+            ]
+            .iter()
+            .map(|l| format!("{p} {l}"))
+            .collect::<Vec<_>>(),
+            "threads {threads}"
+        );
+        assert!(tagged[2].contains(";+lanchat/x=1 "), "{}", tagged[2]);
+        // Each message is in history once: a late joiner gets the three of #a's PRIVMSGs, in order.
+        let mut dave = Client::register(&addr, "dave");
+        dave.send("JOIN #a");
+        dave.expect_has(" 366 ");
+        let replay: Vec<String> = dave.sync().into_iter().filter(|l| l.contains("PRIVMSG #a")).collect();
+        assert_eq!(replay.len(), 3, "{replay:?}");
+        assert!(replay[0].ends_with("one") && replay[1].ends_with("two") && replay[2].ends_with("seven"), "{replay:?}");
+        // A QUIT right behind a message leaves after it.
+        alice.send_raw(b"PRIVMSG #b :eight\r\nQUIT :bye\r\n");
+        alice.expect_closed();
+        let last = from_alice(vec![bob.expect_has("PRIVMSG #b"), bob.expect_has(" QUIT ")]);
+        assert_eq!(last, [format!("{p} PRIVMSG #b :eight"), format!("{p} QUIT :Quit: bye")], "threads {threads}");
+    }
+}

@@ -319,6 +319,15 @@ impl<'a> Variants<'a> {
         self
     }
 
+    /// Representative caps of each kind of recipient, by [`Variants::kind`].
+    pub const KINDS: [Caps; 4] =
+        [Caps(0), Caps::MESSAGE_TAGS, Caps::SERVER_TIME, Caps(Caps::MESSAGE_TAGS.0 | Caps::SERVER_TIME.0)];
+
+    /// Which kind of recipient `caps` makes: clients of one kind get the same line.
+    pub fn kind(caps: Caps) -> usize {
+        usize::from(caps.has(Caps::MESSAGE_TAGS)) | usize::from(caps.has(Caps::SERVER_TIME)) << 1
+    }
+
     /// The line for a recipient with `caps`, or None if it must not get it.
     /// Borrowed: a reference count touched per delivery cost as much as the
     /// copy into the recipient's queue.
@@ -328,7 +337,7 @@ impl<'a> Variants<'a> {
         if self.tags_only && !mt {
             return None;
         }
-        let slot = &mut self.cache[usize::from(mt) | usize::from(st) << 1];
+        let slot = &mut self.cache[Variants::kind(caps)];
         if slot.is_none() {
             let mut s = String::with_capacity(self.base.len() + self.client_tags.len() + 40);
             let mut sep = '@';

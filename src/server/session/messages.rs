@@ -5,7 +5,7 @@ use super::*;
 
 impl Session {
     /// PRIVMSG, NOTICE and TAGMSG to a channel or a nick.
-    pub(super) fn message(&self, cmd: &str, msg: &Message<'_>) {
+    pub(super) fn message(&mut self, cmd: &str, msg: &Message<'_>) {
         let shared = self.shared.clone();
         let mut st = shared.lock();
         let notice = cmd == "NOTICE";
@@ -122,7 +122,25 @@ impl Session {
                 }
                 None => {}
             }
-            st.fanout_channel(&key, Some(self.id), &mut v);
+            match &mut self.burst {
+                Some(b) => {
+                    if b.key != key {
+                        self.flush_burst_locked(&st);
+                        let Some(b) = &mut self.burst else { return };
+                        b.key = key.clone();
+                        b.kinds = st.channels.get(&key).map_or(0, |ch| {
+                            ch.members.iter().fold(0, |kinds, m| kinds | 1 << Variants::kind(m.caps))
+                        });
+                    }
+                    let Some(b) = &mut self.burst else { return };
+                    for (kind, lines) in b.lines.iter_mut().enumerate().filter(|(k, _)| b.kinds & 1 << k != 0) {
+                        if let Some(line) = v.for_caps(Variants::KINDS[kind]) {
+                            lines.push_str(line);
+                        }
+                    }
+                }
+                None => st.fanout_channel(&key, Some(self.id), &mut v),
+            }
             if caps.has(Caps::ECHO_MESSAGE)
                 && let Some(line) = v.for_caps(caps)
             {
@@ -168,6 +186,35 @@ impl Session {
         if !tagmsg && let Some(c) = st.clients.get_mut(&self.id) {
             c.last_spoke = Instant::now();
         }
+    }
+}
+
+impl Session {
+    /// Fans the held burst out (see [`Burst`]), taking the lock.
+    pub(super) fn flush_burst(&mut self) {
+        if self.burst.as_ref().is_some_and(|b| !b.key.is_empty()) {
+            let shared = self.shared.clone();
+            let st = shared.lock();
+            self.flush_burst_locked(&st);
+        }
+    }
+
+    /// Fans the held burst out to the channel's members but this client.
+    pub(super) fn flush_burst_locked(&mut self, st: &State) {
+        let Some(b) = &mut self.burst else { return };
+        if b.key.is_empty() {
+            return;
+        }
+        if let Some(ch) = st.channels.get(&b.key) {
+            for m in ch.members.iter().filter(|m| m.id != self.id) {
+                let lines = &b.lines[Variants::kind(m.caps)];
+                if !lines.is_empty() {
+                    m.out.push(lines);
+                }
+            }
+        }
+        // Freed, not kept: a client between bursts holds no buffers.
+        *b = Burst::default();
     }
 }
 
