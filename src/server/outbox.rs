@@ -25,16 +25,34 @@ const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Buffers given up by connections that went idle, kept for the next burst.
 /// Freeing a buffer and growing a new one cost more than the rest of a
-/// delivery (page faults and copies, in the profile of a busy channel);
-/// a shared spare list keeps that saving without a buffer per idle client.
-static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-/// Most spare buffers kept, and the largest kept (1 MiB at most in all).
-const SPARE_COUNT: usize = 32;
-const SPARE_CAPACITY: usize = 32 * 1024;
+/// delivery (page faults and copies, in the profile of a busy channel,
+/// twice as much with musl's allocator); a shared spare list keeps that
+/// saving without a buffer per idle client.
+static SPARE: Mutex<Spare> = Mutex::new(Spare { buffers: Vec::new(), bytes: 0 });
+/// Most bytes of capacity kept spare, and the largest buffer kept.
+const SPARE_BYTES: usize = 4 << 20;
+const SPARE_CAPACITY: usize = 128 * 1024;
+
+struct Spare {
+    buffers: Vec<Vec<u8>>,
+    /// Their capacity in all.
+    bytes: usize,
+}
+
+fn spare_list() -> MutexGuard<'static, Spare> {
+    SPARE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A buffer for a connection that has none.
 fn spare() -> Vec<u8> {
-    SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_else(|| Vec::with_capacity(4096))
+    let mut spare = spare_list();
+    match spare.buffers.pop() {
+        Some(buf) => {
+            spare.bytes -= buf.capacity();
+            buf
+        }
+        None => Vec::with_capacity(4096),
+    }
 }
 
 /// Keeps an idle connection's buffer for another, or frees it.
@@ -43,9 +61,10 @@ fn recycle(mut buf: Vec<u8>) {
         return;
     }
     buf.clear();
-    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
-    if spare.len() < SPARE_COUNT {
-        spare.push(buf);
+    let mut spare = spare_list();
+    if spare.bytes + buf.capacity() <= SPARE_BYTES {
+        spare.bytes += buf.capacity();
+        spare.buffers.push(buf);
     }
 }
 
