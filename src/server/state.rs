@@ -23,8 +23,9 @@ pub type Clients = HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>;
 
 /// Hashes a [`ClientId`] with one multiplication. Ids are our own counter,
 /// never chosen by a client, so there is no flooding attack to defend
-/// against, and SipHash cost as much as the rest of a delivery: every
-/// message looks up each of its recipients.
+/// against, and SipHash was 2% of all CPU in the bench's first scenario
+/// while every delivery looked its recipient up (private messages, QUIT
+/// and NICK still do).
 #[derive(Default)]
 pub struct IdHasher(u64);
 
@@ -140,7 +141,7 @@ pub struct Channel {
     pub topic: Option<Topic>,
     /// Unix seconds of creation.
     pub created: u64,
-    /// Members and whether each is a channel operator, in join order.
+    /// Members in join order.
     pub members: Vec<Member>,
     /// +n: only members may send to the channel.
     pub no_external: bool,

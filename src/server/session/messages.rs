@@ -122,17 +122,18 @@ impl Session {
                 }
                 None => {}
             }
+            if self.burst.as_ref().is_some_and(|b| b.key != key) {
+                // A burst to another channel goes out first.
+                self.flush_burst_locked(&st);
+            }
             match &mut self.burst {
                 Some(b) => {
-                    if b.key != key {
-                        self.flush_burst_locked(&st);
-                        let Some(b) = &mut self.burst else { return };
+                    if b.key.is_empty() {
                         b.key = key.clone();
                         b.kinds = st.channels.get(&key).map_or(0, |ch| {
                             ch.members.iter().fold(0, |kinds, m| kinds | 1 << Variants::kind(m.caps))
                         });
                     }
-                    let Some(b) = &mut self.burst else { return };
                     for (kind, lines) in b.lines.iter_mut().enumerate().filter(|(k, _)| b.kinds & 1 << k != 0) {
                         if let Some(line) = v.for_caps(Variants::KINDS[kind]) {
                             lines.push_str(line);

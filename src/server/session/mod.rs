@@ -29,8 +29,7 @@ use smol::io::AsyncReadExt;
 use super::outbox::{Line, Outbox};
 use super::state::{
     AWAYLEN, CHANNELLEN, Canvas, Caps, Channel, Client, ClientId, Member, NICKLEN, Shared, State, TOPICLEN, Topic,
-    USERLEN,
-    Variants, fold, valid_channel, valid_nick,
+    USERLEN, Variants, fold, valid_channel, valid_nick,
 };
 use crate::canvas;
 use crate::clock;
