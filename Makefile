@@ -58,7 +58,8 @@ clean:
 include cross/cross.mk
 
 # --- benchmarks ---
-# `make bench`: lanchat alone, scenarios 1-5 (see docs/PERFORMANCE.md).
+# `make bench`: scenarios 1-5 against lanchat alone, then scenario 6, the
+# desktop client's figures (`bench-gui`); see docs/PERFORMANCE.md.
 # `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 against that
 # server too (A B A B), with the ratio lanchat/peer. The peer is installed
 # from Debian, any service the package started is stopped and disabled, and
@@ -68,10 +69,13 @@ include cross/cross.mk
 PEER ?=
 ONLY ?=
 BENCH_ROUNDS ?= 2
+BENCH_GUI := $(if $(ONLY),$(findstring 6,$(ONLY)),6)
 
-.PHONY: bench bench-peer
+.PHONY: bench bench-server bench-peer
 
-bench: bench-peer
+bench: bench-server $(if $(BENCH_GUI),bench-gui)
+
+bench-server: bench-peer
 	$(CARGO) build --release $(SERVER_FLAGS) --bin lanchat --example loadgen --example bench
 	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER)) $(if $(ONLY),--only $(ONLY))
 
