@@ -3,11 +3,12 @@
 //! A message fanned out to a channel is formatted once (an `Arc<str>` shared
 //! by every recipient's turn of the fan-out), and its bytes are appended to
 //! each recipient's pending buffer: the copy the socket write needs anyway,
-//! made once, with no per-line queue entry, reference count or wake-up. The
-//! writer task swaps the whole buffer out under a short lock and writes it in
-//! one system call. The queue is bounded in bytes (the "sendq"): a client
-//! that stops reading is cut off the moment its queue is full, so it never
-//! slows anyone else down.
+//! made once, with no per-line queue entry or reference count. Only the
+//! first push to an idle queue wakes the writer, which swaps the whole
+//! buffer out under a short lock and writes it, 64 KiB per system call at
+//! most. The queue is bounded in bytes (the "sendq"): a client that stops
+//! reading is cut off the moment its queue is full, so it never slows anyone
+//! else down.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
@@ -20,7 +21,7 @@ use smol::io::AsyncWriteExt;
 /// One formatted line, CR LF included, shared between recipients.
 pub type Line = Arc<str>;
 
-/// Most bytes handed to one `write` call; a stall is judged per call.
+/// Most bytes handed to one write; a stall, and the room made, are judged per chunk.
 const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Buffers given up by connections that went idle, kept for the next burst.
@@ -115,8 +116,9 @@ impl Outbox {
         (Outbox { inner }, room_rx)
     }
 
-    /// Queues a line (CR LF included). Returns false when the connection is
-    /// closing or cut off; kills the connection when its queue is full.
+    /// Queues whole lines (CR LF included; one, or a burst of them). Returns
+    /// false when the connection is closing or cut off; kills the connection
+    /// when its queue is full.
     pub fn push(&self, line: &str) -> bool {
         let mut q = self.inner.queue();
         if q.dead || q.closed {
@@ -237,13 +239,17 @@ async fn writer(inner: Arc<Inner>, room: Sender<()>, stall: Duration) {
             if !written {
                 break;
             }
+            // Room counts per chunk: a client reading a large backlog steadily
+            // is neither cut off by the sendq nor kept waiting by a JOIN replay
+            // until the whole backlog is out.
+            inner.queue().writing -= chunk.len();
+            let _ = room.try_send(());
         }
         if !written {
             break;
         }
         let idle = {
             let mut q = inner.queue();
-            q.writing = 0;
             let idle = q.pending.is_empty();
             if idle {
                 // The buffer handed over at the swap: an idle connection holds none.
@@ -251,7 +257,6 @@ async fn writer(inner: Arc<Inner>, room: Sender<()>, stall: Duration) {
             }
             idle
         };
-        let _ = room.try_send(());
         if idle || buf.capacity() > 4 * WRITE_CHUNK {
             recycle(std::mem::take(&mut buf));
         } else {
@@ -261,4 +266,44 @@ async fn writer(inner: Arc<Inner>, room: Sender<()>, stall: Duration) {
     let _ = stream.flush().await;
     inner.queue().dead = true;
     let _ = inner.stream.shutdown(std::net::Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smol::io::AsyncReadExt;
+
+    /// A backlog larger than one write counts as written chunk by chunk: the
+    /// first room signal comes while most of it still waits, and every byte
+    /// arrives.
+    #[test]
+    fn room_is_made_per_chunk_of_a_large_backlog() {
+        smol::block_on(super::super::EXECUTOR.run(async {
+            let listener = async_net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut peer = async_net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            let total = 16 << 20;
+            let (out, room) = Outbox::start(stream, 2 * total, Duration::from_secs(60));
+            let line = "x".repeat(1022) + "\r\n";
+            for _ in 0..total / line.len() {
+                assert!(out.push(&line));
+            }
+            // The peer reads nothing yet: the socket takes a few MiB at most.
+            let first = smol::future::or(async { room.recv().await.is_ok() }, async {
+                smol::Timer::after(Duration::from_secs(20)).await;
+                false
+            });
+            assert!(first.await, "no room signal while the backlog was being written");
+            let queued = out.queued();
+            assert!(queued > 0 && queued < total, "queued {queued} of {total}");
+            let mut got = 0;
+            let mut buf = vec![0u8; 1 << 16];
+            while got < total {
+                let n = peer.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed after {got} bytes");
+                got += n;
+            }
+            assert_eq!(got, total);
+        }));
+    }
 }

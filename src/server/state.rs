@@ -2,7 +2,9 @@
 //!
 //! Every command a session runs takes the lock once, changes what it must,
 //! and pushes the formatted results into the recipients' outboxes before it
-//! lets go, so everyone sees events in the same order. Nothing in here awaits.
+//! lets go, so everyone sees events in the same order. (A client's burst of
+//! channel messages is pushed at the end of the burst; see `session::Burst`.)
+//! Nothing in here awaits.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -123,7 +123,8 @@ impl Session {
                 None => {}
             }
             if self.burst.as_ref().is_some_and(|b| b.key != key) {
-                // A burst to another channel goes out first.
+                // A burst to another channel goes out first (handle_line has
+                // flushed it already; this keeps the rule local).
                 self.flush_burst_locked(&st);
             }
             match &mut self.burst {
@@ -208,6 +209,8 @@ impl Session {
         }
         if let Some(ch) = st.channels.get(&b.key) {
             for m in ch.members.iter().filter(|m| m.id != self.id) {
+                // Members were fixed when the burst began: nothing runs between.
+                debug_assert!(b.kinds & 1 << Variants::kind(m.caps) != 0, "member joined mid-burst");
                 let lines = &b.lines[Variants::kind(m.caps)];
                 if !lines.is_empty() {
                     m.out.push(lines);
