@@ -26,8 +26,9 @@ server:
 run: server
 	$(SERVER_BIN) --serve
 
-check:
+check: deps-gui
 	$(CARGO) clippy $(SERVER_FLAGS) --all-targets -- -D warnings
+	$(GUI_PATH) $(CARGO) clippy --all-targets -- -D warnings
 
 # Another IRC server for the client to join: installed from Debian, but only
 # ever run by the tests themselves, on loopback. A service the package may

@@ -151,10 +151,10 @@ impl ConnectDialog {
     /// A click on the list: put that server's address in the line.
     pub fn picked(&mut self) {
         let row = self.list.value();
-        if row > 0 {
-            if let Some(f) = self.found.get(row as usize - 1) {
-                self.input.set_value(&f.addr.to_string());
-            }
+        if row > 0
+            && let Some(f) = self.found.get(row as usize - 1)
+        {
+            self.input.set_value(&f.addr.to_string());
         }
     }
 
