@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{Client, DEADLINE, Server, temp_dir};
+use common::{Client, DEADLINE, Server, temp_dir, wait_until};
 use lanchat::server::history::parse_record;
 
 fn joined(addr: &str, nick: &str, chan: &str) -> Client {
@@ -28,15 +28,6 @@ fn joined_caps(addr: &str, nick: &str, chan: &str, caps: &[&str]) -> Client {
     c.send(&format!("JOIN {chan}"));
     c.expect_has(" 366 ");
     c
-}
-
-/// Polls `cond` until it holds or the deadline passes.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Open file descriptors of a process.
@@ -189,7 +180,7 @@ fn endless_input_does_not_starve_other_clients() {
         })
         .collect();
     // Once the server has taken in a good deal of it, chat.
-    wait_for("the attack to be under way", || pushed.load(Ordering::Relaxed) > 4_000_000);
+    wait_until("the attack to be under way", || pushed.load(Ordering::Relaxed) > 4_000_000);
     let started = Instant::now();
     for i in 0..20 {
         a.send(&format!("PRIVMSG #calm :calm {i}"));
@@ -282,7 +273,7 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         barrier.wait();
         // Kill at a different point each round, while all ten are writing.
         let target = 100 + (round * 97) % 700;
-        wait_for("acknowledged messages", || total.load(Ordering::Relaxed) >= target);
+        wait_until("acknowledged messages", || total.load(Ordering::Relaxed) >= target);
         s.kill9();
         let acked: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
         assert!(acked.len() >= target);
@@ -533,7 +524,7 @@ fn connection_burst_and_idle_connections_leak_no_descriptors() {
     let burst: Vec<TcpStream> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     assert_eq!(burst.len(), 2000);
     drop(burst);
-    wait_for("the server to close the burst", || fd_count(s.pid()) <= base);
+    wait_until("the server to close the burst", || fd_count(s.pid()) <= base);
     // 300 that connect and never register, some half-sending a line.
     let mut idle: Vec<TcpStream> = (0..300).map(|_| TcpStream::connect(&addr).unwrap()).collect();
     for (i, c) in idle.iter_mut().enumerate() {
@@ -549,7 +540,7 @@ fn connection_burst_and_idle_connections_leak_no_descriptors() {
         assert!(text.contains("ERROR :Closing Link: 127.0.0.1 (Registration timeout)"), "{text:?}");
     }
     drop(idle);
-    wait_for("the server's descriptors to come back to their count", || fd_count(s.pid()) <= base);
+    wait_until("the server's descriptors to come back to their count", || fd_count(s.pid()) <= base);
     // Still serving, and it counts no stray connection.
     a.send("LUSERS");
     let seen = a.sync();
@@ -576,13 +567,13 @@ fn running_out_of_descriptors_is_survived() {
     // More connections than descriptors, all held open at once.
     // (300: past the limit, within what the listen backlog holds besides.)
     let hogs: Vec<TcpStream> = (0..300).map(|_| TcpStream::connect(&addr).unwrap()).collect();
-    wait_for("the server to run out of descriptors", || fd_count(s.pid()) >= 195);
+    wait_until("the server to run out of descriptors", || fd_count(s.pid()) >= 195);
     // Those already connected are still served meanwhile.
     a.send("PRIVMSG #fd :still here");
     b.expect_has(":still here");
     drop(hogs);
     // Once they are gone, the backlog drains and everything works again.
-    wait_for("the descriptors to come back", || fd_count(s.pid()) <= base);
+    wait_until("the descriptors to come back", || fd_count(s.pid()) <= base);
     let mut c = joined(&addr, "carol", "#fd");
     a.send("PRIVMSG #fd :all good");
     b.expect_has(":all good");
@@ -619,7 +610,7 @@ fn one_host_cannot_exhaust_the_server() {
         assert!(lines.iter().any(|l| l.contains("Registration timeout")), "{lines:?}");
     }
     assert!(started.elapsed() >= Duration::from_millis(1900));
-    wait_for("the refused and timed-out connections' descriptors to close", || fd_count(s.pid()) <= base);
+    wait_until("the refused and timed-out connections' descriptors to close", || fd_count(s.pid()) <= base);
     let mut ok = Client::register(&addr, "fine");
     ok.sync();
 }
@@ -807,7 +798,7 @@ fn a_client_that_quits_without_reading_does_not_keep_its_socket() {
     hog.send("QUIT :bye");
     s.expect_log("disconnected (hog): Quit: bye");
     // The socket goes within the stall limit although the peer still holds it open.
-    wait_for("the departed client's socket to be closed", || fd_count(s.pid()) <= base);
+    wait_until("the departed client's socket to be closed", || fd_count(s.pid()) <= base);
     drop(hog);
 }
 

@@ -19,6 +19,24 @@ use std::time::{Duration, Instant};
 /// How long any single expectation may wait; generous for qemu-user.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// Polls `f` until it gives a value, and panics after [`DEADLINE`]: for
+/// state that shows only in a file or /proc, with no event to wait on.
+pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// [`wait_for`] a condition.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    wait_for(what, || cond().then_some(()))
+}
+
 /// The command that runs the server binary.
 pub fn server_command() -> Vec<String> {
     match std::env::var("LANCHAT_SERVER") {
