@@ -139,33 +139,6 @@ fn random_nonce() -> u64 {
     (t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
 }
 
-/// A token bucket for replies: at most `burst` at once, `rate` per second.
-pub struct RateLimit {
-    tokens: f64,
-    burst: f64,
-    rate: f64,
-    at: Instant,
-}
-
-impl RateLimit {
-    pub fn new(burst: f64, rate: f64) -> RateLimit {
-        RateLimit { tokens: burst, burst, rate, at: Instant::now() }
-    }
-
-    /// Takes a token if there is one.
-    pub fn allow(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,8 +172,9 @@ mod tests {
 
     #[test]
     fn rate_limit_allows_a_burst_then_stops() {
-        let mut r = RateLimit::new(3.0, 0.001);
-        assert!(r.allow() && r.allow() && r.allow());
-        assert!(!r.allow());
+        let mut r = crate::rate::TokenBucket::new(0.001, 3.0);
+        let now = std::time::Instant::now();
+        assert!(r.take(now).is_ok() && r.take(now).is_ok() && r.take(now).is_ok());
+        assert!(r.take(now).is_err());
     }
 }

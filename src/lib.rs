@@ -16,5 +16,6 @@ pub mod emoticon;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod line;
+pub mod rate;
 pub mod server;
 pub mod sys;

@@ -211,6 +211,49 @@ pub fn write_message(
     }
 }
 
+/// Longest middle parameter [`write_line`] keeps; longer ones (echoed input) are cut.
+pub const MAX_MIDDLE: usize = 128;
+
+/// Appends one line ready to send, CR LF included, whatever its parameters
+/// hold: each middle parameter is made a valid one (spaces and control
+/// characters dropped, leading `:` removed, cut to [`MAX_MIDDLE`] bytes, `*`
+/// when nothing is left); the trailing one, always sent with its `:`, loses
+/// CR, LF and NUL; the whole is cut to [`MAX_LINE`] on a character boundary.
+/// Replies built here cannot split into two lines or shift parameters,
+/// whatever a client sent us to echo.
+pub fn write_line(out: &mut String, source: Option<&str>, command: &str, middle: &[&str], trailing: Option<&str>) {
+    let start = out.len();
+    if let Some(s) = source {
+        out.push(':');
+        out.push_str(s);
+        out.push(' ');
+    }
+    out.push_str(command);
+    for p in middle {
+        out.push(' ');
+        let before = out.len();
+        for c in p.trim_start_matches(':').chars().filter(|c| !c.is_control() && *c != ' ') {
+            if out.len() - before + c.len_utf8() > MAX_MIDDLE {
+                break;
+            }
+            out.push(c);
+        }
+        if out.len() == before {
+            out.push('*');
+        }
+    }
+    if let Some(t) = trailing {
+        out.push_str(" :");
+        out.extend(t.chars().filter(|c| !matches!(c, '\r' | '\n' | '\0')));
+    }
+    let mut end = out.len().min(start + MAX_LINE - 2);
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
+    out.push_str("\r\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +290,22 @@ mod tests {
         escape_tag_value("a;b c\\d\r\n", &mut s);
         assert_eq!(s, "a\\:b\\sc\\\\d\\r\\n");
         assert_eq!(unescape_tag_value(&s), "a;b c\\d\r\n");
+    }
+
+    #[test]
+    fn built_lines_are_always_one_valid_line() {
+        let mut s = String::new();
+        write_line(&mut s, Some("srv"), "401", &["me", ":x y\r\nQUIT"], Some("No such nick\r\nQUIT"));
+        assert_eq!(s, ":srv 401 me xyQUIT :No such nickQUIT\r\n");
+        s.clear();
+        write_line(&mut s, None, "PONG", &["", &"é".repeat(100)], Some(""));
+        let m = Message::parse(s.trim_end()).unwrap();
+        assert_eq!(m.params[0], "*");
+        assert_eq!(m.params[1].len(), MAX_MIDDLE);
+        assert_eq!(m.params[2], "");
+        drop(m);
+        s.clear();
+        write_line(&mut s, Some("srv"), "372", &["me"], Some(&"ü".repeat(600)));
+        assert!(s.len() <= MAX_LINE && s.ends_with("\r\n"));
     }
 }

@@ -141,7 +141,12 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     );
     match mode {
         Some(Mode::Serve) => {
-            lanchat::server::run(cfg).map_err(|e| e.to_string())?;
+            if let Some(ms) = std::env::var("LANCHAT_TEST_FSYNC_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
+                cfg.test_fsync_delay = Duration::from_millis(ms);
+            }
+            let listener = lanchat::server::bind(&cfg)?;
+            // Until the process is stopped.
+            lanchat::server::run(listener, cfg, smol::future::pending())?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Mode::Client) if discover => {

@@ -11,9 +11,13 @@
 //! one `write` call before the message is relayed, so a message anyone has
 //! seen is in the page cache and survives a kill -9; an fsync each second
 //! bounds what a power cut can take. At start-up, a torn or corrupt record
-//! is dropped (and a torn tail cut off), never replayed. When the file grows
-//! past its limit it is compacted: rewritten, through a temporary file and a
-//! rename, with only the lines each channel keeps.
+//! is dropped (and a torn tail cut off), never replayed.
+//!
+//! When the file grows past its limit it is compacted: rewritten, through a
+//! temporary file and a rename, with only the lines each channel keeps. The
+//! slow part (writing and fsyncing the new file) runs on the disk thread
+//! without the state lock; see [`Journal::begin_compaction`]. Nothing here
+//! knows about that lock: the owner of the state calls the three steps.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -24,7 +28,10 @@ use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 
+use super::names::fold;
+
 const FILE_NAME: &str = "history.journal";
+const TMP_NAME: &str = "history.journal.tmp";
 
 /// Most channels whose history is kept; a new one beyond this pushes out
 /// the channel that has been quiet longest, so memory and the compacted
@@ -53,6 +60,11 @@ pub struct Journal {
     /// Set while the disk refuses writes; cleared by a successful compaction.
     failing: Option<Instant>,
     dirty: bool,
+    /// While a compaction is under way: the records appended since its
+    /// snapshot, which the new file must get too.
+    tail: Option<Vec<u8>>,
+    /// Test only: extra time each fsync takes, standing in for a slow SD card.
+    fsync_delay: Duration,
 }
 
 /// Splits one journal record into (time, channel, line); `None` when torn or corrupt.
@@ -75,10 +87,57 @@ fn format_record(out: &mut Vec<u8>, time_ms: u64, channel: &str, line: &str) {
     let _ = writeln!(out, "{:08x} {body}", crc32(body.as_bytes()));
 }
 
+/// fsync, after the test hook's delay.
+pub fn sync(f: &File, delay: Duration) -> io::Result<()> {
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+    f.sync_all()
+}
+
+/// What a compaction writes, taken under the lock; written without it.
+pub struct Snapshot {
+    records: Vec<(u64, String, Arc<str>)>,
+    dir: PathBuf,
+    fsync_delay: Duration,
+}
+
+/// A compaction's new file, written and synced, not yet in place.
+pub struct Written {
+    file: File,
+    size: u64,
+}
+
+impl Snapshot {
+    /// Writes and fsyncs the temporary file. The slow part: call it without the lock.
+    pub fn write(self) -> io::Result<Written> {
+        let mut data = Vec::with_capacity(self.records.len() * 96);
+        for (time_ms, key, line) in &self.records {
+            format_record(&mut data, *time_ms, key, line);
+        }
+        let tmp = self.dir.join(TMP_NAME);
+        let res = (|| {
+            let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&tmp)?;
+            file.write_all(&data)?;
+            sync(&file, self.fsync_delay)?;
+            Ok(Written { file, size: data.len() as u64 })
+        })();
+        if res.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        res
+    }
+}
+
 impl Journal {
     /// Opens (or creates) the journal in `dir` and loads the last `keep`
     /// lines of each channel. `max` is the file size that triggers compaction.
     pub fn open(dir: &Path, keep: usize, max: u64) -> io::Result<Journal> {
+        Journal::open_with(dir, keep, max, Duration::ZERO)
+    }
+
+    /// [`Journal::open`], with each fsync made `fsync_delay` slower (a test hook).
+    pub fn open_with(dir: &Path, keep: usize, max: u64, fsync_delay: Duration) -> io::Result<Journal> {
         let path = dir.join(FILE_NAME);
         let mut data = Vec::new();
         match File::open(&path) {
@@ -99,6 +158,8 @@ impl Journal {
             max_channels: MAX_CHANNELS,
             failing: None,
             dirty: false,
+            tail: None,
+            fsync_delay,
         };
         // Records end in LF; anything after the last LF is a torn write.
         let good_len = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
@@ -129,10 +190,9 @@ impl Journal {
                 return Ok(j);
             }
         }
-        if j.size > j.max
-            && let Err(e) = j.compact()
-        {
-            j.fail(e);
+        if j.size > j.max {
+            // Nobody is connected yet: compact in line.
+            j.compact_now();
         }
         Ok(j)
     }
@@ -151,7 +211,7 @@ impl Journal {
         if self.keep == 0 {
             return;
         }
-        let key = super::state::fold(channel);
+        let key = fold(channel);
         if !self.channels.contains_key(&key) && self.channels.len() >= self.max_channels {
             let quietest = self
                 .channels
@@ -173,12 +233,14 @@ impl Journal {
     /// line is still kept in memory (and written by the next compaction).
     pub fn append(&mut self, channel: &str, time_ms: u64, line: &Arc<str>) {
         self.remember(channel, time_ms, line.clone());
-        if self.failing.is_some() {
-            self.retry();
-            return;
-        }
         let mut rec = Vec::with_capacity(line.len() + 48);
         format_record(&mut rec, time_ms, channel, line);
+        if let Some(tail) = &mut self.tail {
+            tail.extend_from_slice(&rec);
+        }
+        if self.failing.is_some() {
+            return;
+        }
         let res = match self.file.as_mut() {
             Some(f) => f.write_all(&rec),
             None => Err(io::Error::other("journal not open")),
@@ -187,39 +249,31 @@ impl Journal {
             Ok(()) => {
                 self.size += rec.len() as u64;
                 self.dirty = true;
-                if self.size > self.compact_at
-                    && let Err(e) = self.compact()
-                {
-                    self.fail(e);
-                }
             }
             Err(e) => self.fail(e),
         }
     }
 
-    /// After a failure, at most once a second: tries again through a
-    /// compaction, which also persists what was missed. Called on each
-    /// append and by the syncer, so the journal recovers even when nobody
-    /// talks.
-    fn retry(&mut self) {
-        let Some(since) = self.failing else { return };
-        if since.elapsed() < Duration::from_secs(1) {
-            return;
+    /// Whether the disk thread should compact now: the file passed its
+    /// limit, or the disk failed and a second has passed since the last try
+    /// (a compaction also persists what was missed).
+    pub fn wants_compaction(&self) -> bool {
+        if self.tail.is_some() {
+            return false;
         }
-        match self.compact() {
-            Ok(()) => {
-                info!("history: the journal is writable again");
-                self.failing = None;
-            }
-            Err(_) => self.failing = Some(Instant::now()),
+        match self.failing {
+            Some(since) => since.elapsed() >= Duration::from_secs(1),
+            None => self.size > self.compact_at,
         }
     }
 
     fn fail(&mut self, e: io::Error) {
-        error!(
-            "history: cannot write the journal in {}: {e}; relaying goes on, lines are kept in memory until it works again",
-            self.dir.display()
-        );
+        if self.failing.is_none() {
+            error!(
+                "history: cannot write the journal in {}: {e}; relaying goes on, lines are kept in memory until it works again",
+                self.dir.display()
+            );
+        }
         self.failing = Some(Instant::now());
         // A partial record may have been written: cut it off when we can.
         if let Some(f) = &self.file {
@@ -227,68 +281,73 @@ impl Journal {
         }
     }
 
-    /// Rewrites the journal with only the kept lines.
-    fn compact(&mut self) -> io::Result<()> {
-        let path = self.dir.join(FILE_NAME);
-        let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
-        let mut data = Vec::new();
+    /// Step one of a compaction, under the lock: what the new file holds.
+    /// Cheap (the lines are shared, not copied); from here until
+    /// [`Journal::finish_compaction`], appends are also kept for the new file.
+    pub fn begin_compaction(&mut self) -> Snapshot {
         // The ring's key is the channel the records were read or written
         // under; the line's own words need not name it.
+        let mut records = Vec::with_capacity(self.channels.values().map(VecDeque::len).sum());
         for (key, ring) in &self.channels {
-            for e in ring {
-                format_record(&mut data, e.time_ms, key, &e.line);
-            }
+            records.extend(ring.iter().map(|e| (e.time_ms, key.clone(), e.line.clone())));
         }
-        let res = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&data)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            if let Ok(d) = File::open(&self.dir) {
-                let _ = d.sync_all();
-            }
-            OpenOptions::new().append(true).open(&path)
-        })();
+        self.tail = Some(Vec::new());
+        Snapshot { records, dir: self.dir.clone(), fsync_delay: self.fsync_delay }
+    }
+
+    /// Step three, under the lock: appends what came meanwhile and puts the
+    /// new file in place. Returns the directory to fsync (slow: without the
+    /// lock), so the rename itself survives a power cut.
+    pub fn finish_compaction(&mut self, written: io::Result<Written>) -> Option<File> {
+        let tail = self.tail.take().unwrap_or_default();
+        let before = self.size;
+        let res = written.and_then(|mut w| {
+            w.file.write_all(&tail)?;
+            std::fs::rename(self.dir.join(TMP_NAME), self.dir.join(FILE_NAME))?;
+            Ok(Written { size: w.size + tail.len() as u64, file: w.file })
+        });
         match res {
-            Ok(f) => {
-                self.file = Some(f);
-                self.size = data.len() as u64;
+            Ok(w) => {
+                self.file = Some(w.file);
+                self.size = w.size;
                 self.compact_at = self.max.max(self.size * 2);
-                self.dirty = false;
-                Ok(())
+                self.dirty = !tail.is_empty();
+                if self.failing.take().is_some() {
+                    info!("history: the journal is writable again");
+                } else {
+                    info!("history: compacted the journal from {before} to {} bytes", self.size);
+                }
+                File::open(&self.dir).ok()
             }
             Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(e)
+                let _ = std::fs::remove_file(self.dir.join(TMP_NAME));
+                self.fail(e);
+                None
             }
         }
     }
 
+    /// All three steps at once, for when nobody else is waiting (start-up, tests).
+    pub fn compact_now(&mut self) {
+        let written = self.begin_compaction().write();
+        if let Some(dir) = self.finish_compaction(written) {
+            let _ = sync(&dir, self.fsync_delay);
+        }
+    }
+
     /// A handle to fsync outside the lock, when there are unsynced writes.
-    fn take_dirty(&mut self) -> Option<File> {
+    pub fn take_dirty(&mut self) -> Option<File> {
         if !self.dirty {
             return None;
         }
         self.dirty = false;
         self.file.as_ref().and_then(|f| f.try_clone().ok())
     }
-}
 
-/// Starts the thread that fsyncs the journal once a second when it changed.
-pub fn spawn_syncer(shared: Arc<super::state::Shared>) {
-    let _ = std::thread::Builder::new().name("lanchat-fsync".into()).spawn(move || {
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-            let file = {
-                let mut st = shared.lock();
-                st.history.retry();
-                st.history.take_dirty()
-            };
-            if let Some(f) = file {
-                let _ = f.sync_data();
-            }
-        }
-    });
+    /// The test hook's fsync delay, for [`sync`] of the handles given out.
+    pub fn fsync_delay(&self) -> Duration {
+        self.fsync_delay
+    }
 }
 
 /// CRC-32 (IEEE), a byte at a time from a 1 KiB table built at compile

@@ -1,12 +1,22 @@
 //! The server: listener, per-connection sessions, shared state, history.
 //!
-//! Data flows one way: [`session`] reads a socket and parses lines, applies
-//! them to the [`state`] under one short lock, and fans the formatted result
-//! out to each recipient's [`outbox`], whose writer task drains it to the
-//! socket. Channel history goes to the [`history`] journal on the way.
+//! Data flows one way: a [`session`] reads a socket and splits lines, the
+//! [`commands`] table parses and applies them to the [`state`] under one
+//! short lock, and the formatted result is fanned out to each recipient's
+//! [`outbox`], whose writer task drains it to the socket. Channel history
+//! goes to the [`history`] journal on the way; the [`disk`] thread syncs and
+//! compacts it without the lock.
+//!
+//! [`run`] serves on a listener the caller bound, on an executor of its own,
+//! until a shutdown future completes: the binary and tests alike embed it.
 
+pub mod commands;
+pub mod disk;
 pub mod history;
+pub mod names;
+pub mod numeric;
 pub mod outbox;
+pub mod runtime;
 pub mod session;
 pub mod state;
 
@@ -65,6 +75,9 @@ pub struct Config {
     /// mostly system calls under one state lock, and on a 2-core machine a
     /// second thread cost 30% more CPU per message in wake-ups (docs/PERFORMANCE.md).
     pub threads: usize,
+    /// Test only: each fsync of the journal takes this much longer, standing
+    /// in for a slow SD card (`LANCHAT_TEST_FSYNC_DELAY_MS` in the binary).
+    pub test_fsync_delay: Duration,
 }
 
 impl Default for Config {
@@ -90,6 +103,7 @@ impl Default for Config {
             max_channels: 50,
             discovery_port: Some(crate::discovery::DEFAULT_PORT),
             threads: 1,
+            test_fsync_delay: Duration::ZERO,
         }
     }
 }
@@ -105,8 +119,21 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-/// Runs the server until the process is killed. Errors only at start-up.
-pub fn run(config: Config) -> Result<(), String> {
+/// Binds the listening socket `config` names.
+pub fn bind(config: &Config) -> Result<std::net::TcpListener, String> {
+    let addr = SocketAddr::new(config.bind, config.port);
+    std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Serves on `listener` until `shutdown` completes; then tells every client
+/// (ERROR), lets their queues drain for a moment, syncs the journal and
+/// returns. Errors only at start-up. Nothing it starts outlives it: its
+/// executor, threads and buffers are its own.
+pub fn run(
+    listener: std::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let motd = match &config.motd {
         Some(path) => Some(
             std::fs::read_to_string(path).map_err(|e| format!("cannot read MOTD {}: {e}", path.display()))?,
@@ -115,17 +142,17 @@ pub fn run(config: Config) -> Result<(), String> {
     };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
-    let history = history::Journal::open(&config.data_dir, config.history, config.journal_max)
-        .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
+    let history =
+        history::Journal::open_with(&config.data_dir, config.history, config.journal_max, config.test_fsync_delay)
+            .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
     // Each client is a socket: make room for max-clients of them and our own files.
     let want = config.max_clients as u64 + 64;
     let limit = crate::sys::raise_nofile(want);
     if limit != 0 && limit < want {
         warn!("the open-file limit is {limit}: fewer than --max-clients {} clients can connect", config.max_clients);
     }
-    let addr = SocketAddr::new(config.bind, config.port);
-    let listener = smol::block_on(TcpListener::bind(addr)).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let listener = TcpListener::try_from(listener).map_err(|e| format!("cannot listen on {local}: {e}"))?;
     // Discovery is a convenience: if its port is taken, the server still serves.
     let discovery = config.discovery_port.and_then(|port| {
         let addr = SocketAddr::new(config.bind, port);
@@ -143,31 +170,58 @@ pub fn run(config: Config) -> Result<(), String> {
     info!("listening on {local}");
     info!("history in {} ({} channels)", config.data_dir.display(), history.channel_count());
 
-    let shared = Arc::new(state::Shared::new(config, motd, history));
+    let rt = runtime::Runtime::default();
+    let shared = Arc::new(state::Shared::new(config, motd, history, rt.clone()));
     // Sessions are tasks on the executor threads, never threads of their own.
     let threads = match shared.config.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    // Closing `stop` ends the extra executor threads and the discovery task.
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    let mut workers = Vec::new();
     for i in 1..threads {
-        std::thread::Builder::new()
-            .name(format!("lanchat-{i}"))
-            .spawn(|| smol::block_on(EXECUTOR.run(smol::future::pending::<()>())))
-            .map_err(|e| e.to_string())?;
+        let (rt, stopped) = (rt.clone(), stopped.clone());
+        let worker = std::thread::Builder::new().name(format!("lanchat-{i}")).spawn(move || {
+            let _ = rt.run(stopped.recv());
+        });
+        workers.push(worker.map_err(|e| e.to_string())?);
     }
-    history::spawn_syncer(shared.clone());
+    let disk = disk::Disk::start(shared.clone()).map_err(|e| e.to_string())?;
     if let Some(sock) = discovery {
-        spawn(answer_discovery(sock, shared.clone(), local.port()));
+        let (shared, stopped) = (shared.clone(), stopped.clone());
+        rt.spawn(smol::future::or(answer_discovery(sock, shared, local.port()), async move {
+            let _ = stopped.recv().await;
+        }));
     }
-    smol::block_on(EXECUTOR.run(accept_loop(listener, shared)));
+    rt.run(async {
+        smol::future::or(accept_loop(listener, shared.clone()), shutdown).await;
+        info!("shutting down");
+        shared.lock().close_all("Server shutting down");
+        // Let the queues drain and the sessions leave; cut off whoever is slow.
+        if !all_gone(&shared, Duration::from_secs(2)).await {
+            shared.lock().kill_all();
+            all_gone(&shared, Duration::from_secs(2)).await;
+        }
+    });
+    drop(stop);
+    for w in workers {
+        let _ = w.join();
+    }
+    disk.stop();
     Ok(())
 }
 
-static EXECUTOR: smol::Executor<'static> = smol::Executor::new();
-
-/// Runs a task of the server on its executor.
-pub(crate) fn spawn(task: impl Future<Output = ()> + Send + 'static) {
-    EXECUTOR.spawn(task).detach();
+/// Waits up to `limit` for every session to have left.
+async fn all_gone(shared: &state::Shared, limit: Duration) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while shared.lock().client_count() > 0 {
+        if std::time::Instant::now() > end {
+            return false;
+        }
+        smol::Timer::after(Duration::from_millis(10)).await;
+    }
+    true
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<state::Shared>) {
@@ -175,7 +229,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<state::Shared>) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                spawn(session::run(shared.clone(), stream, peer));
+                shared.rt.spawn(session::run(shared.clone(), stream, peer));
             }
             Err(e) => {
                 // EMFILE and friends: log, back off briefly so the loop does not spin.
@@ -188,12 +242,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<state::Shared>) {
 
 /// Answers LAN discovery queries; never sends anything unasked.
 async fn answer_discovery(socket: UdpSocket, shared: Arc<state::Shared>, irc_port: u16) {
-    let mut limit = discovery::RateLimit::new(20.0, 10.0);
+    let mut limit = crate::rate::TokenBucket::new(10.0, 20.0);
     let mut buf = vec![0u8; discovery::MAX_DATAGRAM + 1];
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
         let Some(nonce) = discovery::parse_query(&buf[..n]) else { continue };
-        if !limit.allow() {
+        if limit.take(std::time::Instant::now()).is_err() {
             continue;
         }
         let users = shared.lock().user_count();

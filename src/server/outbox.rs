@@ -18,6 +18,8 @@ use async_channel::{Receiver, Sender};
 use async_net::TcpStream;
 use smol::io::AsyncWriteExt;
 
+use super::runtime::Runtime;
+
 /// One formatted line, CR LF included, shared between recipients.
 pub type Line = Arc<str>;
 
@@ -28,44 +30,49 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// Freeing a buffer and growing a new one cost more than the rest of a
 /// delivery (page faults and copies, in the profile of a busy channel,
 /// twice as much with musl's allocator); a shared spare list keeps that
-/// saving without a buffer per idle client.
-static SPARE: Mutex<Spare> = Mutex::new(Spare { buffers: Vec::new(), bytes: 0 });
+/// saving without a buffer per idle client. One per server ([`super::runtime::Runtime`]).
+#[derive(Default)]
+pub struct SparePool(Mutex<Spare>);
+
 /// Most bytes of capacity kept spare, and the largest buffer kept.
 const SPARE_BYTES: usize = 4 << 20;
 const SPARE_CAPACITY: usize = 128 * 1024;
 
+#[derive(Default)]
 struct Spare {
     buffers: Vec<Vec<u8>>,
     /// Their capacity in all.
     bytes: usize,
 }
 
-fn spare_list() -> MutexGuard<'static, Spare> {
-    SPARE.lock().unwrap_or_else(|e| e.into_inner())
-}
+impl SparePool {
+    fn list(&self) -> MutexGuard<'_, Spare> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
-/// A buffer for a connection that has none.
-fn spare() -> Vec<u8> {
-    let mut spare = spare_list();
-    match spare.buffers.pop() {
-        Some(buf) => {
-            spare.bytes -= buf.capacity();
-            buf
+    /// A buffer for a connection that has none.
+    fn take(&self) -> Vec<u8> {
+        let mut spare = self.list();
+        match spare.buffers.pop() {
+            Some(buf) => {
+                spare.bytes -= buf.capacity();
+                buf
+            }
+            None => Vec::with_capacity(4096),
         }
-        None => Vec::with_capacity(4096),
     }
-}
 
-/// Keeps an idle connection's buffer for another, or frees it.
-fn recycle(mut buf: Vec<u8>) {
-    if buf.capacity() == 0 || buf.capacity() > SPARE_CAPACITY {
-        return;
-    }
-    buf.clear();
-    let mut spare = spare_list();
-    if spare.bytes + buf.capacity() <= SPARE_BYTES {
-        spare.bytes += buf.capacity();
-        spare.buffers.push(buf);
+    /// Keeps an idle connection's buffer for another, or frees it.
+    fn give(&self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > SPARE_CAPACITY {
+            return;
+        }
+        buf.clear();
+        let mut spare = self.list();
+        if spare.bytes + buf.capacity() <= SPARE_BYTES {
+            spare.bytes += buf.capacity();
+            spare.buffers.push(buf);
+        }
     }
 }
 
@@ -78,7 +85,9 @@ pub struct Outbox {
 struct Inner {
     queue: Mutex<Queue>,
     limit: usize,
-    stream: TcpStream,
+    /// None for a queue with no connection behind it ([`Outbox::detached`]).
+    stream: Option<TcpStream>,
+    spare: Arc<SparePool>,
 }
 
 #[derive(Default)]
@@ -109,11 +118,23 @@ impl Outbox {
     /// receiver that yields whenever the writer has made room. A write that
     /// cannot finish within `stall` (the peer stopped reading) ends the
     /// connection, so a departed client never holds its socket for good.
-    pub fn start(stream: TcpStream, limit: usize, stall: Duration) -> (Outbox, Receiver<()>) {
+    pub fn start(rt: &Runtime, stream: TcpStream, limit: usize, stall: Duration) -> (Outbox, Receiver<()>) {
         let (room_tx, room_rx) = async_channel::bounded(1);
-        let inner = Arc::new(Inner { queue: Mutex::new(Queue::default()), limit, stream });
-        super::spawn(writer(inner.clone(), room_tx, stall));
+        let inner = Arc::new(Inner {
+            queue: Mutex::new(Queue::default()),
+            limit,
+            stream: Some(stream.clone()),
+            spare: rt.spare.clone(),
+        });
+        rt.spawn(writer(inner.clone(), stream, room_tx, stall));
         (Outbox { inner }, room_rx)
+    }
+
+    /// A queue with nothing draining it, for tests of the state: lines pile
+    /// up until the limit, as for a client that never reads.
+    pub fn detached(limit: usize) -> Outbox {
+        let inner = Inner { queue: Mutex::default(), limit, stream: None, spare: Arc::default() };
+        Outbox { inner: Arc::new(inner) }
     }
 
     /// Queues whole lines (CR LF included; one, or a burst of them). Returns
@@ -125,13 +146,26 @@ impl Outbox {
             return false;
         }
         if q.pending.len() + q.writing + line.len() > self.inner.limit {
+            // The client stopped reading: what waits is dropped, ERROR goes
+            // after the chunk being written (a client that reads again sees
+            // why it was cut off), and the reading half is shut, so the
+            // session ends now and everyone else is told at once.
             q.overflowed = true;
+            q.pending.clear();
+            q.pending.extend_from_slice(b"ERROR :Closing Link: (SendQ exceeded)\r\n");
+            q.closed = true;
+            let waker = q.waker.take();
             drop(q);
-            self.kill();
+            if let Some(stream) = &self.inner.stream {
+                let _ = stream.shutdown(std::net::Shutdown::Read);
+            }
+            if let Some(w) = waker {
+                w.wake();
+            }
             return false;
         }
         if q.pending.capacity() == 0 {
-            q.pending = spare();
+            q.pending = self.inner.spare.take();
         }
         q.pending.extend_from_slice(line.as_bytes());
         let waker = q.waker.take();
@@ -172,10 +206,12 @@ impl Outbox {
             return;
         }
         q.dead = true;
-        recycle(std::mem::take(&mut q.pending));
+        self.inner.spare.give(std::mem::take(&mut q.pending));
         let waker = q.waker.take();
         drop(q);
-        let _ = self.inner.stream.shutdown(std::net::Shutdown::Both);
+        if let Some(stream) = &self.inner.stream {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -214,8 +250,7 @@ async fn ready(inner: &Inner) -> bool {
     .await
 }
 
-async fn writer(inner: Arc<Inner>, room: Sender<()>, stall: Duration) {
-    let mut stream = inner.stream.clone();
+async fn writer(inner: Arc<Inner>, mut stream: TcpStream, room: Sender<()>, stall: Duration) {
     let mut buf: Vec<u8> = Vec::new();
     while ready(&inner).await {
         // Let the task that woke us (usually a session fanning a batch of
@@ -253,19 +288,19 @@ async fn writer(inner: Arc<Inner>, room: Sender<()>, stall: Duration) {
             let idle = q.pending.is_empty();
             if idle {
                 // The buffer handed over at the swap: an idle connection holds none.
-                recycle(std::mem::take(&mut q.pending));
+                inner.spare.give(std::mem::take(&mut q.pending));
             }
             idle
         };
         if idle || buf.capacity() > 4 * WRITE_CHUNK {
-            recycle(std::mem::take(&mut buf));
+            inner.spare.give(std::mem::take(&mut buf));
         } else {
             buf.clear();
         }
     }
     let _ = stream.flush().await;
     inner.queue().dead = true;
-    let _ = inner.stream.shutdown(std::net::Shutdown::Both);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 #[cfg(test)]
@@ -278,12 +313,13 @@ mod tests {
     /// arrives.
     #[test]
     fn room_is_made_per_chunk_of_a_large_backlog() {
-        smol::block_on(super::super::EXECUTOR.run(async {
+        let rt = Runtime::default();
+        rt.run(async {
             let listener = async_net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let mut peer = async_net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (stream, _) = listener.accept().await.unwrap();
             let total = 16 << 20;
-            let (out, room) = Outbox::start(stream, 2 * total, Duration::from_secs(60));
+            let (out, room) = Outbox::start(&rt, stream, 2 * total, Duration::from_secs(60));
             let line = "x".repeat(1022) + "\r\n";
             for _ in 0..total / line.len() {
                 assert!(out.push(&line));
@@ -304,6 +340,6 @@ mod tests {
                 got += n;
             }
             assert_eq!(got, total);
-        }));
+        });
     }
 }

@@ -1,10 +1,34 @@
-//! The shared state of the server: clients, nicks and channels, under one lock.
+//! The shared state of the server: clients, nicks and channels, and the
+//! history journal, behind one lock, and its owner's rules.
 //!
-//! Every command a session runs takes the lock once, changes what it must,
-//! and pushes the formatted results into the recipients' outboxes before it
-//! lets go, so everyone sees events in the same order. (A client's burst of
-//! channel messages is pushed at the end of the burst; see `session::Burst`.)
-//! Nothing in here awaits.
+//! # The lock discipline
+//!
+//! - [`Shared::lock`] is the only way to the [`State`], and only the session's
+//!   read loop calls it: once per batch of lines read (and once for a
+//!   departure, and per canvas line of a paced JOIN replay). Everything a
+//!   command does runs in a handler that takes `&mut Cx`, which holds the
+//!   `&mut State`; no handler can take the lock again, and nothing awaits
+//!   while it is held (the guard is not `Send`, so the compiler refuses an
+//!   `.await` across it in a session task).
+//! - Every line a command causes (replies and fan-out alike) is pushed into
+//!   the recipients' outboxes before the lock is released, so everyone sees
+//!   events in the same order. Outbox pushes take only the recipient's own
+//!   short queue lock, never this one.
+//! - Disk work never runs under it: the journal's `write` into the page cache
+//!   does (so history order is relay order), but fsync and compaction run on
+//!   the disk thread (`super::disk`), which takes the lock only to take a
+//!   snapshot and to swap the file in.
+//! - Bulk replays (history, canvas) are pushed after the lock is released,
+//!   paced by the client's own reading.
+//!
+//! # The owner
+//!
+//! The fields are private. Joining, parting, nick changes, quitting, caps and
+//! modes are methods that keep every index in step: the nick index, each
+//! client's channel list and each channel's member list (with the member's
+//! copy of the client's caps), and the per-address counts.
+//! [`State::check_invariants`] says what "in step" means; a seeded random
+//! test drives long sequences of operations against it.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -15,13 +39,17 @@ use std::time::{Instant, SystemTime};
 
 use super::Config;
 use super::history::Journal;
+use super::names::fold;
 use super::outbox::{Line, Outbox};
+use super::runtime::Runtime;
+
+pub use super::names::{valid_channel, valid_nick};
 
 /// Identifies a connection for its whole life.
 pub type ClientId = u64;
 
 /// Clients by id, hashed with [`IdHasher`].
-pub type Clients = HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>;
+type Clients = HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>;
 
 /// Hashes a [`ClientId`] with one multiplication. Ids are our own counter,
 /// never chosen by a client, so there is no flooding attack to defend
@@ -87,7 +115,8 @@ impl Caps {
     }
 }
 
-/// A connected client, registered or not.
+/// A connected client, registered or not. Read it through [`State::client`];
+/// only the state's methods change it.
 pub struct Client {
     /// `*` until NICK.
     pub nick: String,
@@ -136,6 +165,15 @@ pub struct Member {
     pub out: Outbox,
 }
 
+/// A channel flag that takes no parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flag {
+    /// `+n`: only members may send to the channel.
+    NoExternal,
+    /// `+t`: only operators may set the topic.
+    TopicLock,
+}
+
 /// A channel: members, topic, modes and canvas.
 pub struct Channel {
     /// The name as first created.
@@ -145,9 +183,7 @@ pub struct Channel {
     pub created: u64,
     /// Members in join order.
     pub members: Vec<Member>,
-    /// +n: only members may send to the channel.
     pub no_external: bool,
-    /// +t: only operators may set the topic.
     pub topic_lock: bool,
     pub canvas: Canvas,
 }
@@ -178,26 +214,95 @@ pub struct Topic {
     pub time: u64,
 }
 
-/// Everything behind the lock.
+/// Why a connection was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    TooManyClients,
+    TooManyFromAddress,
+}
+
+impl Refused {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refused::TooManyClients => "Too many connections",
+            Refused::TooManyFromAddress => "Too many connections from your address",
+        }
+    }
+}
+
+/// Why a nick could not be taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NickInUse;
+
+/// Why a JOIN did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinError {
+    /// Already a member: nothing to do.
+    AlreadyOn,
+    TooManyChannels,
+}
+
+/// Everything behind the lock; see the module doc.
 pub struct State {
-    pub clients: Clients,
+    clients: Clients,
     /// Casefolded nick to client, registered or still registering.
-    pub nicks: HashMap<String, ClientId>,
+    nicks: HashMap<String, ClientId>,
     /// Casefolded name to channel.
-    pub channels: HashMap<String, Channel>,
-    pub history: Journal,
-    pub per_ip: HashMap<IpAddr, usize>,
+    channels: HashMap<String, Channel>,
+    per_ip: HashMap<IpAddr, usize>,
+    history: Journal,
 }
 
 impl State {
-    /// The registered client whose nick folds to `nick`.
-    pub fn find_nick(&self, nick: &str) -> Option<ClientId> {
-        self.nicks.get(&fold(nick)).copied().filter(|id| self.clients.get(id).is_some_and(|c| c.registered))
+    pub fn new(history: Journal) -> State {
+        State {
+            clients: Clients::default(),
+            nicks: HashMap::new(),
+            channels: HashMap::new(),
+            per_ip: HashMap::new(),
+            history,
+        }
+    }
+
+    // ---- reading ----
+
+    pub fn client(&self, id: ClientId) -> Option<&Client> {
+        self.clients.get(&id)
+    }
+
+    /// The client's nick, or `*` (before NICK, or for a departed client).
+    pub fn nick(&self, id: ClientId) -> &str {
+        self.clients.get(&id).map_or("*", |c| c.nick.as_str())
+    }
+
+    pub fn channel(&self, key: &str) -> Option<&Channel> {
+        self.channels.get(key)
+    }
+
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        self.channels.values()
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
     }
 
     /// Number of registered clients.
     pub fn user_count(&self) -> usize {
         self.clients.values().filter(|c| c.registered).count()
+    }
+
+    /// The registered client whose nick folds to `nick`.
+    pub fn find_nick(&self, nick: &str) -> Option<ClientId> {
+        self.nicks.get(&fold(nick)).copied().filter(|id| self.clients.get(id).is_some_and(|c| c.registered))
+    }
+
+    pub fn history(&self) -> &Journal {
+        &self.history
     }
 
     /// Every client sharing a channel with `id`, each once, `id` excluded.
@@ -215,12 +320,7 @@ impl State {
         out
     }
 
-    /// Pushes a line to one client (dropped for a dead one).
-    pub fn send(&self, to: ClientId, line: &Line) {
-        if let Some(c) = self.clients.get(&to) {
-            c.out.push(line);
-        }
-    }
+    // ---- fan-out ----
 
     /// Pushes a message to each of `to`, formatted once per capability set.
     pub fn fanout(&self, to: impl IntoIterator<Item = ClientId>, msg: &mut Variants<'_>) {
@@ -244,6 +344,166 @@ impl State {
         }
     }
 
+    /// Pushes pre-formatted runs of lines, one per kind of recipient
+    /// ([`Variants::kind`]), to every member of `key` but `except`.
+    pub fn fanout_channel_runs(&self, key: &str, except: ClientId, runs: &[String; 4]) {
+        let Some(ch) = self.channels.get(key) else { return };
+        for m in ch.members.iter().filter(|m| m.id != except) {
+            let run = &runs[Variants::kind(m.caps)];
+            if !run.is_empty() {
+                m.out.push(run);
+            }
+        }
+    }
+
+    // ---- connections ----
+
+    /// Adds a new, unregistered connection, unless a limit refuses it.
+    pub fn connect(&mut self, id: ClientId, ip: IpAddr, out: Outbox, cfg: &Config) -> Result<(), Refused> {
+        if self.clients.len() >= cfg.max_clients {
+            return Err(Refused::TooManyClients);
+        }
+        if self.per_ip.get(&ip).copied().unwrap_or(0) >= cfg.max_per_ip {
+            return Err(Refused::TooManyFromAddress);
+        }
+        *self.per_ip.entry(ip).or_default() += 1;
+        // A host starting with ':' (IPv6) would read as a trailing parameter.
+        let host = ip.to_string();
+        let host = if host.starts_with(':') { format!("0{host}") } else { host };
+        let client = Client {
+            nick: "*".into(),
+            user: String::new(),
+            realname: String::new(),
+            host,
+            ip,
+            caps: Caps::default(),
+            away: None,
+            invisible: false,
+            registered: false,
+            channels: Vec::new(),
+            out,
+            signon: 0,
+            last_spoke: Instant::now(),
+        };
+        self.clients.insert(id, client);
+        Ok(())
+    }
+
+    /// Removes a client: QUIT to everyone who shared a channel (if it was
+    /// registered), ERROR to it, and out of every index. Returns its nick.
+    pub fn disconnect(&mut self, id: ClientId, reason: &str) -> Option<String> {
+        let client = self.clients.get(&id)?;
+        if client.registered {
+            let quit = format!(":{} QUIT :{reason}", client.prefix());
+            let mut msg = Variants::new(&quit, "", SystemTime::now());
+            self.fanout(self.neighbours(id), &mut msg);
+        }
+        let client = self.clients.get(&id)?;
+        client.out.push(&Line::from(format!("ERROR :Closing Link: {} ({reason})\r\n", client.ip)));
+        client.out.close();
+        for key in client.channels.clone() {
+            self.remove_member(id, &key);
+        }
+        let client = self.clients.remove(&id)?;
+        let key = fold(&client.nick);
+        if self.nicks.get(&key) == Some(&id) {
+            self.nicks.remove(&key);
+        }
+        if let Some(n) = self.per_ip.get_mut(&client.ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&client.ip);
+            }
+        }
+        Some(client.nick)
+    }
+
+    /// Tells every client the server is going away, and closes each.
+    pub fn close_all(&mut self, reason: &str) {
+        for c in self.clients.values() {
+            c.out.push(&Line::from(format!("ERROR :Closing Link: {} ({reason})\r\n", c.ip)));
+            c.out.close();
+        }
+    }
+
+    /// Cuts every connection off at once (shutdown, after the grace time).
+    pub fn kill_all(&self) {
+        for c in self.clients.values() {
+            c.out.kill();
+        }
+    }
+
+    // ---- registration and nicks ----
+
+    /// Sets the nick. With `reserve` (always, once registered), the nick is
+    /// taken in the index (and refused when someone else has it); without,
+    /// it is only noted (a client that has not given the password yet must
+    /// not keep anyone from a nick) and any reservation it had is given up. A registered
+    /// client's change is announced to it and everyone sharing a channel.
+    /// Returns the old nick.
+    pub fn set_nick(&mut self, id: ClientId, new: &str, reserve: bool) -> Result<String, NickInUse> {
+        let Some(c) = self.clients.get(&id) else { return Err(NickInUse) };
+        // A registered client always holds its nick.
+        let reserve = reserve || c.registered;
+        let (old_key, new_key) = (fold(&c.nick), fold(new));
+        if reserve && self.nicks.get(&new_key).is_some_and(|holder| *holder != id) {
+            return Err(NickInUse);
+        }
+        if self.nicks.get(&old_key) == Some(&id) {
+            self.nicks.remove(&old_key);
+        }
+        if reserve {
+            self.nicks.insert(new_key, id);
+        }
+        let Some(c) = self.clients.get_mut(&id) else { return Err(NickInUse) };
+        let prefix = c.prefix();
+        let old = std::mem::replace(&mut c.nick, new.to_string());
+        if c.registered {
+            let line = format!(":{prefix} NICK {new}");
+            let mut v = Variants::new(&line, "", SystemTime::now());
+            let mut to = self.neighbours(id);
+            to.push(id);
+            self.fanout(to, &mut v);
+        }
+        Ok(old)
+    }
+
+    /// Reserves the nick a client noted before giving the password; when
+    /// someone took it meanwhile, the client is back to no nick (`*`).
+    pub fn claim_nick(&mut self, id: ClientId) -> Result<(), NickInUse> {
+        let Some(c) = self.clients.get_mut(&id) else { return Ok(()) };
+        if c.nick == "*" {
+            return Ok(());
+        }
+        let key = fold(&c.nick);
+        match self.nicks.get(&key) {
+            Some(holder) if *holder == id => Ok(()),
+            Some(_) => {
+                c.nick = "*".into();
+                Err(NickInUse)
+            }
+            None => {
+                self.nicks.insert(key, id);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn set_user(&mut self, id: ClientId, user: String, realname: String) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.user = user;
+            c.realname = realname;
+        }
+    }
+
+    /// Marks the client registered; it must hold its nick.
+    pub fn register(&mut self, id: ClientId, now: SystemTime) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.registered = true;
+            c.signon = crate::clock::unix_ms(now) / 1000;
+        }
+    }
+
     /// Sets a client's capabilities, in its channel memberships too.
     pub fn set_caps(&mut self, id: ClientId, caps: Caps) {
         let Some(c) = self.clients.get_mut(&id) else { return };
@@ -254,38 +514,223 @@ impl State {
             }
         }
     }
+
+    pub fn set_away(&mut self, id: ClientId, away: Option<String>) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.away = away;
+        }
+    }
+
+    pub fn set_invisible(&mut self, id: ClientId, on: bool) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.invisible = on;
+        }
+    }
+
+    pub fn spoke(&mut self, id: ClientId) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.last_spoke = Instant::now();
+        }
+    }
+
+    // ---- channels ----
+
+    /// Joins `name` (creating it, with the joiner as operator, when new) and
+    /// announces the JOIN to every member, the joiner included. Returns the
+    /// channel's key.
+    pub fn join(&mut self, id: ClientId, name: &str, max_channels: usize) -> Result<String, JoinError> {
+        let key = fold(name);
+        let Some(client) = self.clients.get(&id) else { return Err(JoinError::AlreadyOn) };
+        if client.channels.contains(&key) {
+            return Err(JoinError::AlreadyOn);
+        }
+        if client.channels.len() >= max_channels {
+            return Err(JoinError::TooManyChannels);
+        }
+        let (prefix, caps, out) = (client.prefix(), client.caps, client.out.clone());
+        let now = SystemTime::now();
+        let ch = self.channels.entry(key.clone()).or_insert_with(|| Channel {
+            name: name.to_string(),
+            topic: None,
+            created: crate::clock::unix_ms(now) / 1000,
+            members: Vec::new(),
+            no_external: true,
+            topic_lock: true,
+            canvas: Canvas::default(),
+        });
+        // Whoever creates a channel runs it.
+        let op = ch.members.is_empty();
+        ch.members.push(Member { id, op, caps, out });
+        let line = format!(":{prefix} JOIN {}", ch.name);
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.channels.push(key.clone());
+        }
+        self.fanout_channel(&key, None, &mut Variants::new(&line, "", now));
+        Ok(key)
+    }
+
+    /// Leaves the channel `key`, telling its members (the leaver included);
+    /// the channel goes when its last member does.
+    pub fn part(&mut self, id: ClientId, key: &str, reason: &str) {
+        let Some(prefix) = self.clients.get(&id).map(Client::prefix) else { return };
+        let Some(ch) = self.channels.get(key) else { return };
+        if ch.member(id).is_none() {
+            return;
+        }
+        let line = if reason.is_empty() {
+            format!(":{prefix} PART {}", ch.name)
+        } else {
+            format!(":{prefix} PART {} :{reason}", ch.name)
+        };
+        self.fanout_channel(key, None, &mut Variants::new(&line, "", SystemTime::now()));
+        self.remove_member(id, key);
+    }
+
+    fn remove_member(&mut self, id: ClientId, key: &str) {
+        if let Some(ch) = self.channels.get_mut(key) {
+            ch.members.retain(|m| m.id != id);
+            if ch.members.is_empty() {
+                self.channels.remove(key);
+            }
+        }
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.channels.retain(|k| k != key);
+        }
+    }
+
+    pub fn set_topic(&mut self, key: &str, topic: Option<Topic>) {
+        if let Some(ch) = self.channels.get_mut(key) {
+            ch.topic = topic;
+        }
+    }
+
+    /// Sets a flag; returns whether it changed.
+    pub fn set_flag(&mut self, key: &str, flag: Flag, on: bool) -> bool {
+        let Some(ch) = self.channels.get_mut(key) else { return false };
+        let slot = match flag {
+            Flag::NoExternal => &mut ch.no_external,
+            Flag::TopicLock => &mut ch.topic_lock,
+        };
+        std::mem::replace(slot, on) != on
+    }
+
+    /// Makes a member an operator or not; `None` when not a member, else
+    /// whether it changed.
+    pub fn set_op(&mut self, key: &str, id: ClientId, on: bool) -> Option<bool> {
+        let m = self.channels.get_mut(key)?.members.iter_mut().find(|m| m.id == id)?;
+        Some(std::mem::replace(&mut m.op, on) != on)
+    }
+
+    /// Adds a stroke's line to the channel's canvas, dropping the oldest past `max` bytes.
+    pub fn canvas_stroke(&mut self, key: &str, line: Line, max: usize) {
+        let Some(ch) = self.channels.get_mut(key) else { return };
+        let canvas = &mut ch.canvas;
+        canvas.bytes += line.len();
+        canvas.strokes.push_back(line);
+        while canvas.bytes > max {
+            match canvas.strokes.pop_front() {
+                Some(old) => canvas.bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
+    pub fn canvas_clear(&mut self, key: &str) {
+        if let Some(ch) = self.channels.get_mut(key) {
+            ch.canvas = Canvas { epoch: ch.canvas.epoch + 1, ..Canvas::default() };
+        }
+    }
+
+    // ---- history ----
+
+    /// Journals a channel line; call it before fanning the line out.
+    pub fn journal(&mut self, channel: &str, time: SystemTime, line: &str) {
+        self.history.append(channel, crate::clock::unix_ms(time), &Line::from(line));
+    }
+
+    /// The journal, for the disk thread's compaction and fsync steps.
+    pub fn journal_mut(&mut self) -> &mut Journal {
+        &mut self.history
+    }
+
+    // ---- the rules ----
+
+    /// Checks that every index agrees with every other; says what does not.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (key, id) in &self.nicks {
+            let c = self.clients.get(id).ok_or(format!("nick {key} held by departed client {id}"))?;
+            if fold(&c.nick) != *key {
+                return Err(format!("nick index {key} points at client {id} called {}", c.nick));
+            }
+        }
+        let mut per_ip: HashMap<IpAddr, usize> = HashMap::new();
+        for (id, c) in &self.clients {
+            *per_ip.entry(c.ip).or_default() += 1;
+            if c.registered && self.nicks.get(&fold(&c.nick)) != Some(id) {
+                return Err(format!("registered client {id} does not hold its nick {}", c.nick));
+            }
+            for (i, key) in c.channels.iter().enumerate() {
+                if c.channels[..i].contains(key) {
+                    return Err(format!("client {id} lists {key} twice"));
+                }
+                let ch = self.channels.get(key).ok_or(format!("client {id} is in missing channel {key}"))?;
+                let m = ch.members.iter().find(|m| m.id == *id).ok_or(format!("client {id} not a member of {key}"))?;
+                if m.caps != c.caps {
+                    return Err(format!("member {id} of {key} has stale caps"));
+                }
+            }
+        }
+        if per_ip != self.per_ip {
+            return Err(format!("per-address counts {:?} but clients give {per_ip:?}", self.per_ip));
+        }
+        for (key, ch) in &self.channels {
+            if ch.members.is_empty() {
+                return Err(format!("channel {key} is empty but kept"));
+            }
+            if fold(&ch.name) != *key {
+                return Err(format!("channel {} kept under {key}", ch.name));
+            }
+            for (i, m) in ch.members.iter().enumerate() {
+                if ch.members[..i].iter().any(|o| o.id == m.id) {
+                    return Err(format!("client {} is in {key} twice", m.id));
+                }
+                let c = self.clients.get(&m.id).ok_or(format!("departed client {} still in {key}", m.id))?;
+                if !c.channels.contains(key) {
+                    return Err(format!("member {} of {key} does not list it", m.id));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-/// What every session holds: the settings and the locked state.
+/// What every session holds: the settings, the runtime and the locked state.
 pub struct Shared {
     pub config: Config,
     pub motd: Option<String>,
     /// When the server started, for RPL_CREATED.
     pub started: SystemTime,
+    /// The executor and buffer pool of this server (no process-wide ones).
+    pub rt: Runtime,
     state: Mutex<State>,
     next_id: AtomicU64,
 }
 
 impl Shared {
-    pub fn new(config: Config, motd: Option<String>, history: Journal) -> Shared {
+    pub fn new(config: Config, motd: Option<String>, history: Journal, rt: Runtime) -> Shared {
         Shared {
             config,
             motd,
             started: SystemTime::now(),
-            state: Mutex::new(State {
-                clients: Clients::default(),
-                nicks: HashMap::new(),
-                channels: HashMap::new(),
-                history,
-                per_ip: HashMap::new(),
-            }),
+            rt,
+            state: Mutex::new(State::new(history)),
             next_id: AtomicU64::new(1),
         }
     }
 
-    /// Takes the lock. A panic elsewhere cannot leave the state half-changed
-    /// in a way that matters more than stopping the server would, so a
-    /// poisoned lock is used as it is.
+    /// Takes the lock; see the module doc for who may. A panic elsewhere
+    /// cannot leave the state half-changed in a way that matters more than
+    /// stopping the server would, so a poisoned lock is used as it is.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -366,62 +811,9 @@ impl<'a> Variants<'a> {
     }
 }
 
-/// Casefolds a nick or channel name by the `ascii` casemapping we announce.
-pub fn fold(name: &str) -> String {
-    name.to_ascii_lowercase()
-}
-
-/// Longest nick.
-pub const NICKLEN: usize = 30;
-/// Longest channel name.
-pub const CHANNELLEN: usize = 50;
-/// Longest topic.
-pub const TOPICLEN: usize = 390;
-/// Longest away message.
-pub const AWAYLEN: usize = 200;
-/// Longest user name.
-pub const USERLEN: usize = 16;
-
-/// A nick is a letter or one of `[]\`_^{|}`, then those, digits and `-`.
-pub fn valid_nick(nick: &str) -> bool {
-    let special = |c: char| "[]\\`_^{|}".contains(c);
-    let mut chars = nick.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || special(c) => {}
-        _ => return false,
-    }
-    nick.len() <= NICKLEN && chars.all(|c| c.is_ascii_alphanumeric() || special(c) || c == '-')
-}
-
-/// A channel is `#` then at least one character that is not a space,
-/// comma, colon or control character.
-pub fn valid_channel(name: &str) -> bool {
-    name.len() > 1
-        && name.len() <= CHANNELLEN
-        && name.starts_with('#')
-        && !name.chars().any(|c| c == ' ' || c == ',' || c == ':' || c.is_control())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nicks_and_channels() {
-        assert!(valid_nick("alice"));
-        assert!(valid_nick("[bot]_1-x"));
-        assert!(!valid_nick("1alice"));
-        assert!(!valid_nick("123"));
-        assert!(!valid_nick(""));
-        assert!(!valid_nick("a b"));
-        assert!(!valid_nick(&"a".repeat(NICKLEN + 1)));
-        assert!(valid_channel("#lobby"));
-        assert!(!valid_channel("#"));
-        assert!(!valid_channel("lobby"));
-        assert!(!valid_channel("#a,b"));
-        assert!(!valid_channel("#a\x07"));
-        assert_eq!(fold("NiCk[]"), "nick[]");
-    }
 
     #[test]
     fn variants_are_formatted_per_capability() {
@@ -435,5 +827,101 @@ mod tests {
         );
         let mut t = Variants::new(":a!b@c TAGMSG #x", "+k", t).tags_only();
         assert!(t.for_caps(Caps::SERVER_TIME).is_none());
+    }
+
+    /// A small deterministic generator (xorshift64*): the test needs no crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        }
+    }
+
+    /// Long seeded random runs of every operation that changes the state,
+    /// checking every invariant after each step.
+    #[test]
+    fn random_operations_keep_every_index_in_step() {
+        let dir = std::env::temp_dir().join(format!("lanchat-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = Config { max_clients: 12, max_per_ip: 5, ..Config::default() };
+        let nicks = ["ann", "Ann", "bob", "cy", "dee", "ed"];
+        let chans = ["#a", "#A", "#b", "#c"];
+        let ips: [IpAddr; 3] = [[127, 0, 0, 1].into(), [127, 0, 0, 2].into(), [127, 0, 0, 3].into()];
+        for seed in 1..=20u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut st = State::new(Journal::open(&dir, 5, 1 << 20).unwrap());
+            let mut next: ClientId = 1;
+            let mut ids: Vec<ClientId> = Vec::new();
+            for step in 0..2_000 {
+                let pick = |rng: &mut Rng, ids: &[ClientId]| ids.get(rng.below(ids.len().max(1) as u64) as usize).copied();
+                let nick = nicks[rng.below(nicks.len() as u64) as usize];
+                let chan = chans[rng.below(chans.len() as u64) as usize];
+                let op = rng.below(11);
+                let what = match (op, pick(&mut rng, &ids)) {
+                    (0 | 1, _) | (_, None) => {
+                        let ip = ips[rng.below(3) as usize];
+                        if st.connect(next, ip, Outbox::detached(1 << 16), &cfg).is_ok() {
+                            ids.push(next);
+                        }
+                        next += 1;
+                        format!("connect from {ip}")
+                    }
+                    (2, Some(id)) => {
+                        let reserve = rng.below(4) != 0;
+                        let _ = st.set_nick(id, nick, reserve);
+                        format!("{id} nick {nick} reserve {reserve}")
+                    }
+                    (3, Some(id)) => {
+                        let _ = st.claim_nick(id);
+                        format!("{id} claims its nick")
+                    }
+                    (4, Some(id)) => {
+                        // Registration needs a held nick, as the session makes sure.
+                        let holds = st.client(id).is_some_and(|c| st.nicks.get(&fold(&c.nick)) == Some(&id));
+                        if holds {
+                            st.register(id, SystemTime::now());
+                        }
+                        format!("{id} registers ({holds})")
+                    }
+                    (5 | 6, Some(id)) => {
+                        let _ = st.join(id, chan, 3);
+                        format!("{id} joins {chan}")
+                    }
+                    (7, Some(id)) => {
+                        st.part(id, &fold(chan), "bye");
+                        format!("{id} parts {chan}")
+                    }
+                    (8, Some(id)) => {
+                        st.set_caps(id, Caps(rng.below(64) as u8));
+                        format!("{id} caps")
+                    }
+                    (9, Some(id)) => {
+                        let target = pick(&mut rng, &ids).unwrap_or(id);
+                        let _ = st.set_op(&fold(chan), target, rng.below(2) == 0);
+                        st.set_flag(&fold(chan), Flag::TopicLock, rng.below(2) == 0);
+                        format!("{id} modes on {chan}")
+                    }
+                    (_, Some(id)) => {
+                        st.disconnect(id, "gone");
+                        ids.retain(|i| *i != id);
+                        format!("{id} quits")
+                    }
+                };
+                if let Err(e) = st.check_invariants() {
+                    panic!("seed {seed}, step {step} ({what}): {e}");
+                }
+            }
+            for id in ids {
+                st.disconnect(id, "end");
+            }
+            st.check_invariants().unwrap();
+            assert!(st.clients.is_empty() && st.nicks.is_empty() && st.channels.is_empty() && st.per_ip.is_empty());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

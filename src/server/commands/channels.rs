@@ -1,0 +1,365 @@
+//! Channels: JOIN (with history and canvas replay), PART, TOPIC, NAMES,
+//! LIST and MODE.
+
+use log::info;
+use std::time::SystemTime;
+
+use super::{Cx, Flow};
+use crate::clock;
+use crate::line::Message;
+use crate::server::names::{TOPICLEN, fold, valid_channel};
+use crate::server::numeric::*;
+use crate::server::outbox::Line;
+use crate::server::state::{Caps, Channel, Flag, JoinError, Member, Topic, Variants};
+
+/// What a JOIN replays after the lock is released: history, then the canvas.
+pub struct Replay {
+    pub lines: Vec<Line>,
+    /// Where the canvas lines start in `lines`.
+    pub canvas_from: usize,
+    /// The channel's casefolded name, and its canvas's clear count at the JOIN.
+    pub key: String,
+    pub epoch: u64,
+}
+
+pub fn join(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    if msg.param(0) == "0" {
+        let keys = cx.st.client(cx.conn.id).map(|c| c.channels.clone()).unwrap_or_default();
+        for key in keys {
+            cx.st.part(cx.conn.id, &key, "Left all channels");
+        }
+        return Flow::Continue;
+    }
+    let mut replays = Vec::new();
+    for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
+        if !valid_channel(name) {
+            cx.num(ERR_BADCHANMASK, &[name, "Bad Channel Mask"]);
+            continue;
+        }
+        let key = match cx.st.join(cx.conn.id, name, cx.shared.config.max_channels) {
+            Ok(key) => key,
+            Err(JoinError::AlreadyOn) => continue,
+            Err(JoinError::TooManyChannels) => {
+                cx.num(ERR_TOOMANYCHANNELS, &[name, "You have joined too many channels"]);
+                continue;
+            }
+        };
+        info!("{}: joined {name}", cx.conn.peer);
+        send_topic(cx, &key);
+        send_names(cx, &key);
+        replays.push(replay(cx, &key));
+    }
+    if replays.iter().all(|r| r.lines.is_empty()) { Flow::Continue } else { Flow::Replay(replays) }
+}
+
+/// The kept history of a channel for this client's capabilities, then its canvas.
+fn replay(cx: &mut Cx<'_>, key: &str) -> Replay {
+    let caps = cx.st.client(cx.conn.id).map(|c| c.caps).unwrap_or_default();
+    let Some(ch) = cx.st.channel(key) else {
+        return Replay { lines: Vec::new(), canvas_from: 0, key: key.to_string(), epoch: 0 };
+    };
+    let mut lines = Vec::new();
+    let mut entries = cx.st.history().recent(key).peekable();
+    if entries.peek().is_some() {
+        let name = &cx.shared.config.name;
+        if caps.has(Caps::BATCH) && caps.has(Caps::SERVER_TIME) {
+            cx.conn.batch_seq += 1;
+            let id = format!("h{}x{}", cx.conn.id, cx.conn.batch_seq);
+            lines.push(Line::from(format!(":{name} BATCH +{id} chathistory {}\r\n", ch.name)));
+            for e in entries {
+                let t = clock::rfc3339(clock::from_unix_ms(e.time_ms));
+                lines.push(Line::from(format!("@batch={id};time={t} {}\r\n", e.line)));
+            }
+            lines.push(Line::from(format!(":{name} BATCH -{id}\r\n")));
+        } else if caps.has(Caps::SERVER_TIME) {
+            for e in entries {
+                let t = clock::rfc3339(clock::from_unix_ms(e.time_ms));
+                lines.push(Line::from(format!("@time={t} {}\r\n", e.line)));
+            }
+        } else {
+            for e in entries {
+                lines.push(Line::from(stamp_plain(&e.line, clock::from_unix_ms(e.time_ms)) + "\r\n"));
+            }
+        }
+    }
+    let canvas_from = lines.len();
+    if caps.has(Caps::MESSAGE_TAGS) {
+        lines.extend(ch.canvas.strokes.iter().cloned());
+    }
+    Replay { lines, canvas_from, key: key.to_string(), epoch: ch.canvas.epoch }
+}
+
+pub fn part(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    let reason = msg.param(1);
+    for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
+        let key = fold(name);
+        match cx.st.channel(&key) {
+            None => cx.num(ERR_NOSUCHCHANNEL, &[name, "No such channel"]),
+            Some(ch) if ch.member(cx.conn.id).is_none() => {
+                cx.num(ERR_NOTONCHANNEL, &[&ch.name, "You're not on that channel"])
+            }
+            Some(_) => {
+                cx.st.part(cx.conn.id, &key, reason);
+                info!("{}: left {name}", cx.conn.peer);
+            }
+        }
+    }
+    Flow::Continue
+}
+
+fn send_topic(cx: &Cx<'_>, key: &str) {
+    let Some(ch) = cx.st.channel(key) else { return };
+    match &ch.topic {
+        Some(t) => {
+            cx.num(RPL_TOPIC, &[&ch.name, &t.text]);
+            cx.num_plain(RPL_TOPICWHOTIME, &[&ch.name, &t.setter, &t.time.to_string()]);
+        }
+        None => cx.num(RPL_NOTOPIC, &[&ch.name, "No topic is set"]),
+    }
+}
+
+fn send_names(cx: &Cx<'_>, key: &str) {
+    let Some(ch) = cx.st.channel(key) else { return };
+    let caps = cx.st.client(cx.conn.id).map(|c| c.caps).unwrap_or_default();
+    let mut names = String::new();
+    for Member { id, op, .. } in &ch.members {
+        let Some(c) = cx.st.client(*id) else { continue };
+        if names.len() > 350 {
+            cx.num(RPL_NAMREPLY, &["=", &ch.name, &names]);
+            names.clear();
+        }
+        if !names.is_empty() {
+            names.push(' ');
+        }
+        if *op {
+            names.push('@');
+        }
+        if caps.has(Caps::USERHOST_IN_NAMES) {
+            names.push_str(&c.prefix());
+        } else {
+            names.push_str(&c.nick);
+        }
+    }
+    if !names.is_empty() {
+        cx.num(RPL_NAMREPLY, &["=", &ch.name, &names]);
+    }
+    cx.num(RPL_ENDOFNAMES, &[&ch.name, "End of /NAMES list"]);
+}
+
+pub fn names(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    let target = msg.param(0);
+    if target.is_empty() {
+        // Without a channel: the client's own channels, as most servers do.
+        let keys = cx.st.client(cx.conn.id).map(|c| c.channels.clone()).unwrap_or_default();
+        for key in keys {
+            send_names(cx, &key);
+        }
+        cx.num(RPL_ENDOFNAMES, &["*", "End of /NAMES list"]);
+        return Flow::Continue;
+    }
+    for name in target.split(',').filter(|n| !n.is_empty()) {
+        let key = fold(name);
+        if cx.st.channel(&key).is_some() {
+            send_names(cx, &key);
+        } else {
+            cx.num(RPL_ENDOFNAMES, &[name, "End of /NAMES list"]);
+        }
+    }
+    Flow::Continue
+}
+
+pub fn list(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    let wanted: Vec<String> = msg.param(0).split(',').filter(|n| !n.is_empty()).map(fold).collect();
+    cx.num(RPL_LISTSTART, &["Channel", "Users  Name"]);
+    let mut chans: Vec<&Channel> = cx.st.channels().collect();
+    chans.sort_by(|a, b| a.name.cmp(&b.name));
+    for ch in chans {
+        if wanted.is_empty() || wanted.contains(&fold(&ch.name)) {
+            let topic = ch.topic.as_ref().map_or("", |t| t.text.as_str());
+            cx.num(RPL_LIST, &[&ch.name, &ch.members.len().to_string(), topic]);
+        }
+    }
+    cx.num(RPL_LISTEND, &["End of /LIST"]);
+    Flow::Continue
+}
+
+pub fn topic(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    let key = fold(msg.param(0));
+    let Some(ch) = cx.st.channel(&key) else {
+        cx.num(ERR_NOSUCHCHANNEL, &[msg.param(0), "No such channel"]);
+        return Flow::Continue;
+    };
+    if msg.params.len() < 2 {
+        send_topic(cx, &key);
+        return Flow::Continue;
+    }
+    match ch.member(cx.conn.id) {
+        None => {
+            cx.num(ERR_NOTONCHANNEL, &[&ch.name, "You're not on that channel"]);
+            return Flow::Continue;
+        }
+        Some(false) if ch.topic_lock => {
+            cx.num(ERR_CHANOPRIVSNEEDED, &[&ch.name, "You're not channel operator"]);
+            return Flow::Continue;
+        }
+        Some(_) => {}
+    }
+    let chname = ch.name.clone();
+    let (nick, prefix) = (cx.st.nick(cx.conn.id).to_string(), cx.prefix());
+    let text: String = msg.param(1).chars().take(TOPICLEN).collect();
+    let now = SystemTime::now();
+    let topic = (!text.is_empty()).then(|| Topic { text: text.clone(), setter: nick, time: clock::unix_ms(now) / 1000 });
+    cx.st.set_topic(&key, topic);
+    let line = format!(":{prefix} TOPIC {chname} :{text}");
+    cx.st.fanout_channel(&key, None, &mut Variants::new(&line, "", now));
+    Flow::Continue
+}
+
+pub fn mode(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    let target = msg.param(0);
+    if target.starts_with('#') {
+        return channel_mode(cx, msg);
+    }
+    let Some(c) = cx.st.client(cx.conn.id) else { return Flow::Continue };
+    if fold(target) != fold(&c.nick) {
+        if cx.st.find_nick(target).is_some() {
+            cx.num(ERR_USERSDONTMATCH, &[target, "Can't change mode for other users"]);
+        } else {
+            cx.num(ERR_NOSUCHNICK, &[target, "No such nick/channel"]);
+        }
+        return Flow::Continue;
+    }
+    let modes = msg.param(1);
+    if modes.is_empty() {
+        cx.num_plain(RPL_UMODEIS, &[if c.invisible { "+i" } else { "+" }]);
+        return Flow::Continue;
+    }
+    let mut adding = true;
+    let mut unknown = false;
+    let mut invisible = c.invisible;
+    for m in modes.chars() {
+        match m {
+            '+' => adding = true,
+            '-' => adding = false,
+            'i' => invisible = adding,
+            _ => unknown = true,
+        }
+    }
+    let (nick, changed) = (c.nick.clone(), invisible != c.invisible);
+    cx.st.set_invisible(cx.conn.id, invisible);
+    if changed {
+        cx.conn.out.push(&format!(":{nick} MODE {nick} :{}\r\n", if invisible { "+i" } else { "-i" }));
+    }
+    if unknown {
+        cx.num(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
+    }
+    Flow::Continue
+}
+
+fn channel_mode(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    let key = fold(msg.param(0));
+    let Some(ch) = cx.st.channel(&key) else {
+        cx.num(ERR_NOSUCHCHANNEL, &[msg.param(0), "No such channel"]);
+        return Flow::Continue;
+    };
+    let modes = msg.param(1);
+    if modes.is_empty() {
+        cx.num_plain(RPL_CHANNELMODEIS, &[&ch.name, &ch.modes()]);
+        cx.num_plain(RPL_CREATIONTIME, &[&ch.name, &ch.created.to_string()]);
+        return Flow::Continue;
+    }
+    // Ban list queries (clients send them on join): we keep no lists.
+    if msg.params.len() == 2 && matches!(modes, "b" | "+b") {
+        cx.num(RPL_ENDOFBANLIST, &[&ch.name, "End of channel ban list"]);
+        return Flow::Continue;
+    }
+    let chname = ch.name.clone();
+    let is_op = ch.member(cx.conn.id) == Some(true);
+    let mut args = msg.params.iter().skip(2);
+    let mut adding = true;
+    let mut applied = String::new();
+    let mut applied_args: Vec<String> = Vec::new();
+    for m in modes.chars() {
+        match m {
+            '+' => adding = true,
+            '-' => adding = false,
+            'n' | 't' | 'o' if !is_op => {
+                cx.num(ERR_CHANOPRIVSNEEDED, &[&chname, "You're not channel operator"]);
+                return Flow::Continue;
+            }
+            'n' | 't' => {
+                let flag = if m == 'n' { Flag::NoExternal } else { Flag::TopicLock };
+                if cx.st.set_flag(&key, flag, adding) {
+                    note(&mut applied, adding, m);
+                }
+            }
+            'o' => {
+                let Some(who) = args.next() else {
+                    cx.need_more_params("MODE");
+                    continue;
+                };
+                let Some(tid) = cx.st.find_nick(who) else {
+                    cx.num(ERR_NOSUCHNICK, &[who, "No such nick/channel"]);
+                    continue;
+                };
+                match cx.st.set_op(&key, tid, adding) {
+                    None => cx.num(ERR_USERNOTINCHANNEL, &[who, &chname, "They aren't on that channel"]),
+                    Some(false) => {}
+                    Some(true) => {
+                        note(&mut applied, adding, 'o');
+                        applied_args.push(cx.st.nick(tid).to_string());
+                    }
+                }
+            }
+            other => cx.num(ERR_UNKNOWNMODE, &[&other.to_string(), "is unknown mode char to me"]),
+        }
+    }
+    if !applied.is_empty() {
+        let mut line = format!(":{} MODE {chname} {applied}", cx.prefix());
+        for a in &applied_args {
+            line.push(' ');
+            line.push_str(a);
+        }
+        cx.st.fanout_channel(&key, None, &mut Variants::new(&line, "", SystemTime::now()));
+    }
+    Flow::Continue
+}
+
+/// Adds a mode change to a MODE line's mode string, with its sign when the sign changes.
+fn note(applied: &mut String, adding: bool, m: char) {
+    let sign = if adding { '+' } else { '-' };
+    if applied.rfind(['+', '-']).is_none_or(|i| applied.as_bytes()[i] != sign as u8) {
+        applied.push(sign);
+    }
+    applied.push(m);
+}
+
+/// A history line for a client without server-time: `[HH:MM] ` before the
+/// text (inside a CTCP ACTION, after its verb).
+fn stamp_plain(line: &str, time: SystemTime) -> String {
+    let hhmm = clock::local_hhmm(time);
+    let Some(idx) = line.find(" :") else {
+        return line.to_string();
+    };
+    let (head, text) = (&line[..idx], &line[idx + 2..]);
+    match text.strip_prefix("\u{1}ACTION ") {
+        Some(rest) => format!("{head} :\u{1}ACTION [{hhmm}] {rest}"),
+        None => format!("{head} :[{hhmm}] {text}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_history_gets_a_time_prefix() {
+        let t = clock::from_unix_ms(0);
+        let hhmm = clock::local_hhmm(t);
+        assert_eq!(stamp_plain(":a!b@c PRIVMSG #x :hi", t), format!(":a!b@c PRIVMSG #x :[{hhmm}] hi"));
+        assert_eq!(
+            stamp_plain(":a!b@c PRIVMSG #x :\u{1}ACTION waves\u{1}", t),
+            format!(":a!b@c PRIVMSG #x :\u{1}ACTION [{hhmm}] waves\u{1}")
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! The commands a client can send, as a table ([`COMMANDS`]): the name, the
+//! handler, the fewest parameters it takes and whether it may come before
+//! registration. [`dispatch`] answers 400/417 (bad input), 451 (not
+//! registered), 421 (unknown command) and 461 (too few parameters) for all
+//! of them, in one place.
+//!
+//! A handler takes `&mut Cx`: the locked [`State`], this connection's own
+//! protocol state ([`Conn`]) and the server's settings. It never takes the
+//! lock or awaits; what must wait for the client (a JOIN's replay) it hands
+//! back in [`Flow::Replay`], for the session to push after unlocking.
+//!
+//! Handlers live in files by what they touch: [`register`] (CAP, PASS,
+//! NICK, USER and the welcome), [`channels`] (JOIN, PART, TOPIC, NAMES,
+//! LIST, MODE), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
+//! [`queries`] (PING, MOTD, LUSERS, VERSION, TIME, USERHOST, ISON, AWAY,
+//! WHO, WHOIS).
+
+mod channels;
+mod messages;
+mod queries;
+mod register;
+
+use std::net::SocketAddr;
+
+use log::debug;
+
+use super::names::fold;
+use super::numeric::{self, Numeric};
+use super::outbox::Outbox;
+use super::state::{ClientId, Shared, State};
+use crate::line::{MAX_LINE, MAX_TAGS, Message, ParseError, write_line};
+
+pub use channels::Replay;
+pub use messages::{Burst, flush_burst};
+
+/// The server's version, as VERSION and the welcome say it.
+pub const VERSION: &str = concat!("lanchat-", env!("CARGO_PKG_VERSION"));
+
+/// What a command tells the session's read loop.
+pub enum Flow {
+    Continue,
+    /// Close the connection with this reason (sent as ERROR and in QUIT).
+    Quit(String),
+    /// Push these replays, without the lock and paced by the client, then go on.
+    Replay(Vec<Replay>),
+}
+
+/// A connection's own protocol state, kept by its session between commands.
+pub struct Conn {
+    pub id: ClientId,
+    pub out: Outbox,
+    pub peer: SocketAddr,
+    pub registered: bool,
+    /// CAP LS or REQ before registration holds registration until CAP END.
+    cap_negotiating: bool,
+    got_user: bool,
+    pass_ok: bool,
+    batch_seq: u32,
+    /// Channel messages handled but not fanned out yet; see [`Burst`].
+    pub burst: Burst,
+}
+
+impl Conn {
+    pub fn new(id: ClientId, out: Outbox, peer: SocketAddr, shared: &Shared) -> Conn {
+        Conn {
+            id,
+            out,
+            peer,
+            registered: false,
+            cap_negotiating: false,
+            got_user: false,
+            pass_ok: shared.config.password.is_none(),
+            batch_seq: 0,
+            burst: Burst::default(),
+        }
+    }
+}
+
+/// What a handler works with; it exists only while the lock is held.
+pub struct Cx<'a> {
+    pub st: &'a mut State,
+    pub conn: &'a mut Conn,
+    pub shared: &'a Shared,
+}
+
+impl Cx<'_> {
+    /// Sends `:server CODE nick params...`; the last parameter is the trailing one.
+    pub fn num(&self, code: Numeric, params: &[&str]) {
+        let (trailing, middle) = params.split_last().map_or((None, params), |(t, m)| (Some(*t), m));
+        self.numeric(code, middle, trailing);
+    }
+
+    /// Sends `:server CODE nick params...` with no trailing parameter.
+    pub fn num_plain(&self, code: Numeric, params: &[&str]) {
+        self.numeric(code, params, None);
+    }
+
+    fn numeric(&self, code: Numeric, middle: &[&str], trailing: Option<&str>) {
+        let mut all = Vec::with_capacity(middle.len() + 1);
+        all.push(self.st.nick(self.conn.id));
+        all.extend_from_slice(middle);
+        let mut s = String::new();
+        write_line(&mut s, Some(&self.shared.config.name), code.code(), &all, trailing);
+        self.conn.out.push(&s);
+    }
+
+    /// Sends `:server COMMAND params...` (the last one trailing) to this client.
+    pub fn reply(&self, command: &str, middle: &[&str], trailing: Option<&str>) {
+        let mut s = String::new();
+        write_line(&mut s, Some(&self.shared.config.name), command, middle, trailing);
+        self.conn.out.push(&s);
+    }
+
+    /// 461, for a command that lacks a parameter it needs.
+    pub fn need_more_params(&self, command: &str) {
+        self.num(numeric::ERR_NEEDMOREPARAMS, &[command, "Not enough parameters"]);
+    }
+
+    /// This client's `nick!user@host`.
+    pub fn prefix(&self) -> String {
+        self.st.client(self.conn.id).map(|c| c.prefix()).unwrap_or_default()
+    }
+}
+
+/// When a command may come.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Before {
+    /// Also before registration.
+    Yes,
+    /// Only once registered.
+    No,
+    /// Before registration only when the server has no password.
+    WithoutPassword,
+}
+
+/// One command of the table.
+struct Spec {
+    name: &'static str,
+    run: fn(&mut Cx<'_>, &Message<'_>) -> Flow,
+    /// Fewer parameters get 461.
+    min_params: usize,
+    before_registration: Before,
+}
+
+/// Every command the server knows.
+const COMMANDS: &[Spec] = &[
+    Spec { name: "CAP", run: register::cap, min_params: 0, before_registration: Before::Yes },
+    Spec { name: "PASS", run: register::pass, min_params: 1, before_registration: Before::Yes },
+    Spec { name: "NICK", run: register::nick, min_params: 0, before_registration: Before::Yes },
+    Spec { name: "USER", run: register::user, min_params: 4, before_registration: Before::Yes },
+    Spec { name: "QUIT", run: register::quit, min_params: 0, before_registration: Before::Yes },
+    Spec { name: "PONG", run: queries::pong, min_params: 0, before_registration: Before::Yes },
+    Spec { name: "PING", run: queries::ping, min_params: 0, before_registration: Before::WithoutPassword },
+    Spec { name: "JOIN", run: channels::join, min_params: 1, before_registration: Before::No },
+    Spec { name: "PART", run: channels::part, min_params: 1, before_registration: Before::No },
+    Spec { name: "TOPIC", run: channels::topic, min_params: 1, before_registration: Before::No },
+    Spec { name: "NAMES", run: channels::names, min_params: 0, before_registration: Before::No },
+    Spec { name: "LIST", run: channels::list, min_params: 0, before_registration: Before::No },
+    Spec { name: "MODE", run: channels::mode, min_params: 1, before_registration: Before::No },
+    Spec { name: "PRIVMSG", run: messages::privmsg, min_params: 0, before_registration: Before::No },
+    Spec { name: "NOTICE", run: messages::notice, min_params: 0, before_registration: Before::No },
+    Spec { name: "TAGMSG", run: messages::tagmsg, min_params: 0, before_registration: Before::No },
+    Spec { name: "WHO", run: queries::who, min_params: 0, before_registration: Before::No },
+    Spec { name: "WHOIS", run: queries::whois, min_params: 0, before_registration: Before::No },
+    Spec { name: "AWAY", run: queries::away, min_params: 0, before_registration: Before::No },
+    Spec { name: "USERHOST", run: queries::userhost, min_params: 1, before_registration: Before::No },
+    Spec { name: "ISON", run: queries::ison, min_params: 1, before_registration: Before::No },
+    Spec { name: "MOTD", run: queries::motd, min_params: 0, before_registration: Before::No },
+    Spec { name: "LUSERS", run: queries::lusers, min_params: 0, before_registration: Before::No },
+    Spec { name: "VERSION", run: queries::version, min_params: 0, before_registration: Before::No },
+    Spec { name: "TIME", run: queries::time, min_params: 0, before_registration: Before::No },
+];
+
+/// Handles one line (without CR LF) from the client.
+pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
+    let (tags_len, rest_len) = match raw.first() {
+        Some(b'@') => {
+            let sp = raw.iter().position(|&b| b == b' ').unwrap_or(raw.len());
+            (sp + 1, raw.len().saturating_sub(sp + 1))
+        }
+        _ => (0, raw.len()),
+    };
+    if tags_len > MAX_TAGS || rest_len > MAX_LINE - 2 {
+        cx.num(numeric::ERR_INPUTTOOLONG, &["Input line was too long"]);
+        return Flow::Continue;
+    }
+    let bad = |cx: &Cx<'_>, why: &str| cx.num(numeric::ERR_UNKNOWNERROR, &["*", why]);
+    if raw.contains(&0) {
+        bad(cx, "Input contains a NUL byte; it was dropped");
+        return Flow::Continue;
+    }
+    let Ok(text) = std::str::from_utf8(raw) else {
+        bad(cx, "Input is not valid UTF-8; it was dropped");
+        return Flow::Continue;
+    };
+    let msg = match Message::parse(text) {
+        Ok(m) => m,
+        Err(ParseError::NoCommand) => {
+            bad(cx, "Input has no command");
+            return Flow::Continue;
+        }
+        Err(ParseError::TooManyParams) => {
+            bad(cx, "Too many parameters");
+            return Flow::Continue;
+        }
+    };
+    debug!("{}: {}", cx.conn.peer, text);
+    let spec = COMMANDS.iter().find(|s| s.name.eq_ignore_ascii_case(msg.command));
+    if !spec.is_some_and(|s| s.name == "PRIVMSG" || s.name == "NOTICE" || s.name == "TAGMSG")
+        || fold(msg.param(0)) != cx.conn.burst.key()
+    {
+        // Anything but another message to the same channel: the held burst
+        // goes out first, so everyone sees this client's lines in order.
+        messages::flush_burst(cx);
+    }
+    let allowed = |s: &Spec| match s.before_registration {
+        Before::Yes => true,
+        Before::No => false,
+        Before::WithoutPassword => cx.shared.config.password.is_none(),
+    };
+    if !cx.conn.registered && !spec.is_some_and(allowed) {
+        cx.num(numeric::ERR_NOTREGISTERED, &["You have not registered"]);
+        return Flow::Continue;
+    }
+    let Some(spec) = spec else {
+        cx.num(numeric::ERR_UNKNOWNCOMMAND, &[msg.command, "Unknown command"]);
+        return Flow::Continue;
+    };
+    if msg.params.len() < spec.min_params {
+        cx.need_more_params(spec.name);
+        return Flow::Continue;
+    }
+    let flow = (spec.run)(cx, &msg);
+    if matches!(flow, Flow::Continue) && register::password_refused(cx) {
+        return Flow::Quit("Bad password".into());
+    }
+    flow
+}

@@ -1,0 +1,105 @@
+//! The numeric replies we send, by their names in the Modern IRC document.
+//! Handlers name a numeric and its parameters; `Cx::num` builds the line
+//! through [`crate::line::write_line`], so no reply is formatted by hand.
+
+/// A numeric reply's three digits; only the constants below exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Numeric(&'static str);
+
+impl Numeric {
+    /// The three digits.
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+}
+
+macro_rules! numerics {
+    ($($name:ident = $code:literal,)*) => {
+        $(pub const $name: Numeric = Numeric($code);)*
+        /// Every numeric, for the test that they are distinct.
+        #[cfg(test)]
+        const ALL: &[Numeric] = &[$($name),*];
+    };
+}
+
+numerics! {
+    RPL_WELCOME = "001",
+    RPL_YOURHOST = "002",
+    RPL_CREATED = "003",
+    RPL_MYINFO = "004",
+    RPL_ISUPPORT = "005",
+    RPL_UMODEIS = "221",
+    RPL_LUSERCLIENT = "251",
+    RPL_LUSERUNKNOWN = "253",
+    RPL_LUSERCHANNELS = "254",
+    RPL_LUSERME = "255",
+    RPL_AWAY = "301",
+    RPL_USERHOST = "302",
+    RPL_ISON = "303",
+    RPL_UNAWAY = "305",
+    RPL_NOWAWAY = "306",
+    RPL_WHOISUSER = "311",
+    RPL_WHOISSERVER = "312",
+    RPL_ENDOFWHO = "315",
+    RPL_WHOISIDLE = "317",
+    RPL_ENDOFWHOIS = "318",
+    RPL_WHOISCHANNELS = "319",
+    RPL_LISTSTART = "321",
+    RPL_LIST = "322",
+    RPL_LISTEND = "323",
+    RPL_CHANNELMODEIS = "324",
+    RPL_CREATIONTIME = "329",
+    RPL_NOTOPIC = "331",
+    RPL_TOPIC = "332",
+    RPL_TOPICWHOTIME = "333",
+    RPL_VERSION = "351",
+    RPL_WHOREPLY = "352",
+    RPL_NAMREPLY = "353",
+    RPL_ENDOFNAMES = "366",
+    RPL_ENDOFBANLIST = "368",
+    RPL_MOTD = "372",
+    RPL_MOTDSTART = "375",
+    RPL_ENDOFMOTD = "376",
+    RPL_TIME = "391",
+    ERR_UNKNOWNERROR = "400",
+    ERR_NOSUCHNICK = "401",
+    ERR_NOSUCHCHANNEL = "403",
+    ERR_CANNOTSENDTOCHAN = "404",
+    ERR_TOOMANYCHANNELS = "405",
+    ERR_NOORIGIN = "409",
+    ERR_INVALIDCAPCMD = "410",
+    ERR_NORECIPIENT = "411",
+    ERR_NOTEXTTOSEND = "412",
+    ERR_INPUTTOOLONG = "417",
+    ERR_UNKNOWNCOMMAND = "421",
+    ERR_NOMOTD = "422",
+    ERR_NONICKNAMEGIVEN = "431",
+    ERR_ERRONEUSNICKNAME = "432",
+    ERR_NICKNAMEINUSE = "433",
+    ERR_USERNOTINCHANNEL = "441",
+    ERR_NOTONCHANNEL = "442",
+    ERR_NOTREGISTERED = "451",
+    ERR_NEEDMOREPARAMS = "461",
+    ERR_ALREADYREGISTERED = "462",
+    ERR_PASSWDMISMATCH = "464",
+    ERR_UNKNOWNMODE = "472",
+    ERR_BADCHANMASK = "476",
+    ERR_CHANOPRIVSNEEDED = "482",
+    ERR_UMODEUNKNOWNFLAG = "501",
+    ERR_USERSDONTMATCH = "502",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numerics_are_three_distinct_digits() {
+        let mut codes: Vec<&str> = ALL.iter().map(|n| n.code()).collect();
+        assert!(codes.iter().all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit())));
+        codes.sort_unstable();
+        let n = codes.len();
+        codes.dedup();
+        assert_eq!(codes.len(), n);
+    }
+}

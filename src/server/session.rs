@@ -1,0 +1,253 @@
+//! One client connection: read lines, hand them to the command table under
+//! the state lock, and leave cleanly.
+//!
+//! The session task owns the socket's reading half; its outbox's writer task
+//! owns the writing. The lines of one read are handled under one lock (see
+//! the lock discipline in [`super::state`]): the flood limit, a JOIN's replay
+//! and the end of the batch are the only points where it lets go. Replays
+//! are pushed without the lock, only as fast as the client reads them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_channel::Receiver;
+use async_net::TcpStream;
+use log::info;
+use smol::io::AsyncReadExt;
+
+use super::commands::{self, Conn, Cx, Flow, Replay};
+use super::numeric;
+use super::outbox::{Line, Outbox};
+use super::state::Shared;
+use crate::line::{MAX_LINE, MAX_TAGS};
+use crate::rate::TokenBucket;
+
+/// Bytes asked of one read: room for a sender's whole window of lines, so it
+/// is handled, and fanned out, in one go.
+const READ_CHUNK: usize = 8 * 1024;
+
+struct Session {
+    shared: Arc<Shared>,
+    conn: Conn,
+    room: Receiver<()>,
+    /// The flood limit (None: no limit).
+    bucket: Option<TokenBucket>,
+    /// Since when the client has been over the flood limit: only a token
+    /// that was there without waiting for it ends that.
+    throttled_since: Option<Instant>,
+    waited: bool,
+}
+
+/// Serves one connection until it closes.
+pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let cfg = &shared.config;
+    let (out, room) = Outbox::start(&shared.rt, stream.clone(), cfg.sendq, cfg.ping_timeout);
+    let ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    let id = shared.next_id();
+    let refused = shared.lock().connect(id, ip, out.clone(), cfg);
+    if let Err(why) = refused {
+        info!("{peer}: refused: {}", why.reason());
+        out.push(&Line::from(format!("ERROR :Closing Link: {ip} ({})\r\n", why.reason())));
+        out.close();
+        return;
+    }
+    info!("{peer}: connected");
+    let bucket = (cfg.flood_rate > 0.0).then(|| TokenBucket::new(cfg.flood_rate, cfg.flood_burst));
+    let conn = Conn::new(id, out, peer, &shared);
+    let mut s = Session { shared, conn, room, bucket, throttled_since: None, waited: false };
+    let reason = s.serve(stream).await;
+    let nick = s.shared.lock().disconnect(id, &reason);
+    info!("{peer}: disconnected ({}): {reason}", nick.as_deref().unwrap_or("*"));
+}
+
+impl Session {
+    async fn serve(&mut self, mut stream: TcpStream) -> String {
+        // The settings through our own handle on them, not a copy per connection.
+        let shared = self.shared.clone();
+        let cfg = &shared.config;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut discarding = false;
+        let connected = Instant::now();
+        let mut last_heard = connected;
+        let mut pinged = false;
+        loop {
+            let mut lines = Vec::new();
+            let mut start = 0;
+            while let Some(off) = buf[start..].iter().position(|&b| b == b'\n' || b == b'\r') {
+                let line = start..start + off;
+                start += off + 1;
+                if !std::mem::take(&mut discarding) && !line.is_empty() {
+                    lines.push(line);
+                }
+            }
+            if let Err(reason) = self.handle_lines(&buf, lines).await {
+                return reason;
+            }
+            buf.drain(..start);
+            if buf.len() > MAX_TAGS + MAX_LINE {
+                // An endless line: refuse it (once) and skip to its end, in bounded memory.
+                if !discarding {
+                    let mut st = shared.lock();
+                    let cx = Cx { st: &mut st, conn: &mut self.conn, shared: &shared };
+                    cx.num(numeric::ERR_INPUTTOOLONG, &["Input line was too long"]);
+                }
+                buf.clear();
+                discarding = true;
+            }
+            let deadline = if !self.conn.registered {
+                connected + cfg.register_timeout
+            } else if pinged {
+                last_heard + cfg.ping_timeout
+            } else {
+                last_heard + cfg.ping_timeout / 2
+            };
+            let old = buf.len();
+            if old == 0 {
+                // Idle: hold no read buffer while waiting (it is most of an
+                // idle connection's memory); a 1-byte peek waits for data.
+                buf = Vec::new();
+            }
+            let read = smol::future::or(
+                async {
+                    if old == 0 {
+                        match stream.peek(&mut [0u8; 1]).await {
+                            Ok(0) => return Some(Ok(0)),
+                            Err(e) => return Some(Err(e)),
+                            Ok(_) => {}
+                        }
+                    }
+                    buf.resize(old + READ_CHUNK, 0);
+                    Some(stream.read(&mut buf[old..]).await)
+                },
+                async {
+                    smol::Timer::at(deadline).await;
+                    None
+                },
+            )
+            .await;
+            match read {
+                Some(Ok(n)) if n > 0 => {
+                    buf.truncate(old + n);
+                    last_heard = Instant::now();
+                    pinged = false;
+                    // A ready socket never makes the read wait: without this, a
+                    // client that keeps sending holds an executor thread for good.
+                    smol::future::yield_now().await;
+                }
+                Some(Ok(_)) | Some(Err(_)) if self.conn.out.overflowed() => {
+                    return "SendQ exceeded".into();
+                }
+                Some(Ok(_)) => return "Connection closed".into(),
+                Some(Err(e)) => return format!("Read error: {e}"),
+                None if !self.conn.registered => return "Registration timeout".into(),
+                None if pinged => {
+                    return format!("Ping timeout: {} seconds", cfg.ping_timeout.as_secs());
+                }
+                None => {
+                    buf.truncate(old);
+                    pinged = true;
+                    self.conn.out.push(&Line::from(format!("PING :{}\r\n", cfg.name)));
+                }
+            }
+        }
+    }
+
+    /// Handles the complete lines of one read under one lock, letting go
+    /// only to wait out the flood limit or push a JOIN's replay. Err: the
+    /// connection ends, for this reason.
+    async fn handle_lines(&mut self, buf: &[u8], lines: Vec<std::ops::Range<usize>>) -> Result<(), String> {
+        let shared = self.shared.clone();
+        let mut lines = lines.into_iter().peekable();
+        while lines.peek().is_some() {
+            let mut wait = None;
+            let mut replays = Vec::new();
+            {
+                let mut st = shared.lock();
+                let mut cx = Cx { st: &mut st, conn: &mut self.conn, shared: &shared };
+                let mut end = None;
+                while let Some(line) = lines.peek() {
+                    if let Some(bucket) = &mut self.bucket
+                        && let Err(w) = bucket.take(Instant::now())
+                    {
+                        let since = *self.throttled_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > shared.config.flood_grace {
+                            end = Some("Excess Flood".to_string());
+                        } else {
+                            wait = Some(w);
+                        }
+                        break;
+                    }
+                    if !std::mem::take(&mut self.waited) {
+                        self.throttled_since = None;
+                    }
+                    let flow = commands::dispatch(&mut cx, &buf[line.clone()]);
+                    lines.next();
+                    match flow {
+                        Flow::Continue => {}
+                        Flow::Quit(reason) => {
+                            end = Some(reason);
+                            break;
+                        }
+                        Flow::Replay(r) => {
+                            replays = r;
+                            break;
+                        }
+                    }
+                }
+                // The burst never outlives the lock (see commands::Burst).
+                commands::flush_burst(&mut cx);
+                if let Some(reason) = end {
+                    return Err(reason);
+                }
+            }
+            for r in replays {
+                self.push_replay(r).await.map_err(|()| "Connection closed".to_string())?;
+            }
+            if let Some(w) = wait {
+                smol::Timer::after(w.min(Duration::from_secs(1))).await;
+                self.waited = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes a JOIN replay to this client only as fast as it reads it.
+    /// A client that reads nothing for the ping timeout meanwhile is cut off:
+    /// the read loop, which would time it out, is not running while we wait.
+    /// Canvas lines are pushed under the lock, and only while the canvas has
+    /// not been cleared since the replay was taken: a clear relayed meanwhile
+    /// is never followed by the strokes it cleared.
+    async fn push_replay(&self, replay: Replay) -> Result<(), ()> {
+        let out = &self.conn.out;
+        let half = out.limit() / 2;
+        let stall = self.shared.config.ping_timeout;
+        for (i, line) in replay.lines.into_iter().enumerate() {
+            while out.queued() > 0 && out.queued() + line.len() > half {
+                let room = smol::future::or(async { self.room.recv().await.is_ok() }, async {
+                    smol::Timer::after(stall).await;
+                    false
+                });
+                if out.is_dead() || !room.await {
+                    out.kill();
+                    return Err(());
+                }
+            }
+            if i >= replay.canvas_from {
+                let st = self.shared.lock();
+                if st.channel(&replay.key).is_none_or(|c| c.canvas.epoch != replay.epoch) {
+                    return Ok(());
+                }
+                if !out.push(&line) {
+                    return Err(());
+                }
+            } else if !out.push(&line) {
+                return Err(());
+            }
+        }
+        Ok(())
+    }
+}
