@@ -310,7 +310,7 @@ fn flood_is_delayed_then_disconnected() {
 #[test]
 fn slow_reader_is_disconnected_and_others_keep_receiving() {
     let s = Server::start(&["--sendq", "262144", "--flood-rate", "0"]);
-    let _slow = joined(&s.addr(), "sleepy", "#busy");
+    let mut slow = joined(&s.addr(), "sleepy", "#busy");
     let mut a = joined(&s.addr(), "talker", "#busy");
     let mut b = joined(&s.addr(), "reader", "#busy");
     let text = "x".repeat(400);
@@ -340,6 +340,10 @@ fn slow_reader_is_disconnected_and_others_keep_receiving() {
     // The reader got every round in order and is still served.
     a.send("PRIVMSG #busy :after");
     b.expect_has("PRIVMSG #busy :after");
+    // The sleeper, reading at last, gets what was already on its way, then
+    // the reason it was cut off.
+    let tail = slow.expect_closed();
+    assert_eq!(tail.last().map(String::as_str), Some("ERROR :Closing Link: (SendQ exceeded)"));
 }
 
 #[test]

@@ -444,4 +444,32 @@ mod tests {
         assert!(size < 200, "compacted journal is {size} bytes");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// What is appended while a compaction writes its file (on the disk
+    /// thread, without the lock) is in the new file too, and the file keeps
+    /// growing where it should afterwards.
+    #[test]
+    fn appends_during_a_compaction_are_kept() {
+        let dir = std::env::temp_dir().join(format!("lanchat-journal-during-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let line = |i: u64| Arc::from(format!(":n!u@h PRIVMSG #a :line {i}"));
+        let mut j = Journal::open(&dir, 10, 1 << 20).unwrap();
+        for i in 0..5 {
+            j.append("#a", i, &line(i));
+        }
+        let snapshot = j.begin_compaction();
+        assert!(!j.wants_compaction(), "one compaction at a time");
+        j.append("#a", 5, &line(5));
+        let written = snapshot.write();
+        j.append("#a", 6, &line(6));
+        assert!(j.finish_compaction(written).is_some());
+        j.append("#a", 7, &line(7));
+        drop(j);
+        let j = Journal::open(&dir, 10, 1 << 20).unwrap();
+        let times: Vec<u64> = j.recent("#a").map(|e| e.time_ms).collect();
+        assert_eq!(times, (0..8).collect::<Vec<_>>());
+        assert!(!dir.join(TMP_NAME).exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
