@@ -8,6 +8,7 @@ use crate::canvas;
 use crate::line::{MAX_CLIENT_TAGS, MAX_LINE, Message};
 use crate::server::names::fold;
 use crate::server::numeric::*;
+use crate::server::numeric::Numeric;
 use crate::server::state::{Caps, Variants};
 
 /// Consecutive PRIVMSG, NOTICE and TAGMSG of one client to one channel,
@@ -60,132 +61,155 @@ pub fn tagmsg(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     message(cx, "TAGMSG", msg)
 }
 
-/// PRIVMSG, NOTICE and TAGMSG to a channel or a nick. NOTICE never gets an
-/// error reply but 417, as the RFC asks (no loops between automatons).
-fn message(cx: &mut Cx<'_>, cmd: &str, msg: &Message<'_>) -> Flow {
-    let notice = cmd == "NOTICE";
-    let tagmsg = cmd == "TAGMSG";
-    let error = |cx: &Cx<'_>, code, params: &[&str]| {
-        if !notice {
+/// One message being relayed: what every target shares.
+struct Relay<'m> {
+    cmd: &'m str,
+    notice: bool,
+    tagmsg: bool,
+    text: &'m str,
+    /// Escaped client-only tags, relayed to clients with message-tags.
+    client_tags: String,
+    /// `:nick!user@host CMD `, the target still to come.
+    base: String,
+    /// The sender's capabilities (echo-message).
+    caps: Caps,
+    now: SystemTime,
+}
+
+impl Relay<'_> {
+    /// An error reply, but never to a NOTICE (no loops between automatons).
+    fn error(&self, cx: &Cx<'_>, code: Numeric, params: &[&str]) {
+        if !self.notice {
             cx.num(code, params);
         }
-    };
-    let target = msg.param(0);
+    }
+
+    /// Appends ` :text` to the line; false (and 417) when the line would
+    /// not fit with our prefix in front: refused, never truncated.
+    fn add_text(&mut self, cx: &Cx<'_>) -> bool {
+        if self.tagmsg {
+            return true;
+        }
+        self.base.push_str(" :");
+        self.base.push_str(self.text);
+        if self.base.len() > MAX_LINE - 2 {
+            cx.num(ERR_INPUTTOOLONG, &["Input line was too long"]);
+            return false;
+        }
+        true
+    }
+
+    fn variants(&self) -> Variants<'_> {
+        let v = Variants::new(&self.base, &self.client_tags, self.now);
+        if self.tagmsg { v.tags_only() } else { v }
+    }
+}
+
+/// PRIVMSG, NOTICE and TAGMSG to a channel or a nick. NOTICE never gets an
+/// error reply but 417.
+fn message(cx: &mut Cx<'_>, cmd: &str, msg: &Message<'_>) -> Flow {
+    let (notice, tagmsg) = (cmd == "NOTICE", cmd == "TAGMSG");
+    let Some(sender) = cx.st.client(cx.conn.id) else { return Flow::Continue };
+    let prefix = sender.prefix();
+    let (target, text) = (msg.param(0), msg.param(1));
+    let mut base = String::with_capacity(prefix.len() + target.len() + text.len() + 16);
+    for part in [":", &prefix, " ", cmd, " "] {
+        base.push_str(part);
+    }
+    let r = Relay { cmd, notice, tagmsg, text, client_tags: client_tags(msg), base, caps: sender.caps, now: SystemTime::now() };
     if target.is_empty() {
-        error(cx, ERR_NORECIPIENT, &[&format!("No recipient given ({cmd})")]);
+        r.error(cx, ERR_NORECIPIENT, &[&format!("No recipient given ({cmd})")]);
         return Flow::Continue;
     }
-    let text = msg.param(1);
     if !tagmsg && text.is_empty() {
-        error(cx, ERR_NOTEXTTOSEND, &["No text to send"]);
+        r.error(cx, ERR_NOTEXTTOSEND, &["No text to send"]);
         return Flow::Continue;
     }
-    let client_tags = client_tags(msg);
-    if client_tags.len() > MAX_CLIENT_TAGS {
+    if r.client_tags.len() > MAX_CLIENT_TAGS {
         cx.num(ERR_INPUTTOOLONG, &["Input line was too long"]);
         return Flow::Continue;
     }
-    if tagmsg && client_tags.is_empty() {
+    if tagmsg && r.client_tags.is_empty() {
         return Flow::Continue;
     }
-    let Some(sender) = cx.st.client(cx.conn.id) else { return Flow::Continue };
-    let (prefix, caps) = (sender.prefix(), sender.caps);
-    let now = SystemTime::now();
-    let mut base = String::with_capacity(prefix.len() + target.len() + text.len() + 16);
-    base.push(':');
-    base.push_str(&prefix);
-    base.push(' ');
-    base.push_str(cmd);
-    base.push(' ');
-
     if target.starts_with('#') {
-        let key = fold(target);
-        let Some(ch) = cx.st.channel(&key) else {
-            error(cx, ERR_NOSUCHCHANNEL, &[target, "No such channel"]);
-            return Flow::Continue;
-        };
-        if ch.no_external && ch.member(cx.conn.id).is_none() {
-            error(cx, ERR_CANNOTSENDTOCHAN, &[&ch.name, "Cannot send to channel"]);
-            return Flow::Continue;
-        }
-        let chname = ch.name.clone();
-        base.push_str(&chname);
-        let mut canvas_change = None;
-        if tagmsg {
-            match canvas_tag(msg) {
-                Ok(change) => canvas_change = change,
-                Err(e) => {
-                    cx.num(ERR_UNKNOWNERROR, &["TAGMSG", &format!("Invalid canvas stroke: {e}")]);
-                    return Flow::Continue;
-                }
-            }
-        } else {
-            base.push_str(" :");
-            base.push_str(text);
-            if base.len() > MAX_LINE - 2 {
-                // With our prefix in front it would not fit a line: refuse, never truncate.
-                cx.num(ERR_INPUTTOOLONG, &["Input line was too long"]);
-                return Flow::Continue;
-            }
-            // In the journal before anyone sees it: what was relayed is in history.
-            cx.st.journal(&chname, now, &base);
-        }
-        let mut v = Variants::new(&base, &client_tags, now);
-        if tagmsg {
-            v = v.tags_only();
-        }
-        match canvas_change {
-            Some(CanvasChange::Clear) => cx.st.canvas_clear(&key),
-            Some(CanvasChange::Stroke) => {
-                if let Some(line) = v.for_caps(Caps::MESSAGE_TAGS).cloned() {
-                    cx.st.canvas_stroke(&key, line, cx.shared.config.canvas_max);
-                }
-            }
-            None => {}
-        }
-        hold(cx, &key, &mut v);
-        if caps.has(Caps::ECHO_MESSAGE)
-            && let Some(line) = v.for_caps(caps)
-        {
-            cx.conn.out.push(line);
-        }
+        to_channel(cx, r, target, msg);
     } else {
-        let Some(tid) = cx.st.find_nick(target) else {
-            error(cx, ERR_NOSUCHNICK, &[target, "No such nick/channel"]);
-            return Flow::Continue;
-        };
-        let Some(tc) = cx.st.client(tid) else { return Flow::Continue };
-        base.push_str(&tc.nick);
-        if !tagmsg {
-            base.push_str(" :");
-            base.push_str(text);
-            if base.len() > MAX_LINE - 2 {
-                cx.num(ERR_INPUTTOOLONG, &["Input line was too long"]);
-                return Flow::Continue;
-            }
-        }
-        let mut v = Variants::new(&base, &client_tags, now);
-        if tagmsg {
-            v = v.tags_only();
-        }
-        if tid != cx.conn.id || !caps.has(Caps::ECHO_MESSAGE) {
-            cx.st.fanout([tid], &mut v);
-        }
-        if caps.has(Caps::ECHO_MESSAGE)
-            && let Some(line) = v.for_caps(caps)
-        {
-            cx.conn.out.push(line);
-        }
-        if cmd == "PRIVMSG"
-            && let Some(away) = &tc.away
-        {
-            cx.num(RPL_AWAY, &[&tc.nick, away]);
-        }
+        to_nick(cx, r, target);
     }
     if !tagmsg {
         cx.st.spoke(cx.conn.id);
     }
     Flow::Continue
+}
+
+fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>) {
+    let key = fold(target);
+    let Some(ch) = cx.st.channel(&key) else {
+        r.error(cx, ERR_NOSUCHCHANNEL, &[target, "No such channel"]);
+        return;
+    };
+    if ch.no_external && ch.member(cx.conn.id).is_none() {
+        r.error(cx, ERR_CANNOTSENDTOCHAN, &[&ch.name, "Cannot send to channel"]);
+        return;
+    }
+    let chname = ch.name.clone();
+    r.base.push_str(&chname);
+    let canvas_change = match r.tagmsg.then(|| canvas_tag(msg)).transpose() {
+        Ok(change) => change.flatten(),
+        Err(e) => {
+            cx.num(ERR_UNKNOWNERROR, &["TAGMSG", &format!("Invalid canvas stroke: {e}")]);
+            return;
+        }
+    };
+    if !r.add_text(cx) {
+        return;
+    }
+    if !r.tagmsg {
+        // In the journal before anyone sees it: what was relayed is in history.
+        cx.st.journal(&chname, r.now, &r.base);
+    }
+    let mut v = r.variants();
+    match canvas_change {
+        Some(CanvasChange::Clear) => cx.st.canvas_clear(&key),
+        Some(CanvasChange::Stroke) => {
+            if let Some(line) = v.for_caps(Caps::MESSAGE_TAGS).cloned() {
+                cx.st.canvas_stroke(&key, line, cx.shared.config.canvas_max);
+            }
+        }
+        None => {}
+    }
+    hold(cx, &key, &mut v);
+    if r.caps.has(Caps::ECHO_MESSAGE)
+        && let Some(line) = v.for_caps(r.caps)
+    {
+        cx.conn.out.push(line);
+    }
+}
+
+fn to_nick(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str) {
+    let Some(tid) = cx.st.find_nick(target) else {
+        r.error(cx, ERR_NOSUCHNICK, &[target, "No such nick/channel"]);
+        return;
+    };
+    let Some(tc) = cx.st.client(tid) else { return };
+    r.base.push_str(&tc.nick);
+    if !r.add_text(cx) {
+        return;
+    }
+    let mut v = r.variants();
+    let echo = r.caps.has(Caps::ECHO_MESSAGE);
+    if tid != cx.conn.id || !echo {
+        cx.st.fanout([tid], &mut v);
+    }
+    if echo && let Some(line) = v.for_caps(r.caps) {
+        cx.conn.out.push(line);
+    }
+    if r.cmd == "PRIVMSG"
+        && let Some(away) = &tc.away
+    {
+        cx.num(RPL_AWAY, &[&tc.nick, away]);
+    }
 }
 
 /// Adds a channel message to this client's burst (flushed before the lock
