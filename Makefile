@@ -53,8 +53,13 @@ deps-peers:
 
 # Unit tests, the parser vectors, the server, the line-mode client and the
 # client connection (against lanchat and InspIRCd), all over loopback.
+# Then the hardening tests a plain `cargo test` ignores: they mount tmpfs
+# file systems (root, as in CI) and lower a limit with prlimit; here they
+# must pass.
 test-server: deps-rust deps-peers
+	@$(APT_INSTALL) mount util-linux
 	$(CARGO) test $(SERVER_FLAGS)
+	$(CARGO) test $(SERVER_FLAGS) --test hardening -- --ignored
 
 # The headless build really is one static binary.
 test-static: server
