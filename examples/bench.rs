@@ -14,14 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[repr(C)]
-struct RLimit {
-    cur: u64,
-    max: u64,
-}
-unsafe extern "C" {
-    fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
-}
+use lanchat::sys::raise_nofile;
 
 /// A server under test, started fresh for each run.
 struct Server {
@@ -239,10 +232,7 @@ fn main() {
         }
     }
     // 10,000 connections on each side: raise the file limit, for our children too.
-    // SAFETY: setrlimit on a properly laid out struct rlimit.
-    unsafe {
-        setrlimit(7, &RLimit { cur: 65536, max: 65536 });
-    }
+    raise_nofile(65536);
     let run = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
     let lg = std::env::current_exe().unwrap().with_file_name("loadgen");
     let mut servers = vec!["lanchat".to_string()];
