@@ -359,9 +359,21 @@ fn main() {
     servers.extend(peer.clone());
 
     let scenarios: [(&str, &str, Vec<&str>); 3] = [
-        ("1", "100 clients, 10 senders x 1000 msgs", vec!["--clients", "100", "--senders", "10", "--messages", "1000", "--size", "100"]),
-        ("2", "1000 clients, 5 senders x 200 msgs", vec!["--clients", "1000", "--senders", "5", "--messages", "200", "--size", "100"]),
-        ("3", "10000 idle registered clients", vec!["--clients", "10000", "--no-join", "--hold", "2", "--timeout", "60"]),
+        (
+            "1",
+            "100 clients, 10 senders x 1000 msgs",
+            vec!["--clients", "100", "--senders", "10", "--messages", "1000", "--size", "100"],
+        ),
+        (
+            "2",
+            "1000 clients, 5 senders x 200 msgs",
+            vec!["--clients", "1000", "--senders", "5", "--messages", "200", "--size", "100"],
+        ),
+        (
+            "3",
+            "10000 idle registered clients",
+            vec!["--clients", "10000", "--no-join", "--hold", "2", "--timeout", "60"],
+        ),
     ];
     // results[scenario][server] = JSON lines, one per round.
     let mut results: Vec<Vec<Vec<String>>> = vec![vec![Vec::new(); servers.len()]; scenarios.len()];
@@ -433,7 +445,9 @@ fn main() {
         println!("{l}");
     };
     let avg = |si: usize, k: usize, key: &str| mean(&results[si][k].iter().map(|j| field(j, key)).collect::<Vec<_>>());
-    let per = |si: usize, key: &str, scale: f64| -> Vec<f64> { (0..servers.len()).map(|k| avg(si, k, key) * scale).collect() };
+    let per = |si: usize, key: &str, scale: f64| -> Vec<f64> {
+        (0..servers.len()).map(|k| avg(si, k, key) * scale).collect()
+    };
     let ran = |si: usize| !results[si][0].is_empty();
     for (si, (name, what, _)) in scenarios.iter().enumerate().filter(|(si, _)| ran(*si)) {
         println!("{name:<4} {what}");
@@ -461,10 +475,17 @@ fn main() {
     let (base, slow) = (s4p99(0), s4p99(1));
     let s4change = (slow / base - 1.0) * 100.0;
     if !s4[0].is_empty() {
-        println!("4    slow reader (lanchat): p99 {base:.2} ms without, {slow:.2} ms with one client that never reads: {s4change:+.1}%");
+        println!(
+            "4    slow reader (lanchat): p99 {base:.2} ms without, {slow:.2} ms with one client that never reads: {s4change:+.1}%"
+        );
     }
     if let Some((listen_s, first_s, join_s)) = s5 {
-        println!("5    cold start (lanchat): listening after {:.1} ms, first client registered after {:.1} ms; JOIN with 100 history lines: {:.2} ms", listen_s * 1e3, first_s * 1e3, join_s * 1e3);
+        println!(
+            "5    cold start (lanchat): listening after {:.1} ms, first client registered after {:.1} ms; JOIN with 100 history lines: {:.2} ms",
+            listen_s * 1e3,
+            first_s * 1e3,
+            join_s * 1e3
+        );
     }
     // The worst run is the figure: a pause is what a user notices.
     let s7max = s7.iter().map(|p| p.max_ms).fold(f64::NAN, f64::max);
@@ -503,7 +524,13 @@ fn main() {
             let ratio = avg(si, 0, "msgs_per_s") / avg(si, 1, "msgs_per_s");
             let (l99, p99) = (avg(si, 0, "p99_us"), avg(si, 1, "p99_us"));
             println!("target: scenario {} msgs/s >= 2x {p}: {ratio:.2}x: {}", si + 1, verdict(ratio >= 2.0));
-            println!("target: scenario {} p99 <= {p}'s: {:.2} vs {:.2} ms: {}", si + 1, l99 / 1e3, p99 / 1e3, verdict(l99 <= p99));
+            println!(
+                "target: scenario {} p99 <= {p}'s: {:.2} vs {:.2} ms: {}",
+                si + 1,
+                l99 / 1e3,
+                p99 / 1e3,
+                verdict(l99 <= p99)
+            );
         }
     }
     if ran(2) {
