@@ -14,11 +14,23 @@ SERVER_FLAGS  := --no-default-features
 SERVER_TARGET := x86_64-unknown-linux-musl
 SERVER_BIN    := target/$(SERVER_TARGET)/release/lanchat
 
-.PHONY: all server run test test-server test-static deps-peers check clean
+.PHONY: all server run test test-server test-static deps-rust deps-peers check clean
 
 all: server
 
-server:
+# What this Makefile cannot install is Rust itself (rustup; README.md,
+# "Prerequisites"), so it checks the version up front instead of failing
+# later on a let-chain. It does install a C linker, rustfmt and clippy.
+RUST_MIN := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+
+deps-rust:
+	@$(APT_INSTALL) gcc libc6-dev
+	@v=$$(rustc --version | cut -d' ' -f2); printf '%s\n%s\n' "$(RUST_MIN)" "$$v" | sort -V -C || \
+		{ echo "Rust $$v is older than $(RUST_MIN), the minimum (rust-version in Cargo.toml): rustup update" >&2; exit 1; }
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+server: deps-rust
 	@$(RUST_TARGET) $(SERVER_TARGET)
 	$(CARGO) build --release $(SERVER_FLAGS) --target $(SERVER_TARGET)
 
@@ -26,7 +38,8 @@ server:
 run: server
 	$(SERVER_BIN) --serve
 
-check: deps-gui
+check: deps-rust deps-gui
+	$(CARGO) fmt --check
 	$(CARGO) clippy $(SERVER_FLAGS) --all-targets -- -D warnings
 	$(GUI_PATH) $(CARGO) clippy --all-targets -- -D warnings
 
@@ -40,8 +53,13 @@ deps-peers:
 
 # Unit tests, the parser vectors, the server, the line-mode client and the
 # client connection (against lanchat and InspIRCd), all over loopback.
-test-server: deps-peers
+# Then the hardening tests a plain `cargo test` ignores: they mount tmpfs
+# file systems (root, as in CI) and lower a limit with prlimit; here they
+# must pass.
+test-server: deps-rust deps-peers
+	@$(APT_INSTALL) mount util-linux
 	$(CARGO) test $(SERVER_FLAGS)
+	$(CARGO) test $(SERVER_FLAGS) --test hardening -- --ignored
 
 # The headless build really is one static binary.
 test-static: server
@@ -59,8 +77,8 @@ clean:
 include cross/cross.mk
 
 # --- benchmarks ---
-# `make bench`: scenarios 1-5 against lanchat alone, then scenario 6, the
-# desktop client's figures (`bench-gui`); see docs/PERFORMANCE.md.
+# `make bench`: scenarios 1-5 and 7 against lanchat alone, then scenario 6,
+# the desktop client's figures (`bench-gui`); see docs/PERFORMANCE.md.
 # `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 against that
 # server too (A B A B), with the ratio lanchat/peer. The peer is installed
 # from Debian, any service the package started is stopped and disabled, and
@@ -76,7 +94,7 @@ BENCH_GUI := $(if $(ONLY),$(findstring 6,$(ONLY)),6)
 
 bench: bench-server $(if $(BENCH_GUI),bench-gui)
 
-bench-server: bench-peer
+bench-server: deps-rust bench-peer
 	$(CARGO) build --release $(SERVER_FLAGS) --bin lanchat --example loadgen --example bench
 	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER)) $(if $(ONLY),--only $(ONLY))
 
@@ -102,7 +120,7 @@ GUI_TEST_DEPS := xvfb xauth xdotool imagemagick fonts-noto-color-emoji
 
 .PHONY: deps-gui gui test-gui bench-gui
 
-deps-gui:
+deps-gui: deps-rust
 	@$(APT_INSTALL) $(GUI_DEPS)
 	@$(GUI_VENV)/bin/cmake --version >/dev/null 2>&1 || { \
 		/usr/bin/python3 -m venv "$(GUI_VENV)" && "$(GUI_VENV)/bin/pip" install -q 'cmake>=3.28'; }
