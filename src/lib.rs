@@ -1,12 +1,13 @@
 //! lanchat: an IRC chat appliance for the LAN.
 //!
 //! * [`line`](mod@line): the IRC line, parsed and formatted without copies.
-//! * [`server`]: the server (listener, sessions, shared state, history).
+//! * [`server`]: the server (listener, sessions, the state and its owner, the command table, history).
 //! * [`client`]: the client connection, a state machine with no GUI.
 //! * [`canvas`]: the shared canvas's stroke model and encoding.
 //! * [`discovery`]: finding servers on the LAN over UDP.
 //! * [`clock`]: server-time and `HH:MM` formatting.
 //! * [`emoticon`]: text emoticons such as `:)` turned into emoji, and the picker's emoji.
+//! * [`rate`]: the token bucket behind flood limits.
 //! * [`sys`]: the few operating-system calls the standard library lacks.
 //! * `gui` (feature `gui`): the FLTK window, fed by [`client`].
 
