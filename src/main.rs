@@ -164,8 +164,8 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
         }
         Some(Mode::Client) if no_gui => {
             let settings = client::Settings {
-                server: server.unwrap_or_else(|| "127.0.0.1:6667".into()),
-                nick: nick.unwrap_or_else(default_nick),
+                server: server.unwrap_or_else(|| client::DEFAULT_SERVER.into()),
+                nick: nick.unwrap_or_else(client::default_nick),
                 channel,
                 password: cfg.password,
             };
@@ -194,11 +194,6 @@ fn gui(
 #[cfg(not(feature = "gui"))]
 fn gui(_: Option<String>, _: Option<String>, _: String, _: Option<String>, _: Vec<String>) -> Result<ExitCode, String> {
     Err("this build has no GUI; use --client --no-gui".into())
-}
-
-/// `$USER` if it is a valid nick, else `guest`.
-fn default_nick() -> String {
-    std::env::var("USER").ok().filter(|u| lanchat::server::state::valid_nick(u)).unwrap_or_else(|| "guest".into())
 }
 
 fn parse<T: FromStr>(flag: &str, v: &str) -> Result<T, String> {

@@ -43,7 +43,7 @@ fn start_cli_with(addr: &str, nick: &str, extra: &[&str]) -> (Child, ChildStdin,
         .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -136,6 +136,38 @@ fn reconnects_and_shows_only_the_history_it_missed() {
     // The replay on rejoin held both lines; the one already shown is not repeated.
     assert!(printed.iter().all(|l| !l.contains("before the outage")), "{printed:?}");
     assert_eq!(printed.iter().filter(|l| l.contains("while you were away")).count(), 1, "{printed:?}");
+}
+
+#[test]
+fn an_invalid_nick_is_reported_and_replaced_once() {
+    let s = Server::start(&[]);
+    let (mut child, mut stdin, rx) = start_cli(&s.addr(), "1bad");
+    let printed = collect_until(&rx, "-!- connected");
+    let said = printed.iter().filter(|l| l.contains("refused the nick 1bad (Erroneous nickname); trying guest")).count();
+    assert_eq!(said, 1, "{printed:?}");
+    assert!(printed.iter().any(|l| l.starts_with("-!- you are now guest")), "{printed:?}");
+    writeln!(stdin, "/quit").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn lines_never_delivered_are_reported_and_fail_the_exit_status() {
+    let mut s = Server::start(&[]);
+    let (child, mut stdin, rx) = start_cli(&s.addr(), "cli");
+    expect_out(&rx, "-!- connected");
+    s.kill9();
+    expect_out(&rx, "reconnecting in");
+    // Typed while the server is gone for good, then the end of the input.
+    writeln!(stdin, "into the void").unwrap();
+    writeln!(stdin, "/msg bob nor this").unwrap();
+    drop(stdin);
+    let printed = collect_until(&rx, "not sent to bob");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{printed:?}");
+    let report = printed.iter().position(|l| l.contains("not sent to #lobby") && l.ends_with(": into the void"));
+    assert!(report.is_some(), "{printed:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 line(s) not delivered") && stderr.contains("to bob: nor this"), "{stderr}");
 }
 
 #[test]

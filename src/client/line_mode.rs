@@ -1,67 +1,121 @@
 //! The line-mode client for terminals and scripts: stdin lines become
 //! messages to the channel, and what arrives is printed as `[HH:MM] <nick> text`.
 //!
-//! Commands: `/msg NICK TEXT`, `/me TEXT`, `/nick NICK`, `/join #CHAN`
-//! (which also becomes the channel that plain lines go to), `/quit`.
+//! Commands ([`super::slash`]): `/msg NICK TEXT`, `/me TEXT`, `/nick NICK`,
+//! `/join #CHAN` (which also becomes the channel that plain lines go to),
+//! `/part [#CHAN]`, `/server HOST:PORT`, `/quit`.
+//!
+//! At the end of its input it delivers what it read, then quits. The exit
+//! status is 1 when a line it read was not delivered (each is printed as
+//! `-!- not sent ...` and listed on stderr) or the connection gave up on its own.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
-use super::{Command, ConnState, Event, MsgKind, Settings, spawn};
+use super::slash::{self, Input};
+use super::{Command, ConnState, Event, Handle, MsgKind, Settings, spawn};
 use crate::clock::local_hhmm;
 
-/// Runs until `/quit` or the end of stdin.
+/// What the main loop waits for: stdin, and the two events that decide the exit status.
+enum Feed {
+    Line(String),
+    Eof,
+    NotSent { target: String, text: String },
+    Stopped,
+}
+
+/// Runs until `/quit` or the end of stdin, and the connection's end.
 pub fn run(settings: Settings) -> ExitCode {
     let current = Arc::new(Mutex::new(settings.channel.clone()));
     let shown = current.clone();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let (tx, feed) = mpsc::channel::<Feed>();
+    let events = tx.clone();
     let handle = spawn(move |ev| {
         if let Some(line) = render(&ev, &shown.lock().unwrap_or_else(|e| e.into_inner())) {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}");
             let _ = out.flush();
         }
-        if matches!(ev, Event::State(ConnState::Disconnected)) {
-            let _ = done_tx.send(());
+        match ev {
+            Event::NotSent { target, text, .. } => drop(events.send(Feed::NotSent { target, text })),
+            Event::State(ConnState::Disconnected) => drop(events.send(Feed::Stopped)),
+            _ => {}
         }
     });
-    handle.send(Command::Connect(settings));
-    // Discard the Disconnected state that precedes the Connect.
-    let _ = done_rx.recv();
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
-        let line = line.trim_end();
-        if line.is_empty() {
-            continue;
+    handle.send(Command::Connect(settings.clone()));
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(Feed::Line(line)).is_err() {
+                return;
+            }
         }
-        let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
-        match cmd {
-            "/quit" => break,
-            "/nick" if !rest.is_empty() => handle.send(Command::Nick(rest.trim().into())),
-            "/join" if !rest.is_empty() => {
-                let chan = rest.trim().to_string();
-                *current.lock().unwrap_or_else(|e| e.into_inner()) = chan.clone();
-                handle.send(Command::Join(chan));
+        let _ = tx.send(Feed::Eof);
+    });
+    let mut quitting = false;
+    let mut undelivered = Vec::new();
+    let mut gave_up = false;
+    for f in feed.iter() {
+        match f {
+            Feed::Line(line) if !quitting => quitting = typed(&handle, &current, &settings, &line),
+            Feed::Line(_) => {}
+            Feed::Eof if !quitting => {
+                quitting = true;
+                handle.send(Command::Quit);
             }
-            "/msg" => match rest.split_once(' ') {
-                Some((nick, text)) if !text.is_empty() => {
-                    handle.send(Command::Say { target: nick.into(), text: text.into() })
-                }
-                _ => eprintln!("usage: /msg NICK TEXT"),
-            },
-            c if c.starts_with('/') && c != "/me" => {
-                eprintln!("unknown command {c}; try /msg, /me, /nick, /join, /quit")
-            }
-            _ => {
-                let target = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                handle.send(Command::Say { target, text: line.into() });
+            Feed::Eof => {}
+            Feed::NotSent { target, text } => undelivered.push((target, text)),
+            Feed::Stopped => {
+                gave_up = !quitting;
+                break;
             }
         }
     }
-    handle.send(Command::Quit);
-    let _ = done_rx.recv();
+    if !undelivered.is_empty() {
+        eprintln!("lanchat: {} line(s) not delivered:", undelivered.len());
+        for (target, text) in &undelivered {
+            eprintln!("  to {target}: {text}");
+        }
+        return ExitCode::FAILURE;
+    }
+    if gave_up {
+        eprintln!("lanchat: the connection stopped");
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
+}
+
+/// Acts on a typed line; true after `/quit`.
+fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &str) -> bool {
+    let channel = || current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(input) = slash::parse(line) else { return false };
+    match input {
+        Input::Say(text) => handle.send(Command::Say { target: channel(), text: text.into() }),
+        Input::Me(text) => handle.send(Command::Action { target: channel(), text: text.into() }),
+        Input::Msg { text: "", .. } => eprintln!("usage: /msg NICK TEXT"),
+        Input::Msg { target, text } => handle.send(Command::Say { target: target.into(), text: text.into() }),
+        Input::Nick(n) => handle.send(Command::Nick(n.into())),
+        Input::Join(c) => {
+            *current.lock().unwrap_or_else(|e| e.into_inner()) = c.to_string();
+            handle.send(Command::Join(c.into()));
+        }
+        Input::Part(c) => handle.send(Command::Part(c.map_or_else(channel, str::to_string))),
+        Input::Quit => {
+            handle.send(Command::Quit);
+            return true;
+        }
+        Input::Server(server) => {
+            let channel = channel();
+            handle.send(Command::Connect(Settings { server: server.into(), channel, ..settings.clone() }));
+        }
+        Input::Connect | Input::Disconnect | Input::Clear => {
+            eprintln!("{} is for the window; line mode connects by itself", line.trim())
+        }
+        Input::Unknown(name) => eprintln!("{}", slash::unknown(name)),
+        Input::Usage(usage) => eprintln!("usage: {usage}"),
+    }
+    false
 }
 
 /// The printed form of an event, if it has one.
@@ -85,6 +139,12 @@ fn render(ev: &Event, current: &str) -> Option<String> {
         }
         Event::Users { channel, nicks } => format!("-!- users in {channel}: {}", nicks.join(" ")),
         Event::NickTaken { wanted, suggestion } => format!("-!- nick {wanted} is taken; trying {suggestion}"),
+        Event::NickInvalid { wanted, reason, fallback: Some(f) } => {
+            format!("-!- the server refused the nick {wanted} ({reason}); trying {f}")
+        }
+        Event::NickInvalid { wanted, reason, fallback: None } => {
+            format!("-!- the server refused the nick {wanted} ({reason})")
+        }
         Event::NotSent { target, text, reason } => format!("-!- not sent to {target} ({reason}): {text}"),
         Event::CanvasCleared { channel, by } => format!("-!- {by} cleared the canvas of {channel}"),
         Event::State(ConnState::Connected) => "-!- connected".into(),

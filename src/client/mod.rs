@@ -3,6 +3,11 @@
 //! [`spawn`] runs one connection on a background thread. The front end (the
 //! line-mode client or the FLTK window) sends it [`Command`]s and receives
 //! [`Event`]s through a callback; nothing else crosses between them.
+//!
+//! The protocol logic is [`core`], with no IO; `conn.rs` owns the socket and
+//! the timers and feeds it. [`slash`] parses typed lines for both front ends,
+//! [`view`] reduces events to what the window shows, [`config`] remembers
+//! the last server and nick.
 
 use std::time::{Duration, SystemTime};
 
@@ -31,8 +36,11 @@ pub enum Command {
     Connect(Settings),
     /// Close the connection and stop reconnecting.
     Disconnect,
-    /// Send a PRIVMSG to a channel or a nick. Queued while disconnected.
+    /// Send a PRIVMSG to a channel or a nick. Queued while (re)connecting;
+    /// reported [`Event::NotSent`] when it cannot be sent.
     Say { target: String, text: String },
+    /// Send a CTCP ACTION (`/me`), as [`Command::Say`].
+    Action { target: String, text: String },
     /// Ask for another nick.
     Nick(String),
     /// Join a channel.
@@ -43,7 +51,8 @@ pub enum Command {
     Stroke { channel: String, stroke: Stroke },
     /// Clear a channel's canvas for everyone.
     Clear { channel: String },
-    /// Send QUIT and end the connection thread.
+    /// Send QUIT and end the connection thread. Lines still queued are sent
+    /// first if a connection is being made; else they are reported NotSent.
     Quit,
 }
 
@@ -77,8 +86,14 @@ pub enum Event {
     State(ConnState),
     /// Registered, or our nick changed: this is our nick now.
     Nick(String),
-    /// The server refused a nick; `suggestion` is free to try.
+    /// The server refused a nick as taken (433); `suggestion` may be free.
+    /// While registering, the connection tries it by itself (a few times).
     NickTaken { wanted: String, suggestion: String },
+    /// The server refused a nick as not valid (432), saying `reason`. While
+    /// registering the connection tries `fallback` instead, once; when that
+    /// is None it stops (a System line says so), or, once registered, it
+    /// keeps the nick it has.
+    NickInvalid { wanted: String, reason: String, fallback: Option<String> },
     /// A chat line. `target` is the channel, or for a private message the
     /// other person's nick (whichever way it went).
     Message {
@@ -102,14 +117,61 @@ pub enum Event {
     Stroke { channel: String, from: String, stroke: Stroke },
     /// A channel's canvas was cleared by `by`.
     CanvasCleared { channel: String, by: String },
-    /// A message that could not be sent.
+    /// A message that could not be sent. Always before the Disconnected
+    /// state that ends the attempt, so a front end can count them.
     NotSent { target: String, text: String, reason: String },
 }
 
+pub mod config;
 mod conn;
+pub mod core;
 pub mod line_mode;
+pub mod slash;
+pub mod view;
 
+pub use self::core::{DEFAULT_PREFIXES, bare_nick};
 pub use conn::{Handle, spawn};
+
+/// The server used when neither the command line nor the config names one.
+pub const DEFAULT_SERVER: &str = "127.0.0.1:6667";
+
+/// Whether the server will take `nick` (RFC 2812: a letter or one of
+/// ``[]\`_^{|}`` first, then those, digits and `-`; lanchat allows 30 bytes).
+pub fn valid_nick(nick: &str) -> bool {
+    let special = |c: char| "[]\\`_^{|}".contains(c);
+    let mut chars = nick.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || special(c))
+        && nick.len() <= 30
+        && chars.all(|c| c.is_ascii_alphanumeric() || special(c) || c == '-')
+}
+
+/// The nick to use when none is given or remembered: `$USER` reduced to what
+/// a nick may hold, or `guest` and a number when nothing of it is left.
+pub fn default_nick() -> String {
+    let user = std::env::var("USER").unwrap_or_default();
+    nick_from_login(&user, std::process::id())
+}
+
+fn nick_from_login(user: &str, pid: u32) -> String {
+    let nick = user.chars().filter(|c| c.is_ascii_alphanumeric() || "-_[]{}\\|^`".contains(*c));
+    let nick: String = nick.take(16).collect();
+    if valid_nick(&nick) { nick } else { format!("guest{}", pid % 1000) }
+}
 
 /// The caps the client asks for when the server offers them.
 pub(crate) const WANTED_CAPS: [&str; 5] = ["message-tags", "server-time", "echo-message", "batch", "multi-prefix"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_nicks_are_valid() {
+        assert_eq!(nick_from_login("ann", 7), "ann");
+        assert_eq!(nick_from_login("j.doe", 7), "jdoe");
+        assert_eq!(nick_from_login("1bad", 1234), "guest234");
+        assert_eq!(nick_from_login("", 5), "guest5");
+        assert!(valid_nick(&nick_from_login("-x", 5)));
+        assert!(!valid_nick("1bad") && !valid_nick("a b") && valid_nick("[x]_-1"));
+    }
+}

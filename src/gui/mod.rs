@@ -7,20 +7,21 @@
 //! and widgets post their actions to the same channel, so all the state lives
 //! in one [`App`] owned by the loop.
 //!
+//! What to show for each event is decided in [`crate::client::view`], the
+//! typed line is parsed by [`crate::client::slash`], and the remembered
+//! settings are [`crate::client::config`]: this module only has the widgets.
+//!
 //! With `LANCHAT_GUI_PROBE=PATH` set, the window writes what it shows (log
 //! tails, users, info pane, tabs, canvas strokes and ink) to PATH after every
 //! change, for the tests in tests/gui.rs.
 
 pub mod canvas;
 pub mod chatlog;
-pub mod config;
 mod connect;
 mod probe;
 
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use fltk::app;
 use fltk::browser::HoldBrowser;
@@ -36,12 +37,14 @@ use fltk::prelude::*;
 use fltk::window::Window;
 
 use crate::canvas::{HEIGHT, MAX_BRUSH, WIDTH};
-use crate::client::{Command, ConnState, Event, Handle, MsgKind, Settings, spawn};
+use crate::client::config::{self, Config};
+use crate::client::slash::{self, Input as Typed};
+use crate::client::view::{Place, Show, View};
+use crate::client::{Command, ConnState, DEFAULT_PREFIXES, Event, Handle, Settings, bare_nick, spawn};
 use crate::clock::local_hhmm;
 use crate::emoticon;
 use canvas::Canvas;
 use chatlog::ChatLog;
-use config::Config;
 
 /// Colours offered for the brush: name and 0xRRGGBB.
 pub const COLOURS: &[(&str, u32)] = &[
@@ -89,13 +92,8 @@ struct Conv {
 /// The widgets and the state shown in them.
 pub struct App {
     handle: Handle,
-    settings: Settings,
+    view: View,
     config_path: Option<PathBuf>,
-    nick: String,
-    state: ConnState,
-    rtt: Option<Duration>,
-    users: Vec<String>,
-    suggestion: Option<String>,
     convs: Vec<Conv>,
     tabs: Tabs,
     browser: HoldBrowser,
@@ -111,28 +109,12 @@ pub struct App {
     clear_btn: Button,
     canvas: Canvas,
     connect: connect::ConnectDialog,
-    /// Our clears not yet echoed by the server (so the log says it once).
-    pending_clears: u32,
-    /// Strokes on the canvas, so a replay after a reconnect does not add them twice.
-    stroke_keys: HashSet<u64>,
     probe: Option<probe::Probe>,
     dirty: bool,
 }
 
-/// Identifies a stroke segment, to skip one received twice.
-fn stroke_key(s: &crate::canvas::Stroke) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (s.id, s.color, s.width, &s.points[..]).hash(&mut h);
-    h.finish()
-}
-
 fn same(a: &impl WidgetExt, b: &impl WidgetExt) -> bool {
     a.as_widget_ptr() == b.as_widget_ptr()
-}
-
-/// Strips a channel-status prefix (`@op`, `+voice`) from a nick in the user list.
-fn bare_nick(entry: &str) -> &str {
-    entry.trim_start_matches(['@', '+', '%', '&', '~'])
 }
 
 impl App {
@@ -210,41 +192,22 @@ impl App {
         self.touched(i);
     }
 
-    fn info_text(&self) -> String {
-        let state = match &self.state {
-            ConnState::Disconnected => "disconnected".to_owned(),
-            ConnState::Connecting => "connecting…".to_owned(),
-            ConnState::Connected => "connected".to_owned(),
-            ConnState::Reconnecting { attempt, delay } => {
-                format!("reconnecting in {} s (try {attempt})", delay.as_secs_f64().ceil() as u64)
-            }
-        };
-        let rtt = match self.rtt {
-            Some(d) if self.state == ConnState::Connected => format!("{} ms", d.as_millis()),
-            _ => "–".to_owned(),
-        };
-        format!(
-            "Server: {}\nNick: {}\nChannel: {}\nState: {}\nRound trip: {}",
-            self.settings.server, self.nick, self.settings.channel, state, rtt
-        )
-    }
-
     fn refresh_info(&mut self) {
-        let title = format!("lanchat – {} – {}", self.nick, self.settings.channel);
+        let title = self.view.title();
         if self.window.label() != title {
             self.window.set_label(&title);
         }
-        let text = self.info_text();
+        let text = self.view.info_text();
         self.info.set_label(&text);
         self.info.redraw();
-        let busy = self.state != ConnState::Disconnected;
+        let busy = self.view.state != ConnState::Disconnected;
         self.connect_btn.set_label(if busy { "Disconnect" } else { "Connect" });
         self.dirty = true;
     }
 
     fn save_config(&self) {
         if let Some(path) = &self.config_path {
-            let c = Config { server: Some(self.settings.server.clone()), nick: Some(self.nick.clone()) };
+            let c = Config { server: Some(self.view.settings.server.clone()), nick: Some(self.view.nick.clone()) };
             if let Err(e) = c.save(path) {
                 eprintln!("lanchat: cannot save {}: {e}", path.display());
             }
@@ -252,108 +215,73 @@ impl App {
     }
 
     fn connect(&mut self) {
-        self.handle.send(Command::Connect(self.settings.clone()));
+        self.handle.send(Command::Connect(self.view.settings.clone()));
     }
 
     fn on_event(&mut self, ev: Event) {
-        match ev {
-            Event::State(s) => {
-                let now = SystemTime::now();
-                let line = match &s {
-                    ConnState::Connected => Some(format!("connected to {}", self.settings.server)),
-                    ConnState::Disconnected if self.state != ConnState::Disconnected => Some("disconnected".to_owned()),
-                    ConnState::Reconnecting { delay, .. } if self.state == ConnState::Connected || self.state == ConnState::Connecting => Some(format!(
-                        "connection lost; reconnecting in {} s",
-                        delay.as_secs_f64().ceil() as u64
-                    )),
-                    _ => None,
-                };
-                self.state = s;
-                if let Some(line) = line {
-                    self.system(0, now, &line);
+        for show in self.view.on_event(ev, SystemTime::now()) {
+            match show {
+                Show::Message { place, time, from, text, action, history } => {
+                    let i = self.place(&place);
+                    self.convs[i].log.add_message(&local_hhmm(time), &from, &text, action);
+                    if history {
+                        // Replayed on (re)joining: already seen, or older than this session.
+                        self.dirty = true;
+                    } else {
+                        self.touched(i);
+                    }
                 }
-                self.refresh_info();
-            }
-            Event::Nick(n) => {
-                self.nick = n.clone();
-                self.settings.nick = n;
-                self.suggestion = None;
-                self.save_config();
-                self.refresh_info();
-            }
-            Event::NickTaken { wanted, suggestion } => {
-                let text = if self.state == ConnState::Connected {
-                    format!("the nick \"{wanted}\" is taken; \"{suggestion}\" may be free: press Nick… to try it or another")
-                } else {
-                    format!("the nick \"{wanted}\" is taken; joining as \"{suggestion}\" instead (press Nick… to change it)")
-                };
-                self.suggestion = Some(suggestion);
-                let i = self.active();
-                self.system(i, SystemTime::now(), &text);
-                if i != 0 {
-                    self.system(0, SystemTime::now(), &text);
+                Show::System { place: Place::Active, time, text } => {
+                    let i = self.active();
+                    self.system(i, time, &text);
+                    if i != 0 {
+                        self.system(0, time, &text);
+                    }
                 }
-            }
-            Event::Message { target, from, text, time, kind, history } => {
-                let private = !target.starts_with(['#', '&']);
-                let i = if private { self.conv(&target) } else { self.conv_index(&target).unwrap_or(0) };
-                let shown = emoticon::emojify(&text);
-                let line = if kind == MsgKind::Notice { format!("[notice] {shown}") } else { shown.into_owned() };
-                self.convs[i].log.add_message(&local_hhmm(time), &from, &line, kind == MsgKind::Action);
-                if history {
-                    // Replayed on (re)joining: already seen, or older than this session.
-                    self.dirty = true;
-                } else {
-                    self.touched(i);
+                Show::System { place, time, text } => {
+                    let i = self.place(&place);
+                    self.system(i, time, &text);
                 }
-            }
-            Event::System { target, text, time } => {
-                let i = target.and_then(|t| self.conv_index(&t)).unwrap_or(0);
-                self.system(i, time, &text);
-            }
-            Event::Users { channel, nicks } => {
-                if channel.eq_ignore_ascii_case(&self.settings.channel) {
-                    let mut nicks = nicks;
-                    nicks.sort_by_key(|n| bare_nick(n).to_ascii_lowercase());
+                Show::Info => self.refresh_info(),
+                Show::Users => {
                     let selected = self.browser.selected_text();
                     self.browser.clear();
-                    for n in &nicks {
+                    for n in &self.view.users {
                         self.browser.add(n);
                         if selected.as_deref() == Some(n.as_str()) {
                             self.browser.select(self.browser.size());
                         }
                     }
-                    self.users = nicks;
                     self.browser.redraw();
                     self.dirty = true;
                 }
-            }
-            Event::Rtt(d) => {
-                self.rtt = Some(d);
-                self.refresh_info();
-            }
-            Event::Stroke { channel, stroke, .. } => {
-                if channel.eq_ignore_ascii_case(&self.settings.channel) && self.stroke_keys.insert(stroke_key(&stroke)) {
+                Show::Stroke(stroke) => {
                     self.canvas.add(stroke);
                     self.dirty = true;
                 }
-            }
-            Event::CanvasCleared { channel, by } => {
-                if channel.eq_ignore_ascii_case(&self.settings.channel) {
-                    if by == self.nick && self.pending_clears > 0 {
-                        self.pending_clears -= 1;
-                        return;
-                    }
+                Show::ClearCanvas => {
                     self.canvas.clear();
-                    self.stroke_keys.clear();
-                    self.system(0, SystemTime::now(), &format!("{by} cleared the canvas"));
+                    self.dirty = true;
                 }
-            }
-            Event::NotSent { target, text, reason } => {
-                let i = self.conv_index(&target).unwrap_or(0);
-                self.system(i, SystemTime::now(), &format!("not sent to {target}: \"{text}\" ({reason})"));
+                Show::Remember => self.save_config(),
             }
         }
+    }
+
+    /// The tab a line goes to.
+    fn place(&mut self, place: &Place) -> usize {
+        match place {
+            Place::Main => 0,
+            Place::Active => self.active(),
+            Place::Find(name) => self.conv_index(name).unwrap_or(0),
+            Place::Open(name) => self.conv(name),
+        }
+    }
+
+    /// The conversation that plain typed lines go to.
+    fn current_target(&self) -> String {
+        let i = self.active();
+        if i == 0 { self.view.settings.channel.clone() } else { self.convs[i].name.clone() }
     }
 
     /// Sends a line to a channel or nick; the connection echoes it back as
@@ -367,51 +295,55 @@ impl App {
 
     fn send_input(&mut self) {
         let line = self.input.value();
-        let line = line.trim_end();
-        if line.trim().is_empty() {
-            return;
-        }
-        let line = line.to_owned();
+        let Some(input) = slash::parse(&line) else { return };
         self.input.set_value("");
         let now = SystemTime::now();
-        if let Some(cmd) = line.strip_prefix('/').filter(|c| !c.starts_with('/')) {
-            let (name, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
-            let rest = rest.trim();
-            match name.to_ascii_lowercase().as_str() {
-                "msg" | "query" => {
-                    let (nick, text) = rest.split_once(' ').unwrap_or((rest, ""));
-                    if nick.is_empty() {
-                        let i = self.active();
-                        self.system(i, now, "usage: /msg NICK TEXT");
-                        return;
-                    }
-                    let i = if nick.starts_with(['#', '&']) { self.conv_index(nick).unwrap_or(0) } else { self.conv(nick) };
-                    self.select(i);
-                    if !text.trim().is_empty() {
-                        self.say(nick, text.trim());
-                    }
-                }
-                "me" => {
-                    let i = self.active();
-                    let target = if i == 0 { self.settings.channel.clone() } else { self.convs[i].name.clone() };
-                    self.say(&target, &format!("/me {rest}"));
-                }
-                "nick" if !rest.is_empty() => self.change_nick(rest),
-                "server" if !rest.is_empty() => self.change_server(rest),
-                "connect" => self.connect(),
-                "disconnect" => self.handle.send(Command::Disconnect),
-                "clear" => self.clear_canvas(),
-                _ => {
-                    let i = self.active();
-                    self.system(i, now, &format!("unknown command /{name}; try /msg, /me, /nick, /server, /connect, /disconnect, /clear"));
+        match input {
+            Typed::Say(text) => {
+                let target = self.current_target();
+                self.say(&target, text);
+            }
+            Typed::Me(text) => {
+                let target = self.current_target();
+                self.handle.send(Command::Action { target, text: text.to_owned() });
+            }
+            Typed::Msg { target, text } => {
+                let channel = target.starts_with(['#', '&']);
+                let i = if channel { self.conv_index(target).unwrap_or(0) } else { self.conv(target) };
+                self.select(i);
+                if !text.is_empty() {
+                    self.say(target, text);
                 }
             }
-            return;
+            Typed::Nick(n) => self.change_nick(n),
+            Typed::Join(c) => {
+                let i = self.conv(c);
+                self.select(i);
+                self.handle.send(Command::Join(c.to_owned()));
+            }
+            Typed::Part(c) => {
+                let channel = c.map_or_else(|| self.current_target(), str::to_owned);
+                if channel.starts_with(['#', '&']) {
+                    self.handle.send(Command::Part(channel));
+                } else {
+                    let i = self.active();
+                    self.system(i, now, "usage: /part [#CHANNEL]");
+                }
+            }
+            Typed::Quit => app::quit(),
+            Typed::Server(addr) => self.change_server(addr),
+            Typed::Connect => self.connect(),
+            Typed::Disconnect => self.handle.send(Command::Disconnect),
+            Typed::Clear => self.clear_canvas(),
+            Typed::Unknown(name) => {
+                let i = self.active();
+                self.system(i, now, &slash::unknown(name));
+            }
+            Typed::Usage(usage) => {
+                let i = self.active();
+                self.system(i, now, &format!("usage: {usage}"));
+            }
         }
-        let line = line.strip_prefix('/').map_or(line.clone(), |l| l.to_owned());
-        let i = self.active();
-        let target = if i == 0 { self.settings.channel.clone() } else { self.convs[i].name.clone() };
-        self.say(&target, &line);
     }
 
     fn change_nick(&mut self, nick: &str) {
@@ -421,9 +353,9 @@ impl App {
             self.system(i, SystemTime::now(), "a nick is one word");
             return;
         }
-        self.settings.nick = nick.clone();
-        if self.state == ConnState::Disconnected {
-            self.nick = nick;
+        self.view.settings.nick = nick.clone();
+        if self.view.state == ConnState::Disconnected {
+            self.view.nick = nick;
             self.refresh_info();
         } else {
             self.handle.send(Command::Nick(nick));
@@ -438,18 +370,17 @@ impl App {
             self.system(i, SystemTime::now(), &format!("\"{server}\" is not HOST:PORT"));
             return;
         }
-        self.settings.server = server.to_owned();
+        self.view.settings.server = server.to_owned();
         self.refresh_info();
         self.connect();
     }
 
     fn clear_canvas(&mut self) {
         self.canvas.clear();
-        self.stroke_keys.clear();
-        self.pending_clears += 1;
-        self.handle.send(Command::Clear { channel: self.settings.channel.clone() });
-        let nick = self.nick.clone();
-        self.system(0, SystemTime::now(), &format!("{nick} cleared the canvas"));
+        self.view.cleared();
+        self.handle.send(Command::Clear { channel: self.view.settings.channel.clone() });
+        let text = format!("{} cleared the canvas", self.view.nick);
+        self.system(0, SystemTime::now(), &text);
     }
 
     fn on_msg(&mut self, msg: Msg) {
@@ -465,8 +396,8 @@ impl App {
             }
             Msg::UserClicked { double } => {
                 if double && let Some(n) = self.browser.selected_text() {
-                    let n = bare_nick(&n).to_owned();
-                    if n != self.nick {
+                    let n = bare_nick(&n, DEFAULT_PREFIXES).to_owned();
+                    if n != self.view.nick {
                         let i = self.conv(&n);
                         self.select(i);
                         let _ = self.input.take_focus();
@@ -475,7 +406,7 @@ impl App {
             }
             Msg::TabChanged => self.on_tab_changed(),
             Msg::ServerDialog => {
-                let current = self.settings.server.clone();
+                let current = self.view.settings.server.clone();
                 self.connect.open(&current);
                 self.dirty = true;
             }
@@ -507,13 +438,13 @@ impl App {
                 self.dirty = true;
             }
             Msg::NickDialog => {
-                let current = self.suggestion.clone().unwrap_or_else(|| self.nick.clone());
+                let current = self.view.suggestion.clone().unwrap_or_else(|| self.view.nick.clone());
                 if let Some(n) = dialog::input_default("Nick:", &current) {
                     self.change_nick(&n);
                 }
             }
             Msg::ConnectToggle => {
-                if self.state == ConnState::Disconnected {
+                if self.view.state == ConnState::Disconnected {
                     self.connect();
                 } else {
                     self.handle.send(Command::Disconnect);
@@ -528,8 +459,8 @@ impl App {
             Msg::Clear => self.clear_canvas(),
             Msg::Tick => {
                 for stroke in self.canvas.flush() {
-                    self.stroke_keys.insert(stroke_key(&stroke));
-                    self.handle.send(Command::Stroke { channel: self.settings.channel.clone(), stroke });
+                    self.view.drawn(&stroke);
+                    self.handle.send(Command::Stroke { channel: self.view.settings.channel.clone(), stroke });
                 }
             }
         }
@@ -563,7 +494,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let mut app = build(settings, tx, handle, discover)?;
     app.config_path = config_path;
     app.probe = probe::Probe::from_env();
-    app.nick = nick;
+    app.view.nick = nick;
     app.refresh_info();
     app.connect();
     app::add_timeout3(0.04, move |h| {
@@ -746,13 +677,8 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
 
     let mut app = App {
         handle,
-        settings,
+        view: View::new(settings),
         config_path: None,
-        nick: String::new(),
-        state: ConnState::Disconnected,
-        rtt: None,
-        users: Vec::new(),
-        suggestion: None,
         convs: Vec::new(),
         tabs,
         browser,
@@ -768,12 +694,10 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         clear_btn: clear,
         canvas,
         connect,
-        pending_clears: 0,
-        stroke_keys: HashSet::new(),
         probe: None,
         dirty: true,
     };
-    let channel = app.settings.channel.clone();
+    let channel = app.view.settings.channel.clone();
     let i = app.conv(&channel);
     app.select(i);
     let _ = app.input.take_focus();

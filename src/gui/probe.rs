@@ -29,10 +29,10 @@ impl Probe {
         self.seq += 1;
         let mut s = String::new();
         let _ = writeln!(s, "seq: {}", self.seq);
-        for line in app.info_text().lines() {
+        for line in app.view.info_text().lines() {
             let _ = writeln!(s, "info: {line}");
         }
-        let _ = writeln!(s, "users: {}", app.users.join(","));
+        let _ = writeln!(s, "users: {}", app.view.users.join(","));
         let active = app.active();
         let labels: Vec<String> = app.convs.iter().map(|c| c.group.label()).collect();
         let _ = writeln!(s, "tabs: {}", labels.join(","));

@@ -6,8 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// Server used when neither the command line nor the config names one.
-pub const DEFAULT_SERVER: &str = "localhost:6667";
+use super::{DEFAULT_SERVER, default_nick};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
@@ -64,21 +63,6 @@ impl Config {
         let server = server.or_else(|| self.server.clone()).unwrap_or_else(|| DEFAULT_SERVER.into());
         let nick = nick.or_else(|| self.nick.clone()).unwrap_or_else(default_nick);
         (server, nick)
-    }
-}
-
-/// A nick from the login name, reduced to what IRC accepts.
-pub fn default_nick() -> String {
-    let user = std::env::var("USER").unwrap_or_default();
-    let nick: String = user
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "-_[]{}\\|^`".contains(*c))
-        .take(16)
-        .collect();
-    if nick.is_empty() || nick.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
-        format!("guest{}", std::process::id() % 1000)
-    } else {
-        nick
     }
 }
 

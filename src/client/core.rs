@@ -1,0 +1,753 @@
+//! The client's protocol logic with no IO: registration, CAP negotiation,
+//! nick trouble, user lists, history replay, pings and reconnection, as a
+//! state machine fed with what happened ([`Core::on_line`], [`Core::on_command`],
+//! [`Core::on_connected`], [`Core::on_lost`], [`Core::on_timer`]) that answers
+//! with [`Action`]s. It reads no clock and owns no socket, so every case can be
+//! replayed from a server transcript in a unit test; `conn.rs` does the IO.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Command, ConnState, Event, MsgKind, Settings, WANTED_CAPS};
+use crate::canvas::{self, Stroke};
+use crate::clock;
+use crate::line::{Message, unescape_tag_value};
+
+const PING_EVERY: Duration = Duration::from_secs(15);
+const DEAD_AFTER: Duration = Duration::from_secs(45);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// NICKs sent while registering before giving up (a server that refuses
+/// every variant must not see an endless stream of them).
+const MAX_NICK_TRIES: u32 = 5;
+
+/// The status prefixes a server uses when its ISUPPORT does not say:
+/// owner, admin, op, halfop, voice.
+pub const DEFAULT_PREFIXES: &str = "~&@%+";
+
+/// A user-list entry without its status prefixes (`~@bob` is `bob`).
+/// `prefixes` are the server's (ISUPPORT `PREFIX`), or [`DEFAULT_PREFIXES`].
+pub fn bare_nick<'a>(entry: &'a str, prefixes: &str) -> &'a str {
+    entry.trim_start_matches(|c| prefixes.contains(c))
+}
+
+/// The current time, passed in so the core never reads a clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Now {
+    /// For timers.
+    pub at: Instant,
+    /// For the time of lines without a server-time tag, and PING tokens.
+    pub wall: SystemTime,
+}
+
+impl Now {
+    pub fn real() -> Now {
+        Now { at: Instant::now(), wall: SystemTime::now() }
+    }
+}
+
+/// What the core asks of the IO around it, in order.
+#[allow(clippy::large_enum_variant)] // an Event with a Stroke; consumed at once
+#[derive(Debug)]
+pub enum Action {
+    /// Open a TCP connection to `HOST:PORT` (dropping any current one) and
+    /// report [`Core::on_connected`] or [`Core::on_lost`].
+    Connect(String),
+    /// Write this line, CR LF added.
+    Send(String),
+    /// Hand this event to the front end.
+    Emit(Event),
+    /// Write what was sent, then close the connection; it is not reported.
+    Close,
+    /// Write what was sent, close, and end: the core takes nothing more.
+    Exit,
+}
+
+/// A line typed while it could not be sent.
+struct Pending {
+    target: String,
+    text: String,
+    kind: MsgKind,
+}
+
+/// Per conversation, the time and text of the newest message shown.
+type Seen = HashMap<String, (SystemTime, String)>;
+
+/// The state of one TCP connection.
+struct Link {
+    nick: String,
+    up: bool,
+    registered: bool,
+    caps: Vec<String>,
+    /// Capabilities offered so far by a multi-line CAP LS.
+    offered: Vec<String>,
+    /// The server's nick status prefixes (ISUPPORT PREFIX).
+    prefixes: String,
+    /// Users of each channel we are in, by lowercased channel name.
+    users: BTreeMap<String, Vec<String>>,
+    /// NAMES replies being gathered.
+    names: BTreeMap<String, Vec<String>>,
+    /// Open `chathistory` batches.
+    history_batches: Vec<String>,
+    /// `seen` as it was when this connection began: a replay is checked
+    /// against it, so a live line that overtakes the replay hides nothing.
+    seen_before: Seen,
+    nick_tries: u32,
+    fell_back: bool,
+    ping_sent: Option<(String, Instant)>,
+    next_ping: Option<Instant>,
+    last_heard: Instant,
+    warned_no_tags: bool,
+}
+
+/// The client state machine. See the module doc.
+pub struct Core {
+    settings: Option<Settings>,
+    /// The nick to register with: the settings', then the last one we had.
+    nick: String,
+    link: Option<Link>,
+    retry_at: Option<Instant>,
+    attempt: u32,
+    pending: VecDeque<Pending>,
+    /// Channels to (re)join, the settings' first.
+    channels: Vec<String>,
+    /// The newest message shown per conversation, so a rejoin's history
+    /// replay shows only what was missed.
+    seen: Seen,
+    /// Quit once what is pending is delivered.
+    quitting: bool,
+    done: bool,
+    out: Vec<Action>,
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Core::new()
+    }
+}
+
+impl Core {
+    pub fn new() -> Core {
+        Core {
+            settings: None,
+            nick: String::new(),
+            link: None,
+            retry_at: None,
+            attempt: 0,
+            pending: VecDeque::new(),
+            channels: Vec::new(),
+            seen: HashMap::new(),
+            quitting: false,
+            done: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// Whether the core has ended ([`Action::Exit`] was given).
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// When [`Core::on_timer`] is next due, if ever.
+    pub fn next_timer(&self) -> Option<Instant> {
+        let link = self.link.as_ref().filter(|l| l.up);
+        let dead = link.map(|l| l.last_heard + DEAD_AFTER);
+        let ping = link.and_then(|l| l.next_ping);
+        [self.retry_at, dead, ping].into_iter().flatten().min()
+    }
+
+    fn emit(&mut self, ev: Event) {
+        self.out.push(Action::Emit(ev));
+    }
+
+    fn send(&mut self, line: String) {
+        self.out.push(Action::Send(line));
+    }
+
+    fn system(&mut self, target: Option<&str>, text: String, now: Now) {
+        self.emit(Event::System { target: target.map(str::to_string), text, time: now.wall });
+    }
+
+    fn registered(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.registered)
+    }
+
+    fn take(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// What the front end asked for.
+    pub fn on_command(&mut self, cmd: Command, now: Now) -> Vec<Action> {
+        if self.done {
+            return Vec::new();
+        }
+        match cmd {
+            Command::Connect(s) => {
+                self.hang_up("Changing server");
+                self.attempt = 0;
+                self.nick = s.nick.clone();
+                self.channels = vec![s.channel.clone()];
+                self.settings = Some(s);
+                self.connect(now);
+            }
+            Command::Disconnect => {
+                self.hang_up("Disconnected");
+                self.stop("not connected", false);
+            }
+            Command::Quit => self.quit(now),
+            Command::Say { target, text } => self.say_or_queue(target, text, MsgKind::Privmsg, now),
+            Command::Action { target, text } => self.say_or_queue(target, text, MsgKind::Action, now),
+            Command::Nick(n) => {
+                self.nick = n.clone();
+                if self.link.as_ref().is_some_and(|l| l.up) {
+                    self.send(format!("NICK {n}"));
+                }
+            }
+            Command::Join(c) => {
+                if self.registered() {
+                    self.send(format!("JOIN {c}"));
+                }
+                if !self.channels.iter().any(|x| x.eq_ignore_ascii_case(&c)) {
+                    self.channels.push(c);
+                }
+            }
+            Command::Part(c) => {
+                if self.registered() {
+                    self.send(format!("PART {c}"));
+                }
+                self.channels.retain(|x| !x.eq_ignore_ascii_case(&c));
+            }
+            Command::Stroke { channel, stroke } => {
+                if self.tags_ok(now) {
+                    self.send(format!("@{}={} TAGMSG {channel}", canvas::STROKE_TAG, stroke.encode()));
+                }
+            }
+            Command::Clear { channel } => {
+                if self.tags_ok(now) {
+                    self.send(format!("@{} TAGMSG {channel}", canvas::CLEAR_TAG));
+                }
+            }
+        }
+        self.take()
+    }
+
+    /// The TCP connection asked for by [`Action::Connect`] is open: register.
+    pub fn on_connected(&mut self, now: Now) -> Vec<Action> {
+        let Some(link) = self.link.as_mut() else { return Vec::new() };
+        link.up = true;
+        link.last_heard = now.at;
+        let nick = link.nick.clone();
+        self.send("CAP LS 302".into());
+        if let Some(p) = self.settings.as_ref().and_then(|s| s.password.clone()) {
+            self.send(format!("PASS :{p}"));
+        }
+        self.send(format!("NICK {nick}"));
+        self.send(format!("USER {nick} 0 * :lanchat user"));
+        self.take()
+    }
+
+    /// The connection could not be opened, or ended without [`Action::Close`].
+    pub fn on_lost(&mut self, why: &str, now: Now) -> Vec<Action> {
+        if self.link.is_some() {
+            self.lost(why, now);
+        }
+        self.take()
+    }
+
+    /// Time passed: retry after the backoff, ping, notice a silent server.
+    pub fn on_timer(&mut self, now: Now) -> Vec<Action> {
+        if self.retry_at.is_some_and(|at| at <= now.at) {
+            self.retry_at = None;
+            self.connect(now);
+        }
+        if let Some(link) = self.link.as_mut().filter(|l| l.up) {
+            if now.at.saturating_duration_since(link.last_heard) > DEAD_AFTER {
+                self.out.push(Action::Close);
+                self.lost("the server stopped answering", now);
+            } else if link.next_ping.is_some_and(|at| at <= now.at) {
+                let token = format!("lanchat-{}", clock::unix_ms(now.wall));
+                link.next_ping = Some(now.at + PING_EVERY);
+                link.ping_sent = Some((token.clone(), now.at));
+                self.send(format!("PING :{token}"));
+            }
+        }
+        self.take()
+    }
+
+    /// A line from the server.
+    pub fn on_line(&mut self, msg: &Message<'_>, now: Now) -> Vec<Action> {
+        let Some(link) = self.link.as_mut() else { return Vec::new() };
+        link.last_heard = now.at;
+        match msg.command {
+            "PING" => self.send(format!("PONG :{}", msg.param(0))),
+            "PONG" => {
+                let rtt = match &link.ping_sent {
+                    Some((token, at)) if msg.params.iter().any(|p| p == token) => Some(now.at - *at),
+                    _ => None,
+                };
+                if let Some(rtt) = rtt {
+                    self.emit(Event::Rtt(rtt));
+                }
+            }
+            "CAP" => self.on_cap(msg),
+            "001" => self.on_welcome(msg, now),
+            "005" => {
+                if let Some(v) = msg.params.iter().find_map(|p| p.strip_prefix("PREFIX=")) {
+                    link.prefixes = v.split_once(')').map_or(v, |(_, chars)| chars).to_string();
+                }
+            }
+            "432" | "433" => self.on_nick_refused(msg, now),
+            "NICK" => self.on_nick(msg, now),
+            "JOIN" => self.on_join(msg, now),
+            "PART" | "QUIT" => self.on_leave(msg, now),
+            "353" => {
+                let names = link.names.entry(msg.param(2).to_ascii_lowercase()).or_default();
+                // userhost-in-names gives nick!user@host.
+                let nicks = msg.param(3).split(' ').filter(|n| !n.is_empty());
+                names.extend(nicks.map(|n| n.split('!').next().unwrap_or(n).to_string()));
+            }
+            "366" => {
+                let key = msg.param(1).to_ascii_lowercase();
+                if let Some(names) = link.names.remove(&key) {
+                    link.users.insert(key.clone(), names);
+                    self.emit_users(&key, msg.param(1));
+                }
+            }
+            "332" => self.system(Some(msg.param(1)), format!("topic: {}", msg.param(2)), now),
+            "TOPIC" => {
+                let from = msg.source_nick().unwrap_or("");
+                self.system(Some(msg.param(0)), format!("{from} set the topic: {}", msg.param(1)), now)
+            }
+            "BATCH" => {
+                let id = msg.param(0);
+                if let Some(id) = id.strip_prefix('+') {
+                    if msg.param(1) == "chathistory" {
+                        link.history_batches.push(id.to_string());
+                    }
+                } else if let Some(id) = id.strip_prefix('-') {
+                    link.history_batches.retain(|b| b != id);
+                }
+            }
+            "PRIVMSG" | "NOTICE" => self.on_chat(msg, now),
+            "TAGMSG" => self.on_tagmsg(msg),
+            "ERROR" => {
+                self.out.push(Action::Close);
+                self.lost(msg.param(0), now);
+            }
+            // No MOTD is not worth a line in the log.
+            "422" => {}
+            code if code.len() == 3 && code.starts_with(['4', '5']) => {
+                // Errors: show the human part, with the subject when there is one.
+                let subject = if msg.params.len() > 2 { msg.param(1) } else { "" };
+                let text = msg.params.last().copied().unwrap_or("");
+                let line = if subject.is_empty() { text.to_string() } else { format!("{subject}: {text}") };
+                self.system(None, line, now);
+            }
+            _ => {}
+        }
+        self.take()
+    }
+
+    /// Opens a new connection with the current settings.
+    fn connect(&mut self, now: Now) {
+        let Some(server) = self.settings.as_ref().map(|s| s.server.clone()) else { return };
+        self.link = Some(Link {
+            nick: self.nick.clone(),
+            up: false,
+            registered: false,
+            caps: Vec::new(),
+            offered: Vec::new(),
+            prefixes: DEFAULT_PREFIXES.to_string(),
+            users: BTreeMap::new(),
+            names: BTreeMap::new(),
+            history_batches: Vec::new(),
+            seen_before: self.seen.clone(),
+            nick_tries: 1,
+            fell_back: false,
+            ping_sent: None,
+            next_ping: None,
+            last_heard: now.at,
+            warned_no_tags: false,
+        });
+        self.emit(Event::State(ConnState::Connecting));
+        self.out.push(Action::Connect(server));
+    }
+
+    /// Ends the current connection, if any, with a QUIT.
+    fn hang_up(&mut self, why: &str) {
+        if let Some(link) = self.link.take() {
+            if link.up {
+                self.send(format!("QUIT :{why}"));
+            }
+            self.out.push(Action::Close);
+        }
+        self.retry_at = None;
+    }
+
+    /// Stops connecting: what is pending is reported, then the state.
+    fn stop(&mut self, reason: &str, exit: bool) {
+        self.link = None;
+        self.retry_at = None;
+        self.settings = None;
+        self.channels.clear();
+        while let Some(p) = self.pending.pop_front() {
+            self.emit(Event::NotSent { target: p.target, text: p.text, reason: reason.into() });
+        }
+        self.emit(Event::State(ConnState::Disconnected));
+        if exit {
+            self.done = true;
+            self.out.push(Action::Exit);
+        }
+    }
+
+    /// The connection ended on its own: try again after a backoff.
+    fn lost(&mut self, why: &str, now: Now) {
+        if self.link.take().is_some_and(|l| l.registered) {
+            self.attempt = 0;
+        }
+        self.attempt += 1;
+        self.system(None, format!("connection lost: {why}"), now);
+        if self.quitting {
+            // The one more try for what was pending failed too.
+            self.stop(why, true);
+            return;
+        }
+        let delay = Duration::from_millis(500u64 << self.attempt.min(6)).min(MAX_BACKOFF);
+        self.retry_at = Some(now.at + delay);
+        self.emit(Event::State(ConnState::Reconnecting { attempt: self.attempt, delay }));
+    }
+
+    fn quit(&mut self, now: Now) {
+        if !self.pending.is_empty() && self.settings.is_some() && !self.registered() {
+            // Deliver what was typed first, then quit: one more try at once.
+            self.quitting = true;
+            if self.link.is_none() {
+                self.retry_at = None;
+                self.connect(now);
+            }
+            return;
+        }
+        self.hang_up("Leaving");
+        self.stop("quit before it could be sent", true);
+    }
+
+    fn say_or_queue(&mut self, target: String, text: String, kind: MsgKind, now: Now) {
+        if self.registered() {
+            self.say(&target, &text, kind, now);
+        } else if self.settings.is_some() {
+            self.pending.push_back(Pending { target, text, kind });
+        } else {
+            self.emit(Event::NotSent { target, text, reason: "not connected".into() });
+        }
+    }
+
+    fn tags_ok(&mut self, now: Now) -> bool {
+        let Some(link) = self.link.as_mut().filter(|l| l.registered) else { return false };
+        let ok = link.caps.iter().any(|c| c == "message-tags");
+        if !ok && !link.warned_no_tags {
+            link.warned_no_tags = true;
+            self.system(None, "this server does not support message-tags: the canvas is not shared".into(), now);
+        }
+        ok
+    }
+
+    fn on_tagmsg(&mut self, msg: &Message<'_>) {
+        let channel = msg.param(0).to_string();
+        let by = msg.source_nick().unwrap_or("").to_string();
+        if msg.tag(canvas::CLEAR_TAG).is_some() {
+            self.emit(Event::CanvasCleared { channel, by });
+        } else if let Some(v) = msg.tag(canvas::STROKE_TAG)
+            && let Ok(stroke) = Stroke::decode(&unescape_tag_value(v))
+        {
+            // Our own too: the replay of what we drew before a restart.
+            self.emit(Event::Stroke { channel, from: by, stroke });
+        }
+    }
+
+    /// Sends a PRIVMSG, split to fit the line limit.
+    fn say(&mut self, target: &str, text: &str, kind: MsgKind, now: Now) {
+        let Some(link) = self.link.as_ref() else { return };
+        let nick = link.nick.clone();
+        let echo = link.caps.iter().any(|c| c == "echo-message");
+        // Room for ":nick!user@host PRIVMSG target :" as the server relays it.
+        let room = (512usize - 2 - 10).saturating_sub(nick.len() + 80 + target.len() + 12).max(64);
+        for part in split_utf8(text, room) {
+            let line = match kind {
+                MsgKind::Action => format!("PRIVMSG {target} :\u{1}ACTION {part}\u{1}"),
+                _ => format!("PRIVMSG {target} :{part}"),
+            };
+            self.send(line);
+            if !echo {
+                self.emit(Event::Message {
+                    target: target.to_string(),
+                    from: nick.clone(),
+                    text: part.to_string(),
+                    time: now.wall,
+                    kind,
+                    history: false,
+                });
+            }
+        }
+    }
+
+    fn emit_users(&mut self, key: &str, channel: &str) {
+        if let Some(list) = self.link.as_ref().and_then(|l| l.users.get(key)) {
+            let nicks = list.clone();
+            self.emit(Event::Users { channel: channel.to_string(), nicks });
+        }
+    }
+
+    fn on_cap(&mut self, msg: &Message<'_>) {
+        let Some(link) = self.link.as_mut() else { return };
+        let list = msg.params.last().copied().unwrap_or("");
+        let reply = match msg.param(1) {
+            "LS" => {
+                // A multi-line LS has "*" before the list on every line but the last.
+                let names = list.split(' ').filter(|c| !c.is_empty()).map(|c| c.split('=').next().unwrap_or(c));
+                link.offered.extend(names.map(String::from));
+                if msg.params.len() > 3 && msg.param(2) == "*" {
+                    return;
+                }
+                let offered = std::mem::take(&mut link.offered);
+                let want: Vec<&str> = WANTED_CAPS.iter().copied().filter(|c| offered.iter().any(|o| o == c)).collect();
+                if want.is_empty() { "CAP END".to_string() } else { format!("CAP REQ :{}", want.join(" ")) }
+            }
+            "ACK" => {
+                link.caps.extend(list.split(' ').filter(|c| !c.is_empty()).map(String::from));
+                if link.registered {
+                    return;
+                }
+                "CAP END".to_string()
+            }
+            "NAK" if !link.registered => "CAP END".to_string(),
+            _ => return,
+        };
+        self.send(reply);
+    }
+
+    fn on_welcome(&mut self, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_mut() else { return };
+        link.registered = true;
+        link.nick = msg.param(0).to_string();
+        link.next_ping = Some(now.at);
+        self.nick = link.nick.clone();
+        self.emit(Event::Nick(self.nick.clone()));
+        self.emit(Event::State(ConnState::Connected));
+        for c in self.channels.clone() {
+            self.send(format!("JOIN {c}"));
+        }
+        while let Some(p) = self.pending.pop_front() {
+            self.say(&p.target, &p.text, p.kind, now);
+        }
+        if self.quitting {
+            self.hang_up("Leaving");
+            self.stop("quit before it could be sent", true);
+        }
+    }
+
+    /// 432 (erroneous nickname) and 433 (in use). While registering, a taken
+    /// nick is followed by a few variants and a refused one by one fallback;
+    /// then the connection stops, saying why, instead of trying for ever.
+    fn on_nick_refused(&mut self, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_mut() else { return };
+        let wanted = msg.param(1).to_string();
+        let reason = msg.params.last().copied().unwrap_or("").to_string();
+        let invalid = msg.command == "432";
+        if link.registered {
+            // Our own NICK: we keep the nick we have.
+            let ev = if invalid {
+                Event::NickInvalid { wanted, reason, fallback: None }
+            } else {
+                Event::NickTaken { suggestion: suggest_nick(&wanted), wanted }
+            };
+            return self.emit(ev);
+        }
+        let next = match invalid {
+            true => (!link.fell_back).then(|| fallback_nick(&wanted)),
+            false => Some(suggest_nick(&wanted)),
+        };
+        let next = next.filter(|_| link.nick_tries < MAX_NICK_TRIES);
+        if let Some(n) = &next {
+            link.fell_back |= invalid;
+            link.nick_tries += 1;
+            link.nick = n.clone();
+        }
+        if invalid {
+            self.emit(Event::NickInvalid { wanted: wanted.clone(), reason, fallback: next.clone() });
+        } else if let Some(s) = &next {
+            self.emit(Event::NickTaken { wanted: wanted.clone(), suggestion: s.clone() });
+        }
+        if let Some(n) = next {
+            return self.send(format!("NICK {n}"));
+        }
+        let why = format!("stopped: the server accepts none of the nicks tried, the last was {wanted}");
+        self.system(None, why, now);
+        self.hang_up("No usable nick");
+        let exit = self.quitting;
+        self.stop("no usable nick", exit);
+    }
+
+    fn on_nick(&mut self, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_mut() else { return };
+        let from = msg.source_nick().unwrap_or("");
+        let new = msg.param(0);
+        let me = from.eq_ignore_ascii_case(&link.nick);
+        if me {
+            link.nick = new.to_string();
+        }
+        let mut changed = Vec::new();
+        for (key, list) in &mut link.users {
+            if let Some(slot) = list.iter_mut().find(|n| bare_nick(n, &link.prefixes).eq_ignore_ascii_case(from)) {
+                let status = slot.len() - bare_nick(slot, &link.prefixes).len();
+                slot.truncate(status);
+                slot.push_str(new);
+                changed.push(key.clone());
+            }
+        }
+        if me {
+            self.nick = new.to_string();
+            self.emit(Event::Nick(new.to_string()));
+        }
+        for key in changed {
+            self.system(Some(&key), format!("{from} is now known as {new}"), now);
+            self.emit_users(&key, &key);
+        }
+    }
+
+    fn on_join(&mut self, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_mut() else { return };
+        let from = msg.source_nick().unwrap_or("");
+        let chan = msg.param(0);
+        let key = chan.to_ascii_lowercase();
+        if from.eq_ignore_ascii_case(&link.nick) {
+            link.users.insert(key, Vec::new());
+        } else if let Some(list) = link.users.get_mut(&key) {
+            list.push(from.to_string());
+            self.emit_users(&key, chan);
+        }
+        self.system(Some(chan), format!("{from} joined {chan}"), now);
+    }
+
+    fn on_leave(&mut self, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_mut() else { return };
+        let from = msg.source_nick().unwrap_or("");
+        let part = msg.command == "PART";
+        let (verb, why) = if part { ("left", msg.param(1)) } else { ("quit", msg.param(0)) };
+        let text = if why.is_empty() { format!("{from} {verb}") } else { format!("{from} {verb} ({why})") };
+        let me = from.eq_ignore_ascii_case(&link.nick);
+        let only = part.then(|| msg.param(0).to_ascii_lowercase());
+        let mut changed = Vec::new();
+        for (key, list) in &mut link.users {
+            if only.as_ref().is_some_and(|k| k != key) {
+                continue;
+            }
+            let before = list.len();
+            list.retain(|n| !bare_nick(n, &link.prefixes).eq_ignore_ascii_case(from));
+            if before != list.len() {
+                if me && part {
+                    // We left: nobody is in it for us any more.
+                    list.clear();
+                }
+                changed.push(key.clone());
+            }
+        }
+        for key in changed {
+            self.system(Some(&key), text.clone(), now);
+            self.emit_users(&key, &key);
+        }
+        if me
+            && let Some(key) = only
+            && let Some(link) = self.link.as_mut()
+        {
+            link.users.remove(&key);
+        }
+    }
+
+    fn on_chat(&mut self, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_ref() else { return };
+        let target = msg.param(0);
+        let mut text = msg.param(1);
+        if msg.source.is_none() {
+            return self.system(None, text.to_string(), now);
+        }
+        let from = msg.source_nick().unwrap_or("");
+        let time = msg.tag("time").and_then(clock::parse_rfc3339).unwrap_or(now.wall);
+        let mut kind = if msg.command == "NOTICE" { MsgKind::Notice } else { MsgKind::Privmsg };
+        if let Some(ctcp) = text.strip_prefix('\u{1}') {
+            match ctcp.trim_end_matches('\u{1}').strip_prefix("ACTION ") {
+                Some(action) => {
+                    kind = MsgKind::Action;
+                    text = action;
+                }
+                None => return, // other CTCP queries are not shown
+            }
+        }
+        let me = from.eq_ignore_ascii_case(&link.nick);
+        // A channel, or a private conversation named for the other person.
+        let conversation = if target.starts_with(['#', '&']) || me {
+            target
+        } else if from.contains('.') {
+            // A server notice.
+            return self.system(None, text.to_string(), now);
+        } else {
+            from
+        };
+        let history = msg.tag("batch").is_some_and(|b| link.history_batches.iter().any(|h| h == b));
+        let key = conversation.to_ascii_lowercase();
+        if history && link.seen_before.get(&key).is_some_and(|(t, last)| time < *t || (time == *t && text == last)) {
+            return; // shown before the connection was lost
+        }
+        if self.seen.get(&key).is_none_or(|(t, _)| time >= *t) {
+            self.seen.insert(key, (time, text.to_string()));
+        }
+        let (target, from, text) = (conversation.to_string(), from.to_string(), text.to_string());
+        self.emit(Event::Message { target, from, text, time, kind, history });
+    }
+}
+
+/// A free-looking variant of a taken nick: `nick_`, then `nick_2`, ...
+pub fn suggest_nick(wanted: &str) -> String {
+    let base: String = wanted.chars().take(26).collect();
+    match base.rsplit_once('_') {
+        Some((stem, n)) if n.parse::<u32>().is_ok() => format!("{stem}_{}", n.parse::<u32>().unwrap_or(1) + 1),
+        _ if base.ends_with('_') => format!("{base}2"),
+        _ if base.is_empty() => "guest".into(),
+        _ => format!("{base}_"),
+    }
+}
+
+/// A valid nick to register with instead of a refused one: `guest` and
+/// digits derived from it, so the same bad nick always gives the same one.
+pub fn fallback_nick(refused: &str) -> String {
+    let h = refused.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("guest{}", h % 10_000)
+}
+
+/// Splits text into pieces of at most `max` bytes on char boundaries.
+fn split_utf8(text: &str, max: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let mut cut = max.max(1);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if cut == 0 {
+            // Less room than one character: take the character whole.
+            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        // Prefer a space near the end.
+        if let Some(sp) = rest[..cut].rfind(' ').filter(|&i| i > max / 2) {
+            cut = sp + 1;
+        }
+        parts.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    if !rest.is_empty() || parts.is_empty() {
+        parts.push(rest);
+    }
+    parts
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

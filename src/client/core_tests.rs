@@ -1,0 +1,411 @@
+//! The core fed with server transcripts: lanchat's lines as recorded from
+//! `lanchat --serve` (0.1.0), and other servers' in the form they send them.
+
+use super::*;
+
+/// A core, the clock it is fed, and what it asked for.
+struct T {
+    core: Core,
+    at: Instant,
+    wall: SystemTime,
+    sent: Vec<String>,
+    events: Vec<Event>,
+    /// Connect, Close and Exit, in order.
+    io: Vec<String>,
+}
+
+impl T {
+    fn new() -> T {
+        let (at, wall) = (Instant::now(), clock::from_unix_ms(1_800_000_000_000));
+        T { core: Core::new(), at, wall, sent: Vec::new(), events: Vec::new(), io: Vec::new() }
+    }
+
+    /// Connected to a server as `nick`, registration sent.
+    fn start(nick: &str) -> T {
+        let mut t = T::new();
+        let (server, channel) = ("127.0.0.1:6667".into(), "#lobby".into());
+        let settings = Settings { server, nick: nick.into(), channel, password: None };
+        t.cmd(Command::Connect(settings));
+        t.connected();
+        t
+    }
+
+    fn now(&self) -> Now {
+        Now { at: self.at, wall: self.wall }
+    }
+
+    fn take(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Send(l) => self.sent.push(l),
+                Action::Emit(e) => self.events.push(e),
+                Action::Connect(addr) => self.io.push(format!("connect {addr}")),
+                Action::Close => self.io.push("close".into()),
+                Action::Exit => self.io.push("exit".into()),
+            }
+        }
+    }
+
+    fn cmd(&mut self, c: Command) {
+        let a = self.core.on_command(c, self.now());
+        self.take(a);
+    }
+
+    fn connected(&mut self) {
+        let a = self.core.on_connected(self.now());
+        self.take(a);
+    }
+
+    fn lost(&mut self, why: &str) {
+        let a = self.core.on_lost(why, self.now());
+        self.take(a);
+    }
+
+    /// Lets `d` pass and runs the timer if it is due.
+    fn wait(&mut self, d: Duration) {
+        self.at += d;
+        self.wall += d;
+        if self.core.next_timer().is_some_and(|t| t <= self.at) {
+            let a = self.core.on_timer(self.now());
+            self.take(a);
+        }
+    }
+
+    /// Feeds the server's lines, one per line of `transcript`.
+    fn server(&mut self, transcript: &str) {
+        for line in transcript.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let msg = Message::parse(line).unwrap_or_else(|e| panic!("{line}: {e:?}"));
+            let a = self.core.on_line(&msg, self.now());
+            self.take(a);
+        }
+    }
+
+    fn sent(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.sent)
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The last user list sent for a channel.
+    fn users(&self, channel: &str) -> Vec<String> {
+        let last = self.events.iter().rev().find_map(|e| match e {
+            Event::Users { channel: c, nicks } if c.eq_ignore_ascii_case(channel) => Some(nicks.clone()),
+            _ => None,
+        });
+        last.unwrap_or_else(|| panic!("no user list for {channel}: {:?}", self.events))
+    }
+
+    fn messages(&self) -> Vec<(&str, bool)> {
+        let texts = self.events.iter().filter_map(|e| match e {
+            Event::Message { text, history, .. } => Some((text.as_str(), *history)),
+            _ => None,
+        });
+        texts.collect()
+    }
+}
+
+/// lanchat's answer to CAP REQ and CAP END, as recorded.
+fn lanchat_welcome(nick: &str) -> String {
+    format!(
+        ":lanchat CAP {nick} ACK :message-tags server-time echo-message batch multi-prefix
+        :lanchat 001 {nick} :Welcome to the lanchat IRC network, {nick}!x@127.0.0.1
+        :lanchat 002 {nick} :Your host is lanchat, running version lanchat-0.1.0
+        :lanchat 004 {nick} lanchat lanchat-0.1.0 i nto o
+        :lanchat 005 {nick} CASEMAPPING=ascii CHANTYPES=# NETWORK=lanchat PREFIX=(o)@ :are supported by this server
+        :lanchat 422 {nick} :MOTD File is missing"
+    )
+}
+
+const LANCHAT_LS: &str =
+    ":lanchat CAP * LS :batch echo-message message-tags multi-prefix server-time userhost-in-names";
+
+fn nicks_sent(sent: &[String]) -> Vec<&str> {
+    sent.iter().filter_map(|l| l.strip_prefix("NICK ")).collect()
+}
+
+#[test]
+fn an_erroneous_nick_falls_back_once_and_says_why() {
+    let mut t = T::start("1bad");
+    t.server(LANCHAT_LS);
+    t.server(":lanchat 432 * 1bad :Erroneous nickname");
+    let fallback = fallback_nick("1bad");
+    assert!(crate::client::valid_nick(&fallback), "{fallback}");
+    assert!(matches!(&t.events()[..], [
+        Event::State(ConnState::Connecting),
+        Event::NickInvalid { wanted, reason, fallback: Some(f) },
+    ] if wanted == "1bad" && reason == "Erroneous nickname" && *f == fallback));
+    assert_eq!(nicks_sent(&t.sent()), ["1bad", fallback.as_str()]);
+    t.server(&lanchat_welcome(&fallback));
+    assert!(t.events().iter().any(|e| matches!(e, Event::Nick(n) if *n == fallback)));
+}
+
+#[test]
+fn an_erroneous_nick_never_loops() {
+    let mut t = T::start("1bad");
+    t.server(LANCHAT_LS);
+    // A server stricter than lanchat refuses the fallback too.
+    let fallback = fallback_nick("1bad");
+    t.server(":irc.example.net 432 * 1bad :Erroneous Nickname");
+    t.server(&format!(":irc.example.net 432 * {fallback} :Erroneous Nickname"));
+    assert_eq!(nicks_sent(&t.sent), ["1bad", fallback.as_str()]);
+    assert_eq!(t.sent.last().map(String::as_str), Some("QUIT :No usable nick"));
+    let ev = t.events();
+    let why = ev.iter().rev().nth(1);
+    let why = why.map(|e| format!("{e:?}")).unwrap_or_default();
+    assert!(why.contains("stopped") && why.contains(&fallback), "{ev:?}");
+    assert!(matches!(ev.last(), Some(Event::State(ConnState::Disconnected))));
+    assert_eq!(t.io.last().map(String::as_str), Some("close"));
+    assert_eq!(t.core.next_timer(), None, "no reconnecting to the same refusal");
+    // Whatever else the closing server says changes nothing.
+    t.sent();
+    t.server(":irc.example.net 432 * x :Erroneous Nickname");
+    assert!(t.sent().is_empty() && t.events().is_empty());
+}
+
+#[test]
+fn a_taken_nick_tries_a_few_variants_then_stops() {
+    let mut t = T::start("bob");
+    t.server(LANCHAT_LS);
+    t.server(":lanchat 433 * bob :Nickname is already in use");
+    let ev = t.events();
+    assert!(matches!(&ev[1..], [Event::NickTaken { wanted, suggestion }] if wanted == "bob" && suggestion == "bob_"));
+    for n in ["bob_", "bob_2", "bob_3", "bob_4", "bob_5", "bob_6"] {
+        t.server(&format!(":lanchat 433 * {n} :Nickname is already in use"));
+    }
+    let sent = t.sent();
+    assert_eq!(nicks_sent(&sent), ["bob", "bob_", "bob_2", "bob_3", "bob_4"]);
+    assert!(matches!(t.events().last(), Some(Event::State(ConnState::Disconnected))));
+}
+
+#[test]
+fn a_refused_nick_change_keeps_the_nick() {
+    let mut t = T::start("bob_");
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("bob_"));
+    t.events();
+    t.sent();
+    t.cmd(Command::Nick("9x".into()));
+    t.server(":lanchat 432 bob_ 9x :Erroneous nickname");
+    t.cmd(Command::Nick("bob".into()));
+    t.server(":lanchat 433 bob_ bob :Nickname is already in use");
+    assert_eq!(t.sent(), ["NICK 9x", "NICK bob"]);
+    assert!(matches!(&t.events()[..], [
+        Event::NickInvalid { wanted, fallback: None, .. },
+        Event::NickTaken { suggestion, .. },
+    ] if wanted == "9x" && suggestion == "bob_"));
+}
+
+#[test]
+fn all_status_prefixes_leave_no_stale_users() {
+    // InspIRCd with halfops, admins and owners, and multi-prefix.
+    let mut t = T::start("ann");
+    t.server(":irc.local CAP * LS :batch cap-notify echo-message message-tags multi-prefix server-time");
+    t.server(":irc.local CAP ann ACK :message-tags server-time echo-message batch multi-prefix");
+    t.server(":irc.local 001 ann :Welcome to the Localnet IRC Network ann!ann@127.0.0.1");
+    t.server(":irc.local 005 ann CASEMAPPING=rfc1459 PREFIX=(qaohv)~&@%+ :ok");
+    t.server(":ann!ann@127.0.0.1 JOIN :#lobby
+        :irc.local 353 ann = #lobby :~@boss &admin @op %half +voice ann
+        :irc.local 366 ann #lobby :End of /NAMES list.");
+    assert_eq!(t.users("#lobby"), ["~@boss", "&admin", "@op", "%half", "+voice", "ann"]);
+    t.server(":half!h@127.0.0.1 NICK :halfling
+        :boss!b@127.0.0.1 PART #lobby :bye
+        :admin!a@127.0.0.1 QUIT :Quit: gone
+        :voice!v@127.0.0.1 NICK :loud");
+    assert_eq!(t.users("#lobby"), ["@op", "%halfling", "+loud", "ann"]);
+    t.server(":halfling!h@127.0.0.1 QUIT :Quit: gone
+        :loud!v@127.0.0.1 PART :#lobby");
+    assert_eq!(t.users("#lobby"), ["@op", "ann"]);
+}
+
+#[test]
+fn prefixes_default_to_all_five_without_isupport() {
+    let mut t = T::start("ann");
+    t.server(":old.server 001 ann :Welcome
+        :old.server 353 ann = #lobby :%half ~owner ann
+        :old.server 366 ann #lobby :End of /NAMES list.
+        :half!h@x QUIT :bye
+        :owner!o@x NICK boss");
+    assert_eq!(t.users("#lobby"), ["~boss", "ann"]);
+    assert_eq!(bare_nick("~@boss", DEFAULT_PREFIXES), "boss");
+    assert_eq!(bare_nick("[x]", DEFAULT_PREFIXES), "[x]");
+}
+
+#[test]
+fn a_multi_line_cap_ls_is_answered_once_at_its_end() {
+    let mut t = T::start("ann");
+    t.sent();
+    t.server(":irc.example.net CAP * LS * :account-notify away-notify batch chghost extended-join");
+    t.server(":irc.example.net CAP * LS * :echo-message invite-notify message-tags=draft sasl=PLAIN,EXTERNAL");
+    assert!(t.sent.is_empty(), "{:?}", t.sent);
+    t.server(":irc.example.net CAP * LS :server-time multi-prefix");
+    assert_eq!(t.sent(), ["CAP REQ :message-tags server-time echo-message batch multi-prefix"]);
+    t.server(":irc.example.net CAP * ACK :message-tags server-time echo-message batch multi-prefix");
+    assert_eq!(t.sent(), ["CAP END"]);
+    // A server that offers nothing we want.
+    let mut t = T::start("ann");
+    t.sent();
+    t.server(":old.server CAP * LS :sasl away-notify");
+    assert_eq!(t.sent(), ["CAP END"]);
+}
+
+#[test]
+fn lines_typed_while_away_are_sent_after_the_welcome() {
+    let mut t = T::start("cli");
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("cli"));
+    t.cmd(Command::Join("#side".into()));
+    t.sent();
+    t.lost("Connection reset by peer");
+    assert!(matches!(t.events().last(), Some(Event::State(ConnState::Reconnecting { attempt: 1, .. }))));
+    t.cmd(Command::Say { target: "#lobby".into(), text: "typed while away".into() });
+    t.cmd(Command::Action { target: "#lobby".into(), text: "waves".into() });
+    assert!(t.sent.is_empty());
+    t.wait(Duration::from_secs(1));
+    assert_eq!(t.io.last().map(String::as_str), Some("connect 127.0.0.1:6667"));
+    t.connected();
+    t.server(LANCHAT_LS);
+    assert!(t.sent().iter().all(|l| !l.starts_with("PRIVMSG")));
+    t.server(&lanchat_welcome("cli"));
+    assert_eq!(t.sent(), [
+        "CAP END",
+        "JOIN #lobby",
+        "JOIN #side",
+        "PRIVMSG #lobby :typed while away",
+        "PRIVMSG #lobby :\u{1}ACTION waves\u{1}",
+    ]);
+    assert!(!t.events().iter().any(|e| matches!(e, Event::NotSent { .. })));
+}
+
+#[test]
+fn quitting_with_lines_pending_reports_them_before_disconnected() {
+    let mut t = T::start("cli");
+    t.lost("cannot connect to 127.0.0.1:6667: Connection refused (os error 111)");
+    t.cmd(Command::Say { target: "#lobby".into(), text: "one".into() });
+    t.events();
+    t.cmd(Command::Quit);
+    // One more try at once, not after the backoff.
+    assert_eq!(t.io.last().map(String::as_str), Some("connect 127.0.0.1:6667"));
+    t.lost("cannot connect to 127.0.0.1:6667: Connection refused (os error 111)");
+    let ev = t.events();
+    let order: Vec<&str> = ev.iter().map(|e| match e {
+        Event::NotSent { text, .. } if text == "one" => "not sent",
+        Event::State(ConnState::Disconnected) => "disconnected",
+        _ => "",
+    }).filter(|s| !s.is_empty()).collect();
+    assert_eq!(order, ["not sent", "disconnected"]);
+    assert_eq!(t.io.last().map(String::as_str), Some("exit"));
+    assert!(t.core.done());
+}
+
+#[test]
+fn quitting_with_lines_pending_delivers_them_first() {
+    let mut t = T::start("cli");
+    t.cmd(Command::Say { target: "#lobby".into(), text: "one".into() });
+    t.cmd(Command::Quit);
+    assert!(!t.core.done());
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("cli"));
+    let sent = t.sent();
+    assert_eq!(&sent[sent.len() - 3..], ["JOIN #lobby", "PRIVMSG #lobby :one", "QUIT :Leaving"]);
+    assert_eq!(t.io, ["connect 127.0.0.1:6667", "close", "exit"]);
+    assert!(!t.events().iter().any(|e| matches!(e, Event::NotSent { .. })));
+}
+
+#[test]
+fn disconnecting_reports_pending_lines_then_the_state() {
+    let mut t = T::start("cli");
+    t.cmd(Command::Say { target: "bob".into(), text: "psst".into() });
+    t.events();
+    t.cmd(Command::Disconnect);
+    let ev = t.events();
+    assert!(matches!(&ev[..], [Event::NotSent { target, .. }, Event::State(ConnState::Disconnected)]
+        if target == "bob"));
+    t.cmd(Command::Say { target: "bob".into(), text: "again".into() });
+    assert!(matches!(&t.events()[..], [Event::NotSent { reason, .. }] if reason == "not connected"));
+    assert!(!t.core.done());
+}
+
+#[test]
+fn a_history_replay_shows_only_what_was_missed() {
+    let mut t = T::start("cli");
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("cli"));
+    t.server("@time=2026-12-01T22:58:29.241Z :cli!x@127.0.0.1 JOIN #lobby
+        :lanchat 353 cli = #lobby :@bob cli
+        :lanchat 366 cli #lobby :End of /NAMES list
+        :lanchat BATCH +h1 chathistory #lobby
+        @batch=h1;time=2026-12-01T22:50:00.000Z :bob!x@127.0.0.1 PRIVMSG #lobby :from yesterday
+        :lanchat BATCH -h1
+        @time=2026-12-01T22:58:30.000Z :bob!x@127.0.0.1 PRIVMSG #lobby :before the outage");
+    assert_eq!(t.messages(), [("from yesterday", true), ("before the outage", false)]);
+    t.events();
+    t.lost("the server closed the connection");
+    t.wait(Duration::from_secs(1));
+    t.connected();
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("cli"));
+    // A live private line overtakes the channel's replay, and one in the
+    // channel itself: neither hides the replayed lines older than it.
+    t.server("@time=2026-12-01T23:10:00.000Z :bob!x@127.0.0.1 PRIVMSG cli :are you back?
+        @time=2026-12-01T23:05:00.000Z :cli!x@127.0.0.1 JOIN #lobby
+        @time=2026-12-01T23:09:00.000Z :carol!x@127.0.0.1 PRIVMSG #lobby :live, overtaking the replay
+        :lanchat 353 cli = #lobby :@bob carol cli
+        :lanchat 366 cli #lobby :End of /NAMES list
+        :lanchat BATCH +h2x1 chathistory #lobby
+        @batch=h2x1;time=2026-12-01T22:50:00.000Z :bob!x@127.0.0.1 PRIVMSG #lobby :from yesterday
+        @batch=h2x1;time=2026-12-01T22:58:30.000Z :bob!x@127.0.0.1 PRIVMSG #lobby :before the outage
+        @batch=h2x1;time=2026-12-01T22:58:30.000Z :carol!x@127.0.0.1 PRIVMSG #lobby :in the same millisecond
+        @batch=h2x1;time=2026-12-01T23:01:00.000Z :carol!x@127.0.0.1 PRIVMSG #lobby :while you were away
+        :lanchat BATCH -h2x1");
+    assert_eq!(t.messages(), [
+        ("are you back?", false),
+        ("live, overtaking the replay", false),
+        ("in the same millisecond", true),
+        ("while you were away", true),
+    ]);
+}
+
+#[test]
+fn pings_measure_the_round_trip_and_silence_means_lost() {
+    let mut t = T::start("cli");
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("cli"));
+    t.sent();
+    t.events();
+    t.wait(Duration::ZERO);
+    let token = format!("lanchat-{}", clock::unix_ms(t.wall));
+    assert_eq!(t.sent(), [format!("PING :{token}")]);
+    t.at += Duration::from_millis(7);
+    t.server(&format!(":lanchat PONG lanchat :{token}"));
+    assert!(matches!(&t.events()[..], [Event::Rtt(d)] if *d == Duration::from_millis(7)));
+    t.wait(Duration::from_secs(15));
+    assert_eq!(t.sent().len(), 1, "another ping after 15 s");
+    t.wait(Duration::from_secs(15));
+    t.wait(Duration::from_secs(15));
+    t.sent();
+    t.wait(Duration::from_secs(1));
+    assert_eq!(t.io.last().map(String::as_str), Some("close"));
+    assert!(matches!(t.events().last(), Some(Event::State(ConnState::Reconnecting { attempt: 1, .. }))));
+}
+
+#[test]
+fn nick_suggestions() {
+    assert_eq!(suggest_nick("alice"), "alice_");
+    assert_eq!(suggest_nick("alice_"), "alice_2");
+    assert_eq!(suggest_nick("alice_2"), "alice_3");
+    assert_eq!(fallback_nick("1bad"), fallback_nick("1bad"));
+    assert!(fallback_nick("-").starts_with("guest"));
+}
+
+#[test]
+fn splits_on_boundaries() {
+    assert_eq!(split_utf8("abc", 10), ["abc"]);
+    let s = "é".repeat(10);
+    for p in split_utf8(&s, 5) {
+        assert!(p.len() <= 5);
+    }
+    assert_eq!(split_utf8(&s, 5).concat(), s);
+    assert_eq!(split_utf8("éé", 1), ["é", "é"], "always advances");
+}
