@@ -328,7 +328,7 @@ impl Journal {
         });
         match res {
             Ok(w) => {
-                let old = std::mem::replace(&mut self.file, Some(w.file));
+                let old = self.file.replace(w.file);
                 self.size = w.size;
                 self.compact_at = self.max.max(self.size * 2);
                 self.dirty = !tail.is_empty();
