@@ -7,6 +7,7 @@
 //! * [`discovery`]: finding servers on the LAN over UDP.
 //! * [`clock`]: server-time and `HH:MM` formatting.
 //! * [`emoticon`]: text emoticons such as `:)` turned into emoji, and the picker's emoji.
+//! * [`numeric`]: the numeric replies, by name.
 //! * [`rate`]: the token bucket behind flood limits.
 //! * [`sys`]: the few operating-system calls the standard library lacks.
 //! * `gui` (feature `gui`): the FLTK window, fed by [`client`].
@@ -19,6 +20,7 @@ pub mod emoticon;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod line;
+pub mod numeric;
 pub mod rate;
 pub mod server;
 pub mod sys;

@@ -12,6 +12,7 @@ use super::{Command, ConnState, Event, MsgKind, Settings, WANTED_CAPS};
 use crate::canvas::{self, Stroke};
 use crate::clock;
 use crate::line::{Message, unescape_tag_value};
+use crate::numeric::*;
 
 const PING_EVERY: Duration = Duration::from_secs(15);
 const DEAD_AFTER: Duration = Duration::from_secs(45);
@@ -289,30 +290,9 @@ impl Core {
                 }
             }
             "CAP" => self.on_cap(msg),
-            "001" => self.on_welcome(msg, now),
-            "005" => {
-                if let Some(v) = msg.params.iter().find_map(|p| p.strip_prefix("PREFIX=")) {
-                    link.prefixes = v.split_once(')').map_or(v, |(_, chars)| chars).to_string();
-                }
-            }
-            "432" | "433" => self.on_nick_refused(msg, now),
             "NICK" => self.on_nick(msg, now),
             "JOIN" => self.on_join(msg, now),
             "PART" | "QUIT" => self.on_leave(msg, now),
-            "353" => {
-                let names = link.names.entry(msg.param(2).to_ascii_lowercase()).or_default();
-                // userhost-in-names gives nick!user@host.
-                let nicks = msg.param(3).split(' ').filter(|n| !n.is_empty());
-                names.extend(nicks.map(|n| n.split('!').next().unwrap_or(n).to_string()));
-            }
-            "366" => {
-                let key = msg.param(1).to_ascii_lowercase();
-                if let Some(names) = link.names.remove(&key) {
-                    link.users.insert(key.clone(), names);
-                    self.emit_users(&key, msg.param(1));
-                }
-            }
-            "332" => self.system(Some(msg.param(1)), format!("topic: {}", msg.param(2)), now),
             "TOPIC" => {
                 let from = msg.source_nick().unwrap_or("");
                 self.system(Some(msg.param(0)), format!("{from} set the topic: {}", msg.param(1)), now)
@@ -333,10 +313,42 @@ impl Core {
                 self.out.push(Action::Close);
                 self.lost(msg.param(0), now);
             }
+            code => self.on_numeric(code, msg, now),
+        }
+        self.take()
+    }
+
+    /// A numeric reply: the few the core acts on by name, and any error.
+    fn on_numeric(&mut self, code: &str, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_mut() else { return };
+        match Numeric::find(code) {
+            Some(RPL_WELCOME) => self.on_welcome(msg, now),
+            Some(RPL_ISUPPORT) => {
+                if let Some(v) = msg.params.iter().find_map(|p| p.strip_prefix("PREFIX=")) {
+                    link.prefixes = v.split_once(')').map_or(v, |(_, chars)| chars).to_string();
+                }
+            }
+            Some(n @ (ERR_ERRONEUSNICKNAME | ERR_NICKNAMEINUSE)) => {
+                self.on_nick_refused(msg, n == ERR_ERRONEUSNICKNAME, now)
+            }
+            Some(RPL_NAMREPLY) => {
+                let names = link.names.entry(msg.param(2).to_ascii_lowercase()).or_default();
+                // userhost-in-names gives nick!user@host.
+                let nicks = msg.param(3).split(' ').filter(|n| !n.is_empty());
+                names.extend(nicks.map(|n| n.split('!').next().unwrap_or(n).to_string()));
+            }
+            Some(RPL_ENDOFNAMES) => {
+                let key = msg.param(1).to_ascii_lowercase();
+                if let Some(names) = link.names.remove(&key) {
+                    link.users.insert(key.clone(), names);
+                    self.emit_users(&key, msg.param(1));
+                }
+            }
+            Some(RPL_TOPIC) => self.system(Some(msg.param(1)), format!("topic: {}", msg.param(2)), now),
             // No MOTD is not worth a line in the log.
-            "422" => {}
-            code if code.len() == 3 && code.starts_with(['4', '5']) => {
-                // Errors: show the human part, with the subject when there is one.
+            Some(ERR_NOMOTD) => {}
+            _ if code.len() == 3 && code.starts_with(['4', '5']) => {
+                // Errors, ours or another server's: the human part, with the subject when there is one.
                 let subject = if msg.params.len() > 2 { msg.param(1) } else { "" };
                 let text = msg.params.last().copied().unwrap_or("");
                 let line = if subject.is_empty() { text.to_string() } else { format!("{subject}: {text}") };
@@ -344,7 +356,6 @@ impl Core {
             }
             _ => {}
         }
-        self.take()
     }
 
     /// Opens a new connection with the current settings.
@@ -547,11 +558,10 @@ impl Core {
     /// 432 (erroneous nickname) and 433 (in use). While registering, a taken
     /// nick is followed by a few variants and a refused one by one fallback;
     /// then the connection stops, saying why, instead of trying for ever.
-    fn on_nick_refused(&mut self, msg: &Message<'_>, now: Now) {
+    fn on_nick_refused(&mut self, msg: &Message<'_>, invalid: bool, now: Now) {
         let Some(link) = self.link.as_mut() else { return };
         let wanted = msg.param(1).to_string();
         let reason = msg.params.last().copied().unwrap_or("").to_string();
-        let invalid = msg.command == "432";
         if link.registered {
             // Our own NICK: we keep the nick we have.
             let ev = if invalid {

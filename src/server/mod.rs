@@ -14,7 +14,6 @@ pub mod commands;
 pub mod disk;
 pub mod history;
 pub mod names;
-pub mod numeric;
 pub mod outbox;
 pub mod runtime;
 pub mod session;

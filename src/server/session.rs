@@ -17,7 +17,7 @@ use log::info;
 use smol::io::AsyncReadExt;
 
 use super::commands::{self, Conn, Cx, Flow, Replay};
-use super::numeric;
+use crate::numeric;
 use super::outbox::{Line, Outbox};
 use super::state::Shared;
 use crate::line::{MAX_LINE, MAX_TAGS};

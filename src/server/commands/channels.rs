@@ -8,7 +8,7 @@ use super::{Cx, Flow};
 use crate::clock;
 use crate::line::Message;
 use crate::server::names::{TOPICLEN, fold, valid_channel};
-use crate::server::numeric::*;
+use crate::numeric::*;
 use crate::server::outbox::Line;
 use crate::server::state::{Caps, Channel, Flag, JoinError, Member, Topic, Variants};
 

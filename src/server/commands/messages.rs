@@ -7,8 +7,8 @@ use super::{Cx, Flow};
 use crate::canvas;
 use crate::line::{MAX_CLIENT_TAGS, MAX_LINE, Message};
 use crate::server::names::fold;
-use crate::server::numeric::*;
-use crate::server::numeric::Numeric;
+use crate::numeric::*;
+use crate::numeric::Numeric;
 use crate::server::state::{Caps, Variants};
 
 /// Consecutive PRIVMSG, NOTICE and TAGMSG of one client to one channel,

@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use log::debug;
 
 use super::names::fold;
-use super::numeric::{self, Numeric};
+use crate::numeric::{self, Numeric};
 use super::outbox::Outbox;
 use super::state::{ClientId, Shared, State};
 use crate::line::{MAX_LINE, MAX_TAGS, Message, ParseError, write_line};

@@ -7,7 +7,7 @@ use super::{Cx, Flow, VERSION};
 use crate::clock;
 use crate::line::Message;
 use crate::server::names::{AWAYLEN, fold};
-use crate::server::numeric::*;
+use crate::numeric::*;
 use crate::server::state::{Client, Member};
 
 pub fn ping(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {

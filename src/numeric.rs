@@ -1,6 +1,7 @@
 //! The numeric replies we send, by their names in the Modern IRC document.
-//! Handlers name a numeric and its parameters; `Cx::num` builds the line
-//! through [`crate::line::write_line`], so no reply is formatted by hand.
+//! The server's handlers name a numeric and its parameters and `Cx::num` builds the line
+//! through [`crate::line::write_line`], so no reply is formatted by hand; the
+//! client core matches on the same names.
 
 /// A numeric reply's three digits; only the constants below exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,13 +12,17 @@ impl Numeric {
     pub fn code(self) -> &'static str {
         self.0
     }
+
+    /// The named numeric with these digits, if we know it.
+    pub fn find(code: &str) -> Option<Numeric> {
+        ALL.iter().copied().find(|n| n.0 == code)
+    }
 }
 
 macro_rules! numerics {
     ($($name:ident = $code:literal,)*) => {
         $(pub const $name: Numeric = Numeric($code);)*
-        /// Every numeric, for the test that they are distinct.
-        #[cfg(test)]
+        /// Every numeric we name.
         const ALL: &[Numeric] = &[$($name),*];
     };
 }
