@@ -124,7 +124,12 @@ fn main() {
     // The canvas: 10,000 strokes of 8 points, then a full repaint.
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for id in 0..STROKES as u32 {
-        let mut s = Stroke { id, color: rng.next() & 0xff_ffff, width: (rng.next() % 12 + 1) as u8, points: Default::default() };
+        let mut s = Stroke {
+            id,
+            color: rng.next() & 0xff_ffff,
+            width: (rng.next() % 12 + 1) as u8,
+            points: Default::default(),
+        };
         let (mut x, mut y) = ((rng.next() % u32::from(WIDTH)) as i32, (rng.next() % u32::from(HEIGHT)) as i32);
         for _ in 0..8 {
             x = (x + (rng.next() % 81) as i32 - 40).clamp(0, i32::from(WIDTH) - 1);

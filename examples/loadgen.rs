@@ -198,7 +198,8 @@ pub fn cpu_s(pid: &str) -> f64 {
     let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
     let Some(rest) = s.rfind(')').map(|i| &s[i + 2..]) else { return 0.0 };
     let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks: u64 =
+        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { sysconf(SC_CLK_TCK) }.max(1);
     ticks as f64 / hz as f64
@@ -315,7 +316,8 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
         }));
     }
     let total = n + opts.slow;
-    let (registered, failed) = wait_for(&events, total, |e| matches!(e, Event::Registered), &mut errors, opts.timeout).await;
+    let (registered, failed) =
+        wait_for(&events, total, |e| matches!(e, Event::Registered), &mut errors, opts.timeout).await;
     r.connect_s = start.elapsed().as_secs_f64();
     r.rss_registered_kib = pid.map_or(0, |p| vm_kib(p, "VmRSS:"));
     let mut lost_clients = failed;
@@ -325,7 +327,8 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
     ctx.joining.open();
     if opts.join {
         let t = Instant::now();
-        let (joined, failed) = wait_for(&events, total - lost_clients, |e| matches!(e, Event::Joined), &mut errors, opts.timeout).await;
+        let (joined, failed) =
+            wait_for(&events, total - lost_clients, |e| matches!(e, Event::Joined), &mut errors, opts.timeout).await;
         lost_clients += failed;
         r.join_s = t.elapsed().as_secs_f64();
         if joined + lost_clients < total {
@@ -354,7 +357,9 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
     }
     // Everyone still connected must answer a PING.
     ctx.finishing.open();
-    let (alive, _) = wait_for(&events, n.saturating_sub(lost_clients), |e| matches!(e, Event::Alive), &mut errors, opts.timeout).await;
+    let (alive, _) =
+        wait_for(&events, n.saturating_sub(lost_clients), |e| matches!(e, Event::Alive), &mut errors, opts.timeout)
+            .await;
     r.alive = alive;
     if alive < n {
         errors.push(format!("{alive} of {n} clients answered the final PING"));
@@ -367,7 +372,9 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
         lat.extend(t.await);
     }
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as u64;
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as u64
+    };
     r.p50_us = pct(0.50);
     r.p99_us = pct(0.99);
     r.max_us = lat.last().copied().unwrap_or(0) as u64;

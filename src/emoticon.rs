@@ -41,8 +41,8 @@ pub const EMOTICONS: &[(&str, &str)] = &[
 
 /// The emoji the picker offers, in its order.
 pub const PICKER: &[&str] = &[
-    "🙂", "😀", "😆", "😉", "😊", "😎", "😛", "😮", "😐", "🙁", "😢", "😘", "❤️", "💔", "👍", "👎",
-    "👋", "🙏", "🎉", "🔥", "✅", "❌", "☕", "🍕",
+    "🙂", "😀", "😆", "😉", "😊", "😎", "😛", "😮", "😐", "🙁", "😢", "😘", "❤️", "💔", "👍", "👎", "👋", "🙏", "🎉",
+    "🔥", "✅", "❌", "☕", "🍕",
 ];
 
 /// Punctuation that may follow an emoticon without gluing it to a word.

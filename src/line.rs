@@ -89,10 +89,7 @@ impl<'a> Message<'a> {
 
     /// The tags as `(key, raw value)` pairs, in order; see [`unescape_tag_value`].
     pub fn tags(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.tags
-            .split(';')
-            .map(|t| t.split_once('=').unwrap_or((t, "")))
-            .filter(|(k, _)| !k.is_empty())
+        self.tags.split(';').map(|t| t.split_once('=').unwrap_or((t, ""))).filter(|(k, _)| !k.is_empty())
     }
 
     /// The raw value of the last tag named `key` (later duplicates win).
@@ -173,13 +170,7 @@ pub fn escape_tag_value(value: &str, out: &mut String) {
 /// Appends one whole message to `out`, without CR LF. Tag values are
 /// escaped; the last parameter gets a `:` when it needs one (empty, has a
 /// space, or starts with `:`).
-pub fn write_message(
-    out: &mut String,
-    tags: &[(&str, &str)],
-    source: Option<&str>,
-    command: &str,
-    params: &[&str],
-) {
+pub fn write_message(out: &mut String, tags: &[(&str, &str)], source: Option<&str>, command: &str, params: &[&str]) {
     if !tags.is_empty() {
         out.push('@');
         for (i, (k, v)) in tags.iter().enumerate() {

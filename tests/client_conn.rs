@@ -95,7 +95,10 @@ fn scenario(server: &str) {
 
     // A taken nick is not a dead end.
     let other = Peer::connect(server, "ann");
-    other.expect("nick taken", |ev| matches!(ev, Event::NickTaken { wanted, suggestion } if wanted == "ann" && suggestion == "ann_"));
+    other.expect(
+        "nick taken",
+        |ev| matches!(ev, Event::NickTaken { wanted, suggestion } if wanted == "ann" && suggestion == "ann_"),
+    );
     other.expect("registered as the suggestion", |ev| matches!(ev, Event::Nick(n) if n == "ann_"));
     ann.expect_users(&["ann", "ann_", "ben"]);
     ben.handle.send(client::Command::Nick("benjamin".into()));

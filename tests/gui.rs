@@ -303,7 +303,9 @@ fn two_people_chat_privately_draw_and_clear() {
 
     // A late joiner sees the drawing as it stands.
     let carol = Gui::start(&x, &addr, "carol", (1030, 640));
-    let strokes = alice.wait("all of alice's strokes", |p| p.all("stroke").iter().any(|s| s.contains(",e02020,20,"))).num("strokes");
+    let strokes = alice
+        .wait("all of alice's strokes", |p| p.all("stroke").iter().any(|s| s.contains(",e02020,20,")))
+        .num("strokes");
     carol.wait("the replayed drawing at carol", |p| p.num("strokes") >= strokes && p.num("ink") > 50);
     std::fs::create_dir_all("target").ok();
     x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot.png")));
@@ -312,10 +314,17 @@ fn two_people_chat_privately_draw_and_clear() {
     // canvas with it, and the ink is where it is on alice's (logical units).
     let a = alice.probe().unwrap();
     x.xdotool(&["windowsize", "--sync", &carol.window, "1800", "1000"]);
-    let c = carol.wait("a bigger canvas at carol", |p| p.area("canvas_area").2 > 800 && p.num("ink") > a.num("ink") * 2);
-    let boxes: Vec<Vec<i32>> = [&a, &c].iter().map(|p| p.get("ink_box").split(' ').map(|n| n.parse().unwrap()).collect()).collect();
+    let c =
+        carol.wait("a bigger canvas at carol", |p| p.area("canvas_area").2 > 800 && p.num("ink") > a.num("ink") * 2);
+    let boxes: Vec<Vec<i32>> =
+        [&a, &c].iter().map(|p| p.get("ink_box").split(' ').map(|n| n.parse().unwrap()).collect()).collect();
     for i in 0..4 {
-        assert!((boxes[0][i] - boxes[1][i]).abs() <= 8, "ink at {:?} on alice's canvas, {:?} on carol's", boxes[0], boxes[1]);
+        assert!(
+            (boxes[0][i] - boxes[1][i]).abs() <= 8,
+            "ink at {:?} on alice's canvas, {:?} on carol's",
+            boxes[0],
+            boxes[1]
+        );
     }
     x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot-resized.png")));
 
@@ -383,7 +392,9 @@ fn taken_nick_and_lost_server_are_shown() {
     let p = first.probe().unwrap();
     first.click(p.centre("connect_button"));
     first.wait("disconnected", |p| {
-        p.info().contains(&"State: disconnected") && p.log_has("#lobby", "not sent") && p.log_has("#lobby", "are you there?")
+        p.info().contains(&"State: disconnected")
+            && p.log_has("#lobby", "not sent")
+            && p.log_has("#lobby", "are you there?")
     });
 }
 

@@ -120,7 +120,11 @@ fn hostile_lines_get_errors_and_reach_no_one() {
         ("CAP REQ junk", b"CAP REQ :JUNK \x01 -\r\n".to_vec(), Reply(" NAK ")),
         ("CAP REQ empty", b"CAP REQ\r\n".to_vec(), Reply(" NAK ")),
         ("CAP REQ invalid UTF-8", b"CAP REQ :\xfe\r\n".to_vec(), Reply(" 400 ")),
-        ("bad stroke", b"@+lanchat/stroke=JUNK TAGMSG #h\r\n".to_vec(), Reply(" 400 mallory TAGMSG :Invalid canvas stroke")),
+        (
+            "bad stroke",
+            b"@+lanchat/stroke=JUNK TAGMSG #h\r\n".to_vec(),
+            Reply(" 400 mallory TAGMSG :Invalid canvas stroke"),
+        ),
         ("too many params", format!("PRIVMSG #h{} :JUNK\r\n", " JUNK".repeat(20)).into_bytes(), Reply(" 400 ")),
         ("PASS again", b"PASS JUNK\r\n".to_vec(), Reply(" 462 ")),
         ("USER again", b"USER JUNK 0 * :JUNK\r\n".to_vec(), Reply(" 462 ")),
@@ -145,13 +149,18 @@ fn hostile_lines_get_errors_and_reach_no_one() {
     let mut fresh = Client::connect(&addr);
     fresh.send_raw(b"PRIVMSG #h :JUNK\r\nJOIN #h\r\nNICK 9JUNK\r\nUSER\r\n\xff\xfe\r\n");
     let seen = fresh.sync();
-    for needle in [" 451 * :You have not registered", " 432 * 9JUNK ", " 461 * USER ", " 400 * * :Input is not valid UTF-8"] {
+    for needle in
+        [" 451 * :You have not registered", " 432 * 9JUNK ", " 461 * USER ", " 400 * * :Input is not valid UTF-8"]
+    {
         assert!(seen.iter().any(|l| l.contains(needle)), "no {needle:?} in {seen:?}");
     }
     assert!(watcher.sync().iter().all(|l| !l.contains("JUNK")));
     // mallory is still in good standing and can talk.
     mallory.send("PRIVMSG #h :a clean line");
-    assert_eq!(watcher.expect_has("PRIVMSG").split_once(' ').unwrap().1, ":mallory!mallory@127.0.0.1 PRIVMSG #h :a clean line");
+    assert_eq!(
+        watcher.expect_has("PRIVMSG").split_once(' ').unwrap().1,
+        ":mallory!mallory@127.0.0.1 PRIVMSG #h :a clean line"
+    );
 }
 
 #[test]
@@ -290,7 +299,8 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         assert!(raw.is_empty() || raw.ends_with(b"\n"), "round {round}: torn tail kept");
         let mut records = HashSet::new();
         for rec in raw.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
-            let (_, _, line) = parse_record(rec).unwrap_or_else(|| panic!("round {round}: corrupt record {:?}", String::from_utf8_lossy(rec)));
+            let (_, _, line) = parse_record(rec)
+                .unwrap_or_else(|| panic!("round {round}: corrupt record {:?}", String::from_utf8_lossy(rec)));
             assert!(records.insert(line.to_string()), "round {round}: duplicated record {line}");
         }
         // Every acknowledged message is in history, once.
@@ -298,15 +308,24 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         let unique: HashSet<&String> = history.iter().collect();
         assert_eq!(unique.len(), history.len(), "round {round}: duplicates in history");
         let missing: Vec<&String> = acked.iter().filter(|a| !unique.contains(a)).collect();
-        assert!(missing.is_empty(), "round {round}: {} acknowledged messages lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            missing.is_empty(),
+            "round {round}: {} acknowledged messages lost, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
         all_acked.insert(round, acked);
     }
     // Earlier rounds' messages are all still there after the later kills.
     for round in [0, 9, 19] {
-        let history: HashSet<String> = history_texts(&s.addr(), &format!("late{round}"), &format!("#r{round}")).into_iter().collect();
+        let history: HashSet<String> =
+            history_texts(&s.addr(), &format!("late{round}"), &format!("#r{round}")).into_iter().collect();
         assert!(all_acked[&round].iter().all(|a| history.contains(a)), "round {round} lost messages later");
     }
-    eprintln!("kill -9 x20: {} acknowledged messages, {torn_tails} torn tail(s) repaired", all_acked.values().map(Vec::len).sum::<usize>());
+    eprintln!(
+        "kill -9 x20: {} acknowledged messages, {torn_tails} torn tail(s) repaired",
+        all_acked.values().map(Vec::len).sum::<usize>()
+    );
 }
 
 /// A tmpfs mounted for one test, unmounted when dropped.
@@ -685,7 +704,11 @@ fn private_notice_and_tagmsg_reach_only_the_addressee() {
     assert!(b.expect_has("PRIVMSG").ends_with(":alice!alice@127.0.0.1 PRIVMSG bob :secret"));
     for o in &mut others {
         let seen = o.sync();
-        assert!(seen.iter().all(|l| !l.contains("quiet") && !l.contains("typing") && !l.contains("secret")), "{}: {seen:?}", o.nick);
+        assert!(
+            seen.iter().all(|l| !l.contains("quiet") && !l.contains("typing") && !l.contains("secret")),
+            "{}: {seen:?}",
+            o.nick
+        );
     }
     // The sender gets exactly its own echoes, once each.
     let echoes = a.sync();
@@ -705,9 +728,26 @@ fn with_a_password_nothing_else_is_accepted_before_registration() {
     member.expect_has(" 366 ");
     let mut intruder = Client::connect(&addr);
     let refused = [
-        "JOIN #secret", "PRIVMSG alice :hi", "PRIVMSG #inside :hi", "NOTICE alice :hi", "@+x=1 TAGMSG alice",
-        "NAMES #inside", "LIST", "WHO #inside", "WHOIS alice", "ISON alice", "USERHOST alice", "TOPIC #inside :mine",
-        "MODE #inside", "AWAY :x", "MOTD", "LUSERS", "VERSION", "TIME", "PART #inside", "PING x",
+        "JOIN #secret",
+        "PRIVMSG alice :hi",
+        "PRIVMSG #inside :hi",
+        "NOTICE alice :hi",
+        "@+x=1 TAGMSG alice",
+        "NAMES #inside",
+        "LIST",
+        "WHO #inside",
+        "WHOIS alice",
+        "ISON alice",
+        "USERHOST alice",
+        "TOPIC #inside :mine",
+        "MODE #inside",
+        "AWAY :x",
+        "MOTD",
+        "LUSERS",
+        "VERSION",
+        "TIME",
+        "PART #inside",
+        "PING x",
     ];
     for cmd in refused {
         intruder.send(cmd);

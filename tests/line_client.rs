@@ -143,7 +143,8 @@ fn an_invalid_nick_is_reported_and_replaced_once() {
     let s = Server::start(&[]);
     let (mut child, mut stdin, rx) = start_cli(&s.addr(), "1bad");
     let printed = collect_until(&rx, "-!- connected");
-    let said = printed.iter().filter(|l| l.contains("refused the nick 1bad (Erroneous nickname); trying guest")).count();
+    let said =
+        printed.iter().filter(|l| l.contains("refused the nick 1bad (Erroneous nickname); trying guest")).count();
     assert_eq!(said, 1, "{printed:?}");
     assert!(printed.iter().any(|l| l.starts_with("-!- you are now guest")), "{printed:?}");
     writeln!(stdin, "/quit").unwrap();

@@ -40,7 +40,10 @@ fn msg_split() {
             let raw = m.tag(&k).unwrap_or_else(|| panic!("{input:?}: no tag {k}"));
             assert_eq!(unescape_tag_value(raw), v, "{input:?} tag {k}");
         }
-        assert_eq!(m.tags().map(|(k, _)| k).collect::<std::collections::HashSet<_>>().len(), tag_pairs(&atoms["tags"]).len());
+        assert_eq!(
+            m.tags().map(|(k, _)| k).collect::<std::collections::HashSet<_>>().len(),
+            tag_pairs(&atoms["tags"]).len()
+        );
     }
 }
 

@@ -495,7 +495,9 @@ fn bad_flags_exit_with_status_2() {
     let help = std::process::Command::new(bin).arg("--help").output().unwrap();
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--bind", "--port", "--data-dir", "--name", "--motd", "--password", "--max-clients", "--history", "--log-level"] {
+    for flag in [
+        "--bind", "--port", "--data-dir", "--name", "--motd", "--password", "--max-clients", "--history", "--log-level",
+    ] {
         assert!(help.contains(flag), "{flag} not in --help");
     }
 }

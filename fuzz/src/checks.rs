@@ -31,7 +31,11 @@ pub fn line(data: &[u8]) {
         let mut out = String::new();
         line::write_message(&mut out, &pairs, m.source, m.command, &m.params);
         let again = Message::parse(&out).unwrap_or_else(|e| panic!("{raw:?} -> {out:?}: {e}"));
-        assert_eq!((again.source, again.command, &again.params[..]), (m.source, m.command, &m.params[..]), "{raw:?} -> {out:?}");
+        assert_eq!(
+            (again.source, again.command, &again.params[..]),
+            (m.source, m.command, &m.params[..]),
+            "{raw:?} -> {out:?}"
+        );
         let again_tags: Vec<(&str, String)> =
             again.tags().map(|(k, v)| (k, line::unescape_tag_value(v).into_owned())).collect();
         assert_eq!(again_tags, tags, "{raw:?} -> {out:?}");
@@ -119,11 +123,8 @@ pub fn journal(data: &[u8]) {
 
 /// Every channel key the journal knows with its entries, sorted.
 fn keyed(j: &Journal, file: &[u8]) -> Vec<(String, Vec<(u64, String)>)> {
-    let mut keys: Vec<String> = file
-        .split(|&b| b == b'\n')
-        .filter_map(history::parse_record)
-        .map(|(_, c, _)| c.to_ascii_lowercase())
-        .collect();
+    let mut keys: Vec<String> =
+        file.split(|&b| b == b'\n').filter_map(history::parse_record).map(|(_, c, _)| c.to_ascii_lowercase()).collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()

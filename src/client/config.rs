@@ -91,10 +91,7 @@ mod tests {
     fn parse_and_format_round_trip() {
         let c = Config { server: Some("10.0.0.2:6667".into()), nick: Some("ann".into()) };
         assert_eq!(Config::parse(&c.format()), c);
-        assert_eq!(Config::parse("junk\nnick=\nserver = h:1 \n"), Config {
-            server: Some("h:1".into()),
-            nick: None
-        });
+        assert_eq!(Config::parse("junk\nnick=\nserver = h:1 \n"), Config { server: Some("h:1".into()), nick: None });
     }
 
     #[test]

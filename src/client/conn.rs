@@ -162,13 +162,7 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
                 (None, None) => pending().await,
             }
         };
-        let cmd = async {
-            if front_gone {
-                pending().await
-            } else {
-                Wake::Cmd(rx.recv().await.ok())
-            }
-        };
+        let cmd = async { if front_gone { pending().await } else { Wake::Cmd(rx.recv().await.ok()) } };
         let timer = async {
             match deadline {
                 Some(at) => smol::Timer::at(at).await,

@@ -205,28 +205,36 @@ fn all_status_prefixes_leave_no_stale_users() {
     t.server(":irc.local CAP ann ACK :message-tags server-time echo-message batch multi-prefix");
     t.server(":irc.local 001 ann :Welcome to the Localnet IRC Network ann!ann@127.0.0.1");
     t.server(":irc.local 005 ann CASEMAPPING=rfc1459 PREFIX=(qaohv)~&@%+ :ok");
-    t.server(":ann!ann@127.0.0.1 JOIN :#lobby
+    t.server(
+        ":ann!ann@127.0.0.1 JOIN :#lobby
         :irc.local 353 ann = #lobby :~@boss &admin @op %half +voice ann
-        :irc.local 366 ann #lobby :End of /NAMES list.");
+        :irc.local 366 ann #lobby :End of /NAMES list.",
+    );
     assert_eq!(t.users("#lobby"), ["~@boss", "&admin", "@op", "%half", "+voice", "ann"]);
-    t.server(":half!h@127.0.0.1 NICK :halfling
+    t.server(
+        ":half!h@127.0.0.1 NICK :halfling
         :boss!b@127.0.0.1 PART #lobby :bye
         :admin!a@127.0.0.1 QUIT :Quit: gone
-        :voice!v@127.0.0.1 NICK :loud");
+        :voice!v@127.0.0.1 NICK :loud",
+    );
     assert_eq!(t.users("#lobby"), ["@op", "%halfling", "+loud", "ann"]);
-    t.server(":halfling!h@127.0.0.1 QUIT :Quit: gone
-        :loud!v@127.0.0.1 PART :#lobby");
+    t.server(
+        ":halfling!h@127.0.0.1 QUIT :Quit: gone
+        :loud!v@127.0.0.1 PART :#lobby",
+    );
     assert_eq!(t.users("#lobby"), ["@op", "ann"]);
 }
 
 #[test]
 fn prefixes_default_to_all_five_without_isupport() {
     let mut t = T::start("ann");
-    t.server(":old.server 001 ann :Welcome
+    t.server(
+        ":old.server 001 ann :Welcome
         :old.server 353 ann = #lobby :%half ~owner ann
         :old.server 366 ann #lobby :End of /NAMES list.
         :half!h@x QUIT :bye
-        :owner!o@x NICK boss");
+        :owner!o@x NICK boss",
+    );
     assert_eq!(t.users("#lobby"), ["~boss", "ann"]);
     assert_eq!(bare_nick("~@boss", DEFAULT_PREFIXES), "boss");
     assert_eq!(bare_nick("[x]", DEFAULT_PREFIXES), "[x]");
@@ -268,13 +276,16 @@ fn lines_typed_while_away_are_sent_after_the_welcome() {
     t.server(LANCHAT_LS);
     assert!(t.sent().iter().all(|l| !l.starts_with("PRIVMSG")));
     t.server(&lanchat_welcome("cli"));
-    assert_eq!(t.sent(), [
-        "CAP END",
-        "JOIN #lobby",
-        "JOIN #side",
-        "PRIVMSG #lobby :typed while away",
-        "PRIVMSG #lobby :\u{1}ACTION waves\u{1}",
-    ]);
+    assert_eq!(
+        t.sent(),
+        [
+            "CAP END",
+            "JOIN #lobby",
+            "JOIN #side",
+            "PRIVMSG #lobby :typed while away",
+            "PRIVMSG #lobby :\u{1}ACTION waves\u{1}",
+        ]
+    );
     assert!(!t.events().iter().any(|e| matches!(e, Event::NotSent { .. })));
 }
 
@@ -289,11 +300,15 @@ fn quitting_with_lines_pending_reports_them_before_disconnected() {
     assert_eq!(t.io.last().map(String::as_str), Some("connect 127.0.0.1:6667"));
     t.lost("cannot connect to 127.0.0.1:6667: Connection refused (os error 111)");
     let ev = t.events();
-    let order: Vec<&str> = ev.iter().map(|e| match e {
-        Event::NotSent { text, .. } if text == "one" => "not sent",
-        Event::State(ConnState::Disconnected) => "disconnected",
-        _ => "",
-    }).filter(|s| !s.is_empty()).collect();
+    let order: Vec<&str> = ev
+        .iter()
+        .map(|e| match e {
+            Event::NotSent { text, .. } if text == "one" => "not sent",
+            Event::State(ConnState::Disconnected) => "disconnected",
+            _ => "",
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
     assert_eq!(order, ["not sent", "disconnected"]);
     assert_eq!(t.io.last().map(String::as_str), Some("exit"));
     assert!(t.core.done());
@@ -332,13 +347,15 @@ fn a_history_replay_shows_only_what_was_missed() {
     let mut t = T::start("cli");
     t.server(LANCHAT_LS);
     t.server(&lanchat_welcome("cli"));
-    t.server("@time=2026-12-01T22:58:29.241Z :cli!x@127.0.0.1 JOIN #lobby
+    t.server(
+        "@time=2026-12-01T22:58:29.241Z :cli!x@127.0.0.1 JOIN #lobby
         :lanchat 353 cli = #lobby :@bob cli
         :lanchat 366 cli #lobby :End of /NAMES list
         :lanchat BATCH +h1 chathistory #lobby
         @batch=h1;time=2026-12-01T22:50:00.000Z :bob!x@127.0.0.1 PRIVMSG #lobby :from yesterday
         :lanchat BATCH -h1
-        @time=2026-12-01T22:58:30.000Z :bob!x@127.0.0.1 PRIVMSG #lobby :before the outage");
+        @time=2026-12-01T22:58:30.000Z :bob!x@127.0.0.1 PRIVMSG #lobby :before the outage",
+    );
     assert_eq!(t.messages(), [("from yesterday", true), ("before the outage", false)]);
     t.events();
     t.lost("the server closed the connection");
@@ -348,7 +365,8 @@ fn a_history_replay_shows_only_what_was_missed() {
     t.server(&lanchat_welcome("cli"));
     // A live private line overtakes the channel's replay, and one in the
     // channel itself: neither hides the replayed lines older than it.
-    t.server("@time=2026-12-01T23:10:00.000Z :bob!x@127.0.0.1 PRIVMSG cli :are you back?
+    t.server(
+        "@time=2026-12-01T23:10:00.000Z :bob!x@127.0.0.1 PRIVMSG cli :are you back?
         @time=2026-12-01T23:05:00.000Z :cli!x@127.0.0.1 JOIN #lobby
         @time=2026-12-01T23:09:00.000Z :carol!x@127.0.0.1 PRIVMSG #lobby :live, overtaking the replay
         :lanchat 353 cli = #lobby :@bob carol cli
@@ -358,13 +376,17 @@ fn a_history_replay_shows_only_what_was_missed() {
         @batch=h2x1;time=2026-12-01T22:58:30.000Z :bob!x@127.0.0.1 PRIVMSG #lobby :before the outage
         @batch=h2x1;time=2026-12-01T22:58:30.000Z :carol!x@127.0.0.1 PRIVMSG #lobby :in the same millisecond
         @batch=h2x1;time=2026-12-01T23:01:00.000Z :carol!x@127.0.0.1 PRIVMSG #lobby :while you were away
-        :lanchat BATCH -h2x1");
-    assert_eq!(t.messages(), [
-        ("are you back?", false),
-        ("live, overtaking the replay", false),
-        ("in the same millisecond", true),
-        ("while you were away", true),
-    ]);
+        :lanchat BATCH -h2x1",
+    );
+    assert_eq!(
+        t.messages(),
+        [
+            ("are you back?", false),
+            ("live, overtaking the replay", false),
+            ("in the same millisecond", true),
+            ("while you were away", true),
+        ]
+    );
 }
 
 #[test]

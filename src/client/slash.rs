@@ -9,7 +9,10 @@ pub enum Input<'a> {
     /// `/me TEXT`: an action in the current conversation.
     Me(&'a str),
     /// `/msg` or `/query`: talk to `target`; an empty text only opens the conversation.
-    Msg { target: &'a str, text: &'a str },
+    Msg {
+        target: &'a str,
+        text: &'a str,
+    },
     Nick(&'a str),
     Join(&'a str),
     /// Leave this channel, or the current one.

@@ -173,7 +173,8 @@ impl Raster {
         let off = (side - 1) / 2;
         (0..side)
             .filter_map(|j| {
-                let inside = |i: &i32| side < 3 || (f64::from(*i) - c).powi(2) + (f64::from(j) - c).powi(2) <= r * r + 0.5;
+                let inside =
+                    |i: &i32| side < 3 || (f64::from(*i) - c).powi(2) + (f64::from(j) - c).powi(2) <= r * r + 0.5;
                 let a = (0..side).find(inside)?;
                 let b = (0..side).rev().find(inside)?;
                 Some((j - off, a - off, b - off))
@@ -402,7 +403,8 @@ impl Canvas {
                         let mut st = state.borrow_mut();
                         st.prepare(&g);
                         st.next_id = st.next_id.wrapping_add(1) & 0x7fff_ffff;
-                        let mut s = Stroke { id: st.next_id, color: st.color, width: st.brush, points: Default::default() };
+                        let mut s =
+                            Stroke { id: st.next_id, color: st.color, width: st.brush, points: Default::default() };
                         let _ = s.points.push(g.to_logical(ex, ey));
                         st.prepare(&g);
                         if let Some(r) = st.raster.as_mut() {
@@ -428,7 +430,8 @@ impl Canvas {
                         }
                         let cur = st.current.as_mut().expect("current stroke");
                         let _ = cur.points.push(p);
-                        let mut piece = Stroke { id: cur.id, color: cur.color, width: cur.width, points: Default::default() };
+                        let mut piece =
+                            Stroke { id: cur.id, color: cur.color, width: cur.width, points: Default::default() };
                         let _ = piece.points.push(last);
                         let _ = piece.points.push(p);
                         st.unsent = true;

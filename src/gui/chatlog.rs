@@ -22,8 +22,8 @@ use fltk::text::{StyleTableEntry, TextBuffer, TextDisplay};
 
 /// Readable colours on white, one per nick (chosen by a stable hash).
 const NICK_COLOURS: [u32; 12] = [
-    0xc0392b, 0x2468a8, 0x1e8449, 0x8e44ad, 0xc0580a, 0x117a65, 0x9a7d0a, 0x6c3483, 0x2e86c1,
-    0xa04000, 0x239b56, 0xb03a6e,
+    0xc0392b, 0x2468a8, 0x1e8449, 0x8e44ad, 0xc0580a, 0x117a65, 0x9a7d0a, 0x6c3483, 0x2e86c1, 0xa04000, 0x239b56,
+    0xb03a6e,
 ];
 const STYLE_TIME: u8 = b'A';
 const STYLE_SYSTEM: u8 = b'B';
@@ -94,7 +94,19 @@ impl ChatLog {
             let drawn = drawn.clone();
             move |_| drawn.set(drawn.get() + 1)
         });
-        ChatLog { display, buf, style, lines: 0, tail: VecDeque::new(), room: 0, drawn, drawn_at_append: 0, follow: true, want_end: false, widths: HashMap::new() }
+        ChatLog {
+            display,
+            buf,
+            style,
+            lines: 0,
+            tail: VecDeque::new(),
+            room: 0,
+            drawn,
+            drawn_at_append: 0,
+            follow: true,
+            want_end: false,
+            widths: HashMap::new(),
+        }
     }
 
     /// A chat line: `time <nick> text`, or `time * nick text` for an action.

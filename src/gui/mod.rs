@@ -63,11 +63,15 @@ enum Msg {
     Net(Box<Event>),
     SendInput,
     Emoji(usize),
-    UserClicked { double: bool },
+    UserClicked {
+        double: bool,
+    },
     TabChanged,
     ServerDialog,
     /// A click on the connect dialog's list of servers.
-    ServerPicked { double: bool },
+    ServerPicked {
+        double: bool,
+    },
     ServerOk,
     ServerCancel,
     /// Ask the LAN for servers again.

@@ -134,9 +134,9 @@ pub fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let motd = match &config.motd {
-        Some(path) => Some(
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read MOTD {}: {e}", path.display()))?,
-        ),
+        Some(path) => {
+            Some(std::fs::read_to_string(path).map_err(|e| format!("cannot read MOTD {}: {e}", path.display()))?)
+        }
         None => None,
     };
     std::fs::create_dir_all(&config.data_dir)

@@ -17,10 +17,10 @@ use log::info;
 use smol::io::AsyncReadExt;
 
 use super::commands::{self, Conn, Cx, Flow, Replay};
-use crate::numeric;
 use super::outbox::{Line, Outbox};
 use super::state::Shared;
 use crate::line::{MAX_LINE, MAX_TAGS};
+use crate::numeric;
 use crate::rate::TokenBucket;
 
 /// Bytes asked of one read: room for a sender's whole window of lines, so it

@@ -858,7 +858,8 @@ mod tests {
             let mut next: ClientId = 1;
             let mut ids: Vec<ClientId> = Vec::new();
             for step in 0..2_000 {
-                let pick = |rng: &mut Rng, ids: &[ClientId]| ids.get(rng.below(ids.len().max(1) as u64) as usize).copied();
+                let pick =
+                    |rng: &mut Rng, ids: &[ClientId]| ids.get(rng.below(ids.len().max(1) as u64) as usize).copied();
                 let nick = nicks[rng.below(nicks.len() as u64) as usize];
                 let chan = chans[rng.below(chans.len() as u64) as usize];
                 let op = rng.below(11);

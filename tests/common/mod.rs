@@ -48,8 +48,11 @@ pub fn server_command() -> Vec<String> {
 /// A fresh, empty directory under the target dir.
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -121,7 +124,10 @@ impl Server {
 
     /// `127.0.0.1:PORT` of the UDP discovery responder, if it runs.
     pub fn discovery_addr(&self) -> Option<String> {
-        self.startup_log.iter().find_map(|l| l.split("answering discovery on ").nth(1)).map(|a| a.trim_end_matches("/udp").to_string())
+        self.startup_log
+            .iter()
+            .find_map(|l| l.split("answering discovery on ").nth(1))
+            .map(|a| a.trim_end_matches("/udp").to_string())
     }
 
     /// Waits for a log line containing `needle`.
@@ -320,7 +326,11 @@ impl Client {
                 Ok(_) => {}
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                     if Instant::now() > end {
-                        panic!("{}: timed out waiting for a line (partial: {:?})", self.nick, String::from_utf8_lossy(&buf));
+                        panic!(
+                            "{}: timed out waiting for a line (partial: {:?})",
+                            self.nick,
+                            String::from_utf8_lossy(&buf)
+                        );
                     }
                 }
                 Err(_) => return None,

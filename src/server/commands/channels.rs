@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use super::{Cx, Flow};
 use crate::clock;
 use crate::line::Message;
-use crate::server::names::{TOPICLEN, fold, valid_channel};
 use crate::numeric::*;
+use crate::server::names::{TOPICLEN, fold, valid_channel};
 use crate::server::outbox::Line;
 use crate::server::state::{Caps, Channel, Flag, JoinError, Member, Topic, Variants};
 
@@ -208,7 +208,8 @@ pub fn topic(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     let (nick, prefix) = (cx.st.nick(cx.conn.id).to_string(), cx.prefix());
     let text: String = msg.param(1).chars().take(TOPICLEN).collect();
     let now = SystemTime::now();
-    let topic = (!text.is_empty()).then(|| Topic { text: text.clone(), setter: nick, time: clock::unix_ms(now) / 1000 });
+    let topic =
+        (!text.is_empty()).then(|| Topic { text: text.clone(), setter: nick, time: clock::unix_ms(now) / 1000 });
     cx.st.set_topic(&key, topic);
     let line = format!(":{prefix} TOPIC {chname} :{text}");
     cx.st.fanout_channel(&key, None, &mut Variants::new(&line, "", now));

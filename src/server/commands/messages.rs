@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use super::{Cx, Flow};
 use crate::canvas;
 use crate::line::{MAX_CLIENT_TAGS, MAX_LINE, Message};
-use crate::server::names::fold;
-use crate::numeric::*;
 use crate::numeric::Numeric;
+use crate::numeric::*;
+use crate::server::names::fold;
 use crate::server::state::{Caps, Variants};
 
 /// Consecutive PRIVMSG, NOTICE and TAGMSG of one client to one channel,
@@ -116,7 +116,16 @@ fn message(cx: &mut Cx<'_>, cmd: &str, msg: &Message<'_>) -> Flow {
     for part in [":", &prefix, " ", cmd, " "] {
         base.push_str(part);
     }
-    let r = Relay { cmd, notice, tagmsg, text, client_tags: client_tags(msg), base, caps: sender.caps, now: SystemTime::now() };
+    let r = Relay {
+        cmd,
+        notice,
+        tagmsg,
+        text,
+        client_tags: client_tags(msg),
+        base,
+        caps: sender.caps,
+        now: SystemTime::now(),
+    };
     if target.is_empty() {
         r.error(cx, ERR_NORECIPIENT, &[&format!("No recipient given ({cmd})")]);
         return Flow::Continue;
@@ -221,8 +230,10 @@ fn hold(cx: &mut Cx<'_>, key: &str, v: &mut Variants<'_>) {
     let b = &mut cx.conn.burst;
     if b.key.is_empty() {
         b.key = key.to_string();
-        b.kinds =
-            cx.st.channel(key).map_or(0, |ch| ch.members.iter().fold(0, |kinds, m| kinds | 1 << Variants::kind(m.caps)));
+        b.kinds = cx
+            .st
+            .channel(key)
+            .map_or(0, |ch| ch.members.iter().fold(0, |kinds, m| kinds | 1 << Variants::kind(m.caps)));
     }
     for (kind, run) in b.runs.iter_mut().enumerate().filter(|(k, _)| b.kinds & 1 << k != 0) {
         if let Some(line) = v.for_caps(Variants::KINDS[kind]) {

@@ -25,10 +25,10 @@ use std::net::SocketAddr;
 use log::debug;
 
 use super::names::fold;
-use crate::numeric::{self, Numeric};
 use super::outbox::Outbox;
 use super::state::{ClientId, Shared, State};
 use crate::line::{MAX_LINE, MAX_TAGS, Message, ParseError, write_line};
+use crate::numeric::{self, Numeric};
 
 pub use channels::Replay;
 pub use messages::{Burst, flush_burst};

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 use super::{Cx, Flow, VERSION};
 use crate::clock;
 use crate::line::Message;
-use crate::server::names::{AWAYLEN, fold};
 use crate::numeric::*;
+use crate::server::names::{AWAYLEN, fold};
 use crate::server::state::{Client, Member};
 
 pub fn ping(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {

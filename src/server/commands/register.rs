@@ -7,8 +7,8 @@ use log::info;
 use super::{Cx, Flow, VERSION};
 use crate::clock;
 use crate::line::Message;
-use crate::server::names::{AWAYLEN, CHANNELLEN, NICKLEN, TOPICLEN, USERLEN, valid_nick};
 use crate::numeric::*;
+use crate::server::names::{AWAYLEN, CHANNELLEN, NICKLEN, TOPICLEN, USERLEN, valid_nick};
 use crate::server::state::Caps;
 
 pub fn cap(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
