@@ -57,9 +57,11 @@ deps-peers:
 # file systems (root, as in CI) and lower a limit with prlimit; here they
 # must pass.
 test-server: deps-rust deps-peers
-	@$(APT_INSTALL) mount util-linux
+	@$(APT_INSTALL) mount util-linux openssl
 	$(CARGO) test $(SERVER_FLAGS)
 	$(CARGO) test $(SERVER_FLAGS) --test hardening -- --ignored
+	# IRC over TLS (the headless server with the tls feature), against openssl s_client.
+	$(CARGO) test $(SERVER_FLAGS) --features tls --lib --test tls
 
 # The headless build really is one static binary.
 test-static: server

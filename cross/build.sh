@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Build the headless lanchat server as a fully static, stripped musl binary
-# for each Rust target given, and put it in $DIST with a .sha256 beside it.
+# for each Rust target given, and put it in $DIST with a .sha256 beside it:
+# lanchat-<arch>-linux-<abi> without TLS, and lanchat-tls-<arch>-linux-<abi>
+# with it (CROSS_VARIANTS="plain tls" by default).
 #
 #   cross/build.sh aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf ...
 #
 # Per target, the cheapest way that works is chosen:
 #   1. rustup can install the target's rust-std -> stable toolchain, linked by
 #      rust-lld against the self-contained musl in rust-std (cross/rust-lld.toml).
-#   2. it cannot -> std is built from rust-src on the nightly toolchain
-#      (-Zbuild-std) and linked by cargo-zigbuild with zig from PyPI, which
-#      supplies musl libc, crt objects and libunwind for the target CPU
-#      (cross/zig.toml).
+#   2. it cannot, or the build compiles C (the TLS variant: ring) -> std is
+#      built from rust-src on the nightly toolchain (-Zbuild-std) and linked
+#      by cargo-zigbuild with zig from PyPI, which supplies musl libc, crt
+#      objects, libunwind and a C compiler for the target CPU (cross/zig.toml).
 # Everything is installed on first use and reused after: a second run is a
 # cargo no-op plus a few checks.
 set -euo pipefail
@@ -31,12 +33,18 @@ CROSS_FORCE_ZIG=${CROSS_FORCE_ZIG:-0}
 # every target, so std is compiled with the crate (LTO reaches into std) at
 # opt-level "z" with std's optimize_for_size, and panics carry no file:line.
 CROSS_SMALL=${CROSS_SMALL:-0}
+# Which servers to build: plain (SERVER_FLAGS) and tls (SERVER_FLAGS --features tls).
+CROSS_VARIANTS=${CROSS_VARIANTS:-plain tls}
 
 here=$(cd "$(dirname "$0")" && pwd)
 say() { printf 'cross: %s\n' "$*" >&2; }
 
-# dist name: drop the vendor, and call ARMv6 by its name.
-dist_name() { printf 'lanchat-%s\n' "$(printf '%s' "$1" | sed 's/-unknown-/-/; s/^arm-/armv6-/')"; }
+# dist name: drop the vendor, and call ARMv6 by its name; `tls` for the TLS variant.
+dist_name() {
+    local prefix=lanchat
+    [ "${2:-plain}" = tls ] && prefix=lanchat-tls
+    printf '%s-%s\n' "$prefix" "$(printf '%s' "$1" | sed 's/-unknown-/-/; s/^arm-/armv6-/')"
+}
 
 rustup_has_target() {
     rustup target list --installed 2>/dev/null | grep -qx "$1" && return 0
@@ -83,32 +91,39 @@ check_static() {
     say "ok: $(basename "$bin"): $desc"
 }
 
-mkdir -p "$DIST"
-for target in "$@"; do
+build() {
+    local target=$1 variant=$2 start extra flags=$SERVER_FLAGS force_zig=$CROSS_FORCE_ZIG
     start=$(date +%s)
     extra=$CROSS_CARGO_ARGS
+    if [ "$variant" = tls ]; then
+        flags="$SERVER_FLAGS --features tls"
+        # ring compiles C for the target: zig is the C compiler we have for every one.
+        force_zig=1
+    fi
     if [ "$CROSS_SMALL" = 1 ]; then
-        CROSS_FORCE_ZIG=1
+        force_zig=1
         extra="--config profile.release.opt-level=\"z\" -Zbuild-std-features=optimize_for_size"
         extra="$extra --config target.$target.rustflags=[\"-Zlocation-detail=none\"] $CROSS_CARGO_ARGS"
     fi
-    if [ "$CROSS_FORCE_ZIG" != 1 ] && rustup_has_target "$target"; then
+    if [ "$force_zig" != 1 ] && rustup_has_target "$target"; then
         how="stable rust-std + rust-lld"
-        $CARGO build --release $SERVER_FLAGS --bin lanchat --target "$target" \
+        # shellcheck disable=SC2086
+        $CARGO build --release $flags --bin lanchat --target "$target" \
             --config "$here/rust-lld.toml" $extra
     else
         how="nightly -Zbuild-std + cargo-zigbuild"
-        if [ "$CROSS_FORCE_ZIG" = 1 ]; then say "$target: building std from source (forced)"
+        if [ "$force_zig" = 1 ]; then say "$target ($variant): building std from source with zig"
         else say "rustup has no rust-std for $target: building std from source"; fi
         ensure_nightly_src
         ensure_zigbuild
+        # shellcheck disable=SC2086
         PATH="$ZIG_BIN:$PATH" RUSTUP_TOOLCHAIN=$CROSS_NIGHTLY \
-            $CARGO zigbuild --release $SERVER_FLAGS --bin lanchat --target "$target" \
+            $CARGO zigbuild --release $flags --bin lanchat --target "$target" \
             --config "$here/zig.toml" $extra
     fi
     built=${CARGO_TARGET_DIR:-target}/$target/release/lanchat
     check_static "$built"
-    out=$DIST/$(dist_name "$target")
+    out=$DIST/$(dist_name "$target" "$variant")
     if ! cmp -s "$built" "$out" 2>/dev/null; then
         cp "$built" "$out.tmp" && mv "$out.tmp" "$out"
     fi
@@ -116,4 +131,11 @@ for target in "$@"; do
         (cd "$DIST" && sha256sum "$(basename "$out")" > "$(basename "$out").sha256")
     fi
     say "$out: $(stat -c %s "$out") bytes, $(($(date +%s) - start)) s ($how)"
+}
+
+mkdir -p "$DIST"
+for target in "$@"; do
+    for variant in $CROSS_VARIANTS; do
+        build "$target" "$variant"
+    done
 done

@@ -18,9 +18,10 @@ cross:
 	python3 -c 'import venv, ensurepip' 2>/dev/null || $(APT_INSTALL) python3-venv
 	$(CROSS_ENV) bash cross/build.sh $(CROSS_TARGETS)
 
-# The server's core_* integration tests against each ARM binary under qemu-user.
+# The server's core_* integration tests against each ARM binary under qemu-user,
+# and a TLS client against each TLS build.
 test-cross: cross
-	$(APT_INSTALL) qemu-user
+	$(APT_INSTALL) qemu-user openssl
 	$(CROSS_ENV) bash cross/test.sh $(CROSS_TARGETS)
 
 # Optional, not part of `make cross` or `make test`: the FLTK desktop client

@@ -2,7 +2,8 @@
 # Run the server integration tests (`core_*` in tests/server.rs) against each
 # ARM binary in $DIST under qemu-user, with a CPU model that matches the
 # oldest Pi the binary is for: an ARMv7 instruction in the ARMv6 build dies
-# with SIGILL under -cpu arm1176.
+# with SIGILL under -cpu arm1176. The TLS build of each gets a TLS client
+# (openssl) chatting with a plain one (tests/tls.rs).
 #
 #   cross/test.sh aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf ...
 set -euo pipefail
@@ -13,7 +14,11 @@ DIST=${DIST:-dist}
 CROSS_TEST_FILTER=${CROSS_TEST_FILTER:-core_}
 
 say() { printf 'cross: %s\n' "$*" >&2; }
-dist_name() { printf 'lanchat-%s\n' "$(printf '%s' "$1" | sed 's/-unknown-/-/; s/^arm-/armv6-/')"; }
+dist_name() {
+    local prefix=lanchat
+    [ "${2:-plain}" = tls ] && prefix=lanchat-tls
+    printf '%s-%s\n' "$prefix" "$(printf '%s' "$1" | sed 's/-unknown-/-/; s/^arm-/armv6-/')"
+}
 
 qemu_for() {
     case $1 in
@@ -53,6 +58,13 @@ for target in "$@"; do
         say "$target: tests took $(($(date +%s) - start)) s"
     else
         say "SKIP: tests/server.rs does not exist yet; ran only the smoke test for $target"
+    fi
+    tls_bin=$(pwd)/$DIST/$(dist_name "$target" tls)
+    if [ -x "$tls_bin" ]; then
+        smoke "$qemu" "$tls_bin" || { fail=1; continue; }
+        say "LANCHAT_SERVER=\"$qemu $tls_bin\" cargo test $SERVER_FLAGS --features tls --test tls a_tls_client"
+        LANCHAT_SERVER="$qemu $tls_bin" $CARGO test $SERVER_FLAGS --features tls --test tls a_tls_client \
+            || { say "FAIL: TLS test under $qemu"; fail=1; }
     fi
 done
 exit $fail

@@ -35,6 +35,9 @@ pub struct Found {
     pub name: String,
     pub version: String,
     pub users: usize,
+    /// The server's TLS port and certificate fingerprint (SHA-256,
+    /// `AB:CD:...`), when it has TLS: a client may pin it without asking.
+    pub tls: Option<(u16, String)>,
 }
 
 impl Found {
@@ -62,8 +65,20 @@ pub fn parse_query(datagram: &[u8]) -> Option<&str> {
 }
 
 /// The reply to a query of `query_len` bytes, or None if it would not fit.
-pub fn reply(nonce: &str, name: &str, port: u16, version: &str, users: usize, query_len: usize) -> Option<Vec<u8>> {
-    let r = format!("{REPLY_MAGIC} {nonce}\nname={name}\nport={port}\nversion={version}\nusers={users}\n");
+pub fn reply(
+    nonce: &str,
+    name: &str,
+    port: u16,
+    tls: Option<(u16, &str)>,
+    version: &str,
+    users: usize,
+    query_len: usize,
+) -> Option<Vec<u8>> {
+    let mut r = format!("{REPLY_MAGIC} {nonce}\nname={name}\nport={port}\nversion={version}\nusers={users}\n");
+    if let Some((tls_port, fingerprint)) = tls {
+        // The fingerprint without colons: 64 hex digits fit the 256-byte query.
+        r += &format!("tls={tls_port}\nsha256={}\n", fingerprint.replace(':', ""));
+    }
     (r.len() <= query_len).then(|| r.into_bytes())
 }
 
@@ -79,16 +94,29 @@ pub fn parse_reply(datagram: &[u8], nonce: u64, from: SocketAddr) -> Option<Foun
         return None;
     }
     let (mut name, mut port, mut version, mut users) = (None, None, None, None);
+    let (mut tls_port, mut sha256) = (None, None);
     for l in lines {
         match l.split_once('=') {
             Some(("name", v)) if !v.is_empty() && !v.chars().any(char::is_control) => name = Some(v.to_string()),
             Some(("port", v)) => port = v.parse::<u16>().ok().filter(|p| *p != 0),
             Some(("version", v)) => version = Some(v.to_string()),
             Some(("users", v)) => users = v.parse().ok(),
+            Some(("tls", v)) => tls_port = v.parse::<u16>().ok().filter(|p| *p != 0),
+            Some(("sha256", v)) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                sha256 = Some(colon_hex(v));
+            }
             _ => {}
         }
     }
-    Some(Found { addr: SocketAddr::new(from.ip(), port?), name: name?, version: version?, users: users? })
+    let tls = tls_port.zip(sha256);
+    Some(Found { addr: SocketAddr::new(from.ip(), port?), name: name?, version: version?, users: users?, tls })
+}
+
+/// `abcd...` as `AB:CD:...`.
+fn colon_hex(hex: &str) -> String {
+    let pairs: Vec<String> =
+        hex.as_bytes().chunks(2).map(|p| String::from_utf8_lossy(p).to_ascii_uppercase()).collect();
+    pairs.join(":")
 }
 
 /// Asks every target (`HOST:PORT`, a broadcast address on a LAN) and
@@ -149,14 +177,18 @@ mod tests {
         assert_eq!(q.len(), QUERY_LEN);
         let nonce = parse_query(&q).unwrap();
         assert_eq!(nonce, "0000000000000abc");
-        let r = reply(nonce, "pi", 6667, "0.1.0", 3, q.len()).unwrap();
+        let r = reply(nonce, "pi", 6667, None, "0.1.0", 3, q.len()).unwrap();
         let from: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let f = parse_reply(&r, 0xabc, from).unwrap();
-        assert_eq!(
-            f,
-            Found { addr: "127.0.0.1:6667".parse().unwrap(), name: "pi".into(), version: "0.1.0".into(), users: 3 }
-        );
+        let addr = "127.0.0.1:6667".parse().unwrap();
+        assert_eq!(f, Found { addr, name: "pi".into(), version: "0.1.0".into(), users: 3, tls: None });
         assert_eq!(parse_reply(&r, 0xabd, from), None, "a stale nonce");
+        // With TLS: the longest name that fits still leaves room for the fingerprint.
+        let fp = ["AB"; 32].join(":");
+        let name = "n".repeat(64);
+        let r = reply(nonce, &name, 6667, Some((6697, &fp)), "0.1.0", 3, q.len()).unwrap();
+        let f = parse_reply(&r, 0xabc, from).unwrap();
+        assert_eq!(f.tls, Some((6697, fp)));
     }
 
     #[test]
@@ -167,7 +199,7 @@ mod tests {
         let mut long = query(1);
         long.resize(MAX_DATAGRAM + 1, b' ');
         assert_eq!(parse_query(&long), None);
-        assert_eq!(reply("0000000000000001", &"n".repeat(300), 1, "v", 0, QUERY_LEN), None);
+        assert_eq!(reply("0000000000000001", &"n".repeat(300), 1, None, "v", 0, QUERY_LEN), None);
     }
 
     #[test]

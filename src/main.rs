@@ -20,6 +20,12 @@ USAGE:
 SERVER OPTIONS:
     --bind ADDR             address to listen on [default: 0.0.0.0]
     --port PORT             TCP port, 0 for any free one [default: 6667]
+    --no-plain              no plain-text port: TLS only
+    --tls-port PORT         IRC over TLS, 0 for any free one [default: 6697]
+    --no-tls                no TLS port
+    --tls-cert FILE         certificate chain (PEM) [default: a self-signed one,
+                            made at first start and kept in the data directory]
+    --tls-key FILE          its private key (PEM)
     --data-dir DIR          where history is kept [default: $XDG_STATE_HOME/lanchat]
     --name NAME             server name shown to clients [default: lanchat]
     --motd FILE             message of the day
@@ -102,6 +108,11 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--no-discovery" => cfg.discovery_port = None,
             "--bind" => cfg.bind = parse(&flag, &value()?)?,
             "--port" => cfg.port = parse(&flag, &value()?)?,
+            "--no-plain" => cfg.plain = false,
+            "--no-tls" => cfg.tls_port = None,
+            "--tls-port" => cfg.tls_port = Some(parse(&flag, &value()?)?),
+            "--tls-cert" => cfg.tls_cert = Some(PathBuf::from(value()?)),
+            "--tls-key" => cfg.tls_key = Some(PathBuf::from(value()?)),
             "--data-dir" => cfg.data_dir = PathBuf::from(value()?),
             "--name" => {
                 let name = value()?;
@@ -144,9 +155,9 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             if let Some(ms) = std::env::var("LANCHAT_TEST_FSYNC_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
                 cfg.test_fsync_delay = Duration::from_millis(ms);
             }
-            let listener = lanchat::server::bind(&cfg)?;
+            let listeners = lanchat::server::bind(&cfg)?;
             // Until the process is stopped.
-            lanchat::server::run(listener, cfg, smol::future::pending())?;
+            lanchat::server::run(listeners, cfg, smol::future::pending())?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Mode::Client) if discover => {
@@ -158,7 +169,9 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
                 println!("no servers answered");
             }
             for f in found {
-                println!("{}\t{}\tversion {}\t{}", f.name, f.addr, f.version, f.users_text());
+                let tls =
+                    f.tls.as_ref().map(|(port, fp)| format!("\tTLS port {port}, SHA-256 {fp}")).unwrap_or_default();
+                println!("{}\t{}\tversion {}\t{}{tls}", f.name, f.addr, f.version, f.users_text());
             }
             Ok(ExitCode::SUCCESS)
         }

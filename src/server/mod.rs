@@ -7,8 +7,9 @@
 //! goes to the [`history`] journal on the way; the [`disk`] thread syncs and
 //! compacts it without the lock.
 //!
-//! [`run`] serves on a listener the caller bound, on an executor of its own,
-//! until a shutdown future completes: the binary and tests alike embed it.
+//! [`run`] serves on the listeners the caller bound (plain, and with the
+//! `tls` feature, [`tls`]), on an executor of its own, until a shutdown
+//! future completes: the binary and tests alike embed it.
 
 pub mod commands;
 pub mod disk;
@@ -18,9 +19,13 @@ pub mod outbox;
 pub mod runtime;
 pub mod session;
 pub mod state;
+#[cfg(feature = "tls")]
+pub mod tls;
+pub mod transport;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,8 +39,16 @@ use crate::discovery;
 pub struct Config {
     /// Address to listen on.
     pub bind: IpAddr,
-    /// TCP port (0 picks a free one; the log says which).
+    /// TCP port for plain text (0 picks a free one; the log says which).
     pub port: u16,
+    /// Serve plain text on `port` (`--no-plain` turns it off).
+    pub plain: bool,
+    /// TCP port for IRC over TLS (None: no TLS; always None without the `tls` feature).
+    pub tls_port: Option<u16>,
+    /// A certificate chain and its key (PEM); without them, a self-signed
+    /// certificate is made on first start and kept in the data directory.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// Where the history journal lives.
     pub data_dir: PathBuf,
     /// Server name shown to clients.
@@ -84,6 +97,10 @@ impl Default for Config {
         Config {
             bind: IpAddr::from([0, 0, 0, 0]),
             port: 6667,
+            plain: true,
+            tls_port: cfg!(feature = "tls").then_some(6697),
+            tls_cert: None,
+            tls_key: None,
             data_dir: default_data_dir(),
             name: "lanchat".into(),
             motd: None,
@@ -118,21 +135,47 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-/// Binds the listening socket `config` names.
-pub fn bind(config: &Config) -> Result<std::net::TcpListener, String> {
-    let addr = SocketAddr::new(config.bind, config.port);
-    std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+/// The listening sockets a server serves on.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub plain: Option<std::net::TcpListener>,
+    /// For IRC over TLS (the `tls` feature).
+    pub tls: Option<std::net::TcpListener>,
 }
 
-/// Serves on `listener` until `shutdown` completes; then tells every client
+impl From<std::net::TcpListener> for Listeners {
+    /// A plain-text listener alone.
+    fn from(plain: std::net::TcpListener) -> Listeners {
+        Listeners { plain: Some(plain), tls: None }
+    }
+}
+
+/// Binds the listening sockets `config` names.
+pub fn bind(config: &Config) -> Result<Listeners, String> {
+    let listen = |port| {
+        let addr = SocketAddr::new(config.bind, port);
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+    };
+    let listeners = Listeners {
+        plain: config.plain.then(|| listen(config.port)).transpose()?,
+        tls: config.tls_port.map(listen).transpose()?,
+    };
+    if listeners.plain.is_none() && listeners.tls.is_none() {
+        return Err("nothing to listen on: --no-plain and no TLS".into());
+    }
+    Ok(listeners)
+}
+
+/// Serves on `listeners` until `shutdown` completes; then tells every client
 /// (ERROR), lets their queues drain for a moment, syncs the journal and
 /// returns. Errors only at start-up. Nothing it starts outlives it: its
 /// executor, threads and buffers are its own.
 pub fn run(
-    listener: std::net::TcpListener,
+    listeners: impl Into<Listeners>,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    let listeners = listeners.into();
     let motd = match &config.motd {
         Some(path) => {
             Some(std::fs::read_to_string(path).map_err(|e| format!("cannot read MOTD {}: {e}", path.display()))?)
@@ -150,8 +193,17 @@ pub fn run(
     if limit != 0 && limit < want {
         warn!("the open-file limit is {limit}: fewer than --max-clients {} clients can connect", config.max_clients);
     }
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let listener = TcpListener::try_from(listener).map_err(|e| format!("cannot listen on {local}: {e}"))?;
+    let tls = match listeners.tls {
+        Some(l) => Some(transport::Tls::start(&config, l)?),
+        None => None,
+    };
+    let plain = match listeners.plain {
+        Some(l) => {
+            let local = l.local_addr().map_err(|e| e.to_string())?;
+            Some((TcpListener::try_from(l).map_err(|e| format!("cannot listen on {local}: {e}"))?, local))
+        }
+        None => None,
+    };
     // Discovery is a convenience: if its port is taken, the server still serves.
     let discovery = config.discovery_port.and_then(|port| {
         let addr = SocketAddr::new(config.bind, port);
@@ -166,18 +218,31 @@ pub fn run(
             }
         }
     });
-    info!("listening on {local}");
+    if let Some(t) = &tls {
+        info!("listening for TLS on {}; certificate SHA-256 fingerprint {}", t.local, t.info.fingerprint);
+    }
+    // (Last: tests learn the server is up, and its port, from this line.)
+    if let Some((_, local)) = &plain {
+        info!("listening on {local}");
+    }
     info!("history in {} ({} channels)", config.data_dir.display(), history.channel_count());
 
     let rt = runtime::Runtime::default();
-    let shared = Arc::new(state::Shared::new(config, motd, history, rt.clone()));
+    let tls_info = tls.as_ref().map(|t| t.info.clone());
+    let shared = Arc::new(state::Shared::new(config, motd, tls_info, history, rt.clone()));
     // Sessions are tasks on the executor threads, never threads of their own.
     let threads = match shared.config.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    // Closing `stop` ends the extra executor threads and the discovery task.
+    // Closing `stop` ends the extra executor threads and the tasks beside the sessions.
     let (stop, stopped) = async_channel::bounded::<()>(1);
+    let until_stopped = |task: Pin<Box<dyn Future<Output = ()> + Send>>| {
+        let stopped = stopped.clone();
+        smol::future::or(task, async move {
+            let _ = stopped.recv().await;
+        })
+    };
     let mut workers = Vec::new();
     for i in 1..threads {
         let (rt, stopped) = (rt.clone(), stopped.clone());
@@ -188,14 +253,19 @@ pub fn run(
     }
     let disk = disk::Disk::start(shared.clone()).map_err(|e| e.to_string())?;
     if let Some(sock) = discovery {
-        let (shared, stopped) = (shared.clone(), stopped.clone());
-        rt.spawn(smol::future::or(answer_discovery(sock, shared, local.port()), async move {
-            let _ = stopped.recv().await;
-        }));
+        let port = plain.as_ref().map_or(0, |(_, a)| a.port());
+        rt.spawn(until_stopped(Box::pin(answer_discovery(sock, shared.clone(), port))));
+    }
+    if let Some(t) = tls {
+        rt.spawn(until_stopped(Box::pin(t.accept_loop(shared.clone()))));
     }
     rt.run(async {
-        smol::future::or(accept_loop(listener, shared.clone()), shutdown).await;
+        match plain {
+            Some((listener, _)) => smol::future::or(accept_loop(listener, shared.clone()), shutdown).await,
+            None => shutdown.await,
+        }
         info!("shutting down");
+        drop(stop);
         shared.lock().close_all("Server shutting down");
         // Let the queues drain and the sessions leave; cut off whoever is slow.
         if !all_gone(&shared, Duration::from_secs(2)).await {
@@ -203,7 +273,6 @@ pub fn run(
             all_gone(&shared, Duration::from_secs(2)).await;
         }
     });
-    drop(stop);
     for w in workers {
         let _ = w.join();
     }
@@ -243,6 +312,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<state::Shared>) {
 async fn answer_discovery(socket: UdpSocket, shared: Arc<state::Shared>, irc_port: u16) {
     let mut limit = crate::rate::TokenBucket::new(10.0, 20.0);
     let mut buf = vec![0u8; discovery::MAX_DATAGRAM + 1];
+    let tls = shared.tls.as_ref().map(|t| (t.port, t.fingerprint.as_str()));
+    // Without a plain port, the TLS one is the one to connect to.
+    let port = if irc_port != 0 { irc_port } else { tls.map_or(0, |(p, _)| p) };
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
         let Some(nonce) = discovery::parse_query(&buf[..n]) else { continue };
@@ -251,7 +323,7 @@ async fn answer_discovery(socket: UdpSocket, shared: Arc<state::Shared>, irc_por
         }
         let users = shared.lock().user_count();
         let version = env!("CARGO_PKG_VERSION");
-        if let Some(reply) = discovery::reply(nonce, &shared.config.name, irc_port, version, users, n) {
+        if let Some(reply) = discovery::reply(nonce, &shared.config.name, port, tls, version, users, n) {
             let _ = socket.send_to(&reply, from).await;
         }
     }

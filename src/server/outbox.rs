@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use async_net::TcpStream;
-use smol::io::AsyncWriteExt;
+use smol::io::{AsyncWrite, AsyncWriteExt};
 
 use super::runtime::Runtime;
 
@@ -114,19 +114,21 @@ impl Inner {
 }
 
 impl Outbox {
-    /// Creates the queue and spawns its writer task; returns the queue and a
-    /// receiver that yields whenever the writer has made room. A write that
-    /// cannot finish within `stall` (the peer stopped reading) ends the
-    /// connection, so a departed client never holds its socket for good.
-    pub fn start(rt: &Runtime, stream: TcpStream, limit: usize, stall: Duration) -> (Outbox, Receiver<()>) {
+    /// Creates the queue and spawns its writer task, which writes to
+    /// `writer` (the socket, or the writing half of its TLS stream); `raw`
+    /// is the socket itself, shut down to cut the connection off. Returns
+    /// the queue and a receiver that yields whenever the writer has made
+    /// room. A write that cannot finish within `stall` (the peer stopped
+    /// reading) ends the connection, so a departed client never holds its
+    /// socket for good.
+    pub fn start<W>(rt: &Runtime, writer: W, raw: TcpStream, limit: usize, stall: Duration) -> (Outbox, Receiver<()>)
+    where
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (room_tx, room_rx) = async_channel::bounded(1);
-        let inner = Arc::new(Inner {
-            queue: Mutex::new(Queue::default()),
-            limit,
-            stream: Some(stream.clone()),
-            spare: rt.spare.clone(),
-        });
-        rt.spawn(writer(inner.clone(), stream, room_tx, stall));
+        let inner =
+            Arc::new(Inner { queue: Mutex::new(Queue::default()), limit, stream: Some(raw), spare: rt.spare.clone() });
+        rt.spawn(write_loop(inner.clone(), writer, room_tx, stall));
         (Outbox { inner }, room_rx)
     }
 
@@ -250,7 +252,7 @@ async fn ready(inner: &Inner) -> bool {
     .await
 }
 
-async fn writer(inner: Arc<Inner>, mut stream: TcpStream, room: Sender<()>, stall: Duration) {
+async fn write_loop<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut stream: W, room: Sender<()>, stall: Duration) {
     let mut buf: Vec<u8> = Vec::new();
     while ready(&inner).await {
         // Let the task that woke us (usually a session fanning a batch of
@@ -280,7 +282,14 @@ async fn writer(inner: Arc<Inner>, mut stream: TcpStream, room: Sender<()>, stal
             inner.queue().writing -= chunk.len();
             let _ = room.try_send(());
         }
-        if !written {
+        // TLS holds the last record until flushed (plain TCP: nothing to do).
+        if !written
+            || !smol::future::or(async { stream.flush().await.is_ok() }, async {
+                smol::Timer::after(stall).await;
+                false
+            })
+            .await
+        {
             break;
         }
         let idle = {
@@ -298,9 +307,16 @@ async fn writer(inner: Arc<Inner>, mut stream: TcpStream, room: Sender<()>, stal
             buf.clear();
         }
     }
-    let _ = stream.flush().await;
+    // A TLS stream says close_notify; then the socket goes, whatever the writer is.
+    let _ = smol::future::or(async { stream.close().await.is_ok() }, async {
+        smol::Timer::after(Duration::from_secs(1)).await;
+        false
+    })
+    .await;
     inner.queue().dead = true;
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    if let Some(raw) = &inner.stream {
+        let _ = raw.shutdown(std::net::Shutdown::Both);
+    }
 }
 
 #[cfg(test)]
@@ -319,7 +335,7 @@ mod tests {
             let mut peer = async_net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (stream, _) = listener.accept().await.unwrap();
             let total = 16 << 20;
-            let (out, room) = Outbox::start(&rt, stream, 2 * total, Duration::from_secs(60));
+            let (out, room) = Outbox::start(&rt, stream.clone(), stream, 2 * total, Duration::from_secs(60));
             let line = "x".repeat(1022) + "\r\n";
             for _ in 0..total / line.len() {
                 assert!(out.push(&line));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use async_channel::Receiver;
 use async_net::TcpStream;
 use log::info;
-use smol::io::AsyncReadExt;
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::commands::{self, Conn, Cx, Flow, Replay};
 use super::outbox::{Line, Outbox};
@@ -39,10 +39,23 @@ struct Session {
     waited: bool,
 }
 
-/// Serves one connection until it closes.
+/// Serves one plain TCP connection until it closes.
 pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    serve(shared, stream.clone(), stream.clone(), stream, peer, true).await;
+}
+
+/// Serves one connection until it closes, reading from `reader` and writing
+/// to `writer` (the socket's two sides, or a TLS stream's two halves); `raw`
+/// is the socket. With `peekable`, `raw` is what `reader` reads, so an idle
+/// connection can wait with a peek and hold no read buffer; a TLS stream may
+/// hold decrypted bytes the socket no longer shows, so it reads instead.
+pub async fn serve<R, W>(shared: Arc<Shared>, reader: R, writer: W, raw: TcpStream, peer: SocketAddr, peekable: bool)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let cfg = &shared.config;
-    let (out, room) = Outbox::start(&shared.rt, stream.clone(), cfg.sendq, cfg.ping_timeout);
+    let (out, room) = Outbox::start(&shared.rt, writer, raw.clone(), cfg.sendq, cfg.ping_timeout);
     let ip = match peer.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
@@ -59,13 +72,13 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let bucket = (cfg.flood_rate > 0.0).then(|| TokenBucket::new(cfg.flood_rate, cfg.flood_burst));
     let conn = Conn::new(id, out, peer, &shared);
     let mut s = Session { shared, conn, room, bucket, throttled_since: None, waited: false };
-    let reason = s.serve(stream).await;
+    let reason = s.read_loop(reader, peekable.then_some(raw)).await;
     let nick = s.shared.lock().disconnect(id, &reason);
     info!("{peer}: disconnected ({}): {reason}", nick.as_deref().unwrap_or("*"));
 }
 
 impl Session {
-    async fn serve(&mut self, mut stream: TcpStream) -> String {
+    async fn read_loop(&mut self, mut reader: impl AsyncRead + Unpin, peek: Option<TcpStream>) -> String {
         // The settings through our own handle on them, not a copy per connection.
         let shared = self.shared.clone();
         let cfg = &shared.config;
@@ -113,15 +126,17 @@ impl Session {
             }
             let read = smol::future::or(
                 async {
-                    if old == 0 {
-                        match stream.peek(&mut [0u8; 1]).await {
+                    if old == 0
+                        && let Some(raw) = &peek
+                    {
+                        match raw.peek(&mut [0u8; 1]).await {
                             Ok(0) => return Some(Ok(0)),
                             Err(e) => return Some(Err(e)),
                             Ok(_) => {}
                         }
                     }
                     buf.resize(old + READ_CHUNK, 0);
-                    Some(stream.read(&mut buf[old..]).await)
+                    Some(reader.read(&mut buf[old..]).await)
                 },
                 async {
                     smol::Timer::at(deadline).await;

@@ -708,6 +708,8 @@ impl State {
 pub struct Shared {
     pub config: Config,
     pub motd: Option<String>,
+    /// The TLS port and certificate fingerprint, when there is one.
+    pub tls: Option<super::transport::TlsInfo>,
     /// When the server started, for RPL_CREATED.
     pub started: SystemTime,
     /// The executor and buffer pool of this server (no process-wide ones).
@@ -717,10 +719,17 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, motd: Option<String>, history: Journal, rt: Runtime) -> Shared {
+    pub fn new(
+        config: Config,
+        motd: Option<String>,
+        tls: Option<super::transport::TlsInfo>,
+        history: Journal,
+        rt: Runtime,
+    ) -> Shared {
         Shared {
             config,
             motd,
+            tls,
             started: SystemTime::now(),
             rt,
             state: Mutex::new(State::new(history)),

@@ -36,17 +36,18 @@ pub fn motd(cx: &mut Cx<'_>, _msg: &Message<'_>) -> Flow {
 
 pub fn send_motd(cx: &Cx<'_>) {
     let name = &cx.shared.config.name;
-    match &cx.shared.motd {
-        Some(text) => {
-            cx.num(RPL_MOTDSTART, &[&format!("- {name} Message of the day - ")]);
-            for l in text.lines() {
-                let l: String = l.chars().filter(|c| !c.is_control()).take(400).collect();
-                cx.num(RPL_MOTD, &[&format!("- {l}")]);
-            }
-            cx.num(RPL_ENDOFMOTD, &["End of /MOTD command."]);
-        }
-        None => cx.num(ERR_NOMOTD, &["MOTD File is missing"]),
+    // With TLS, its port and fingerprint close the MOTD: how to check the certificate.
+    let tls = cx.shared.tls.as_ref().map(|t| format!("TLS on port {}, certificate SHA-256 {}", t.port, t.fingerprint));
+    if cx.shared.motd.is_none() && tls.is_none() {
+        cx.num(ERR_NOMOTD, &["MOTD File is missing"]);
+        return;
     }
+    cx.num(RPL_MOTDSTART, &[&format!("- {name} Message of the day - ")]);
+    for l in cx.shared.motd.iter().flat_map(|text| text.lines()).chain(tls.as_deref()) {
+        let l: String = l.chars().filter(|c| !c.is_control()).take(400).collect();
+        cx.num(RPL_MOTD, &[&format!("- {l}")]);
+    }
+    cx.num(RPL_ENDOFMOTD, &["End of /MOTD command."]);
 }
 
 pub fn lusers(cx: &mut Cx<'_>, _msg: &Message<'_>) -> Flow {
