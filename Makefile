@@ -97,7 +97,7 @@ BENCH_GUI := $(if $(ONLY),$(findstring 6,$(ONLY)),6)
 bench: bench-server $(if $(BENCH_GUI),bench-gui)
 
 bench-server: deps-rust bench-peer
-	$(CARGO) build --release $(SERVER_FLAGS) --bin lanchat --example loadgen --example bench
+	$(CARGO) build --release $(SERVER_FLAGS) --features tls --bin lanchat --example loadgen --example bench
 	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER)) $(if $(ONLY),--only $(ONLY))
 
 bench-peer:

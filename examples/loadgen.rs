@@ -21,8 +21,12 @@ use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
 use async_net::TcpStream;
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::lock::Mutex;
+
+/// A connection's two halves: the socket's, or a TLS stream's.
+type Rd = Box<dyn AsyncRead + Unpin + Send>;
+type Wr = Mutex<Box<dyn AsyncWrite + Unpin + Send>>;
 
 const USAGE: &str = "\
 loadgen: IRC load generator
@@ -42,6 +46,7 @@ USAGE: loadgen --addr HOST:PORT [OPTIONS]
     --parallel P      connections being set up at once [default: 64]
     --timeout SECS    give up a phase after this long without progress [default: 30]
     --label TEXT      a name for the JSON line
+    --tls             IRC over TLS (any certificate is accepted: loopback benchmarks only)
 Prints a summary on stderr and one JSON line on stdout; exits 1 on any lost delivery or error.
 ";
 
@@ -63,6 +68,7 @@ pub struct Opts {
     pub parallel: usize,
     pub timeout: Duration,
     pub label: String,
+    pub tls: bool,
 }
 
 impl Default for Opts {
@@ -83,6 +89,7 @@ impl Default for Opts {
             parallel: 64,
             timeout: Duration::from_secs(30),
             label: String::new(),
+            tls: false,
         }
     }
 }
@@ -414,14 +421,14 @@ async fn wait_for(
 
 /// A reading half with its own line buffer.
 struct Reader {
-    stream: TcpStream,
+    stream: Rd,
     buf: Vec<u8>,
     start: usize,
     end: usize,
 }
 
 impl Reader {
-    fn new(stream: TcpStream, cap: usize) -> Reader {
+    fn new(stream: Rd, cap: usize) -> Reader {
         Reader { stream, buf: vec![0; cap], start: 0, end: 0 }
     }
 
@@ -453,7 +460,7 @@ impl Reader {
     }
 
     /// Reads until a line satisfies `f`, answering PINGs; errors on ERROR or EOF.
-    async fn until(&mut self, w: &Mutex<TcpStream>, f: impl Fn(&[u8]) -> bool) -> io::Result<()> {
+    async fn until(&mut self, w: &Wr, f: impl Fn(&[u8]) -> bool) -> io::Result<()> {
         loop {
             while let Some(r) = self.take_line() {
                 let line = &self.buf[r];
@@ -469,13 +476,20 @@ impl Reader {
     }
 }
 
+/// Writes and flushes (a TLS stream holds its last record until flushed).
+async fn put(w: &Wr, bytes: &[u8]) -> io::Result<()> {
+    let mut w = w.lock().await;
+    w.write_all(bytes).await?;
+    w.flush().await
+}
+
 /// Answers PING; turns ERROR and fatal registration numerics into errors.
-async fn check(w: &Mutex<TcpStream>, line: &[u8]) -> io::Result<()> {
+async fn check(w: &Wr, line: &[u8]) -> io::Result<()> {
     if let Some(token) = line.strip_prefix(b"PING ") {
         let mut pong = b"PONG ".to_vec();
         pong.extend_from_slice(token);
         pong.extend_from_slice(b"\r\n");
-        w.lock().await.write_all(&pong).await?;
+        put(w, &pong).await?;
     } else if line.starts_with(b"ERROR") {
         return Err(io::Error::other(String::from_utf8_lossy(line).into_owned()));
     } else if let Some(code) = numeric(line)
@@ -516,10 +530,17 @@ async fn client(ctx: &Ctx, i: usize) -> io::Result<Vec<u32>> {
         }
     };
     let _ = stream.set_nodelay(true);
-    let w = Mutex::new(stream.clone());
-    let mut rd = Reader::new(stream, 2048);
+    let (r, w) = match halves(stream, o.tls).await {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = ctx.setup.1.try_recv();
+            return Err(e);
+        }
+    };
+    let w: Wr = Mutex::new(w);
+    let mut rd = Reader::new(r, 2048);
     let reg = async {
-        w.lock().await.write_all(format!("NICK {nick}\r\nUSER {nick} 0 * :loadgen {i}\r\n").as_bytes()).await?;
+        put(&w, format!("NICK {nick}\r\nUSER {nick} 0 * :loadgen {i}\r\n").as_bytes()).await?;
         rd.until(&w, |l| matches!(numeric(l), Some(b"376" | b"422"))).await
     }
     .await;
@@ -530,7 +551,7 @@ async fn client(ctx: &Ctx, i: usize) -> io::Result<Vec<u32>> {
     if o.join {
         ctx.joining.wait().await;
         let chan = o.channel.to_ascii_lowercase();
-        w.lock().await.write_all(format!("JOIN {}\r\n", o.channel).as_bytes()).await?;
+        put(&w, format!("JOIN {}\r\n", o.channel).as_bytes()).await?;
         rd.until(&w, |l| numeric(l) == Some(b"366") && contains(&l.to_ascii_lowercase(), chan.as_bytes())).await?;
         let _ = ctx.events.send(Event::Joined).await;
     }
@@ -569,10 +590,93 @@ async fn client(ctx: &Ctx, i: usize) -> io::Result<Vec<u32>> {
         Ok(())
     })
     .await?;
-    w.lock().await.write_all(b"PING :loadgen-fin\r\n").await?;
+    put(&w, b"PING :loadgen-fin\r\n").await?;
     rd.until(&w, |l| numeric(l) == Some(b"PONG") && contains(l, b"loadgen-fin")).await?;
     let _ = ctx.events.send(Event::Alive).await;
     Ok(lat)
+}
+
+/// The reading and writing halves of a connection, over TLS or not.
+async fn halves(stream: TcpStream, tls: bool) -> io::Result<(Rd, Box<dyn AsyncWrite + Unpin + Send>)> {
+    if !tls {
+        return Ok((Box::new(stream.clone()), Box::new(stream)));
+    }
+    #[cfg(feature = "tls")]
+    {
+        let name = rustls::pki_types::ServerName::try_from("localhost").map_err(io::Error::other)?;
+        let tls = bench_tls::connector().connect(name, stream).await?;
+        let (r, w) = smol::io::split(tls);
+        Ok((Box::new(r), Box::new(w)))
+    }
+    #[cfg(not(feature = "tls"))]
+    Err(io::Error::other("--tls: this build has no TLS (the tls feature)"))
+}
+
+/// A TLS client for benchmarks on loopback: it accepts any certificate
+/// (handshake signatures are still checked), so a self-signed server of
+/// any kind can be measured.
+#[cfg(feature = "tls")]
+mod bench_tls {
+    use std::sync::{Arc, OnceLock};
+
+    use rustls::DigitallySignedStruct;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+    #[derive(Debug)]
+    struct AnyCert(Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AnyCert {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// One client configuration for all connections (session tickets shared).
+    pub fn connector() -> futures_rustls::TlsConnector {
+        static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+        let config = CONFIG.get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default versions")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+                .with_no_client_auth();
+            Arc::new(config)
+        });
+        futures_rustls::TlsConnector::from(config.clone())
+    }
 }
 
 /// Reads until `expect` messages from the senders arrived, checking order and timing each.
@@ -581,7 +685,7 @@ async fn client(ctx: &Ctx, i: usize) -> io::Result<Vec<u32>> {
 /// delivery, or the generator becomes what is measured: lines are found with
 /// memchr, the clock is read once per read (every line in it arrived then),
 /// and the shared counters are updated once per read, not per line.
-async fn receive(ctx: &Ctx, rd: &mut Reader, w: &Mutex<TcpStream>, expect: u64, lat: &mut Vec<u32>) -> io::Result<()> {
+async fn receive(ctx: &Ctx, rd: &mut Reader, w: &Wr, expect: u64, lat: &mut Vec<u32>) -> io::Result<()> {
     let finder = memchr::memmem::Finder::new(b" :lg ");
     let mut next = vec![0u64; ctx.delivered.len()];
     let mut batch = vec![0u64; ctx.delivered.len()];
@@ -642,7 +746,7 @@ fn digits(v: &[u8]) -> Option<u64> {
 }
 
 /// Sends this sender's messages, at most `window` of them not yet delivered everywhere.
-async fn send(ctx: &Ctx, s: usize, w: &Mutex<TcpStream>) -> io::Result<()> {
+async fn send(ctx: &Ctx, s: usize, w: &Wr) -> io::Result<()> {
     let o = &ctx.opts;
     let head = format!("PRIVMSG {} :lg ", o.channel);
     let window = o.window.max(1) as u64;
@@ -673,7 +777,7 @@ async fn send(ctx: &Ctx, s: usize, w: &Mutex<TcpStream>) -> io::Result<()> {
             debug_assert!(out.len() - start < 510);
         }
         k = allowed.min(m);
-        w.lock().await.write_all(&out).await?;
+        put(w, &out).await?;
     }
     Ok(())
 }
@@ -711,6 +815,7 @@ fn main() {
             "--parallel" => o.parallel = num(val()),
             "--timeout" => o.timeout = Duration::from_secs(num(val()) as u64),
             "--label" => o.label = val(),
+            "--tls" => o.tls = true,
             other => fail(format!("unknown flag {other:?}")),
         }
     }

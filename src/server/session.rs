@@ -26,6 +26,10 @@ use crate::rate::TokenBucket;
 /// Bytes asked of one read: room for a sender's whole window of lines, so it
 /// is handled, and fanned out, in one go.
 const READ_CHUNK: usize = 8 * 1024;
+/// Bytes asked of the first read after a pause on a connection that cannot
+/// peek (TLS): the buffer it waits with is all an idle connection holds.
+/// A read that fills it means more is coming: the next asks READ_CHUNK.
+const IDLE_READ: usize = 1024;
 
 struct Session {
     shared: Arc<Shared>,
@@ -87,6 +91,7 @@ impl Session {
         let connected = Instant::now();
         let mut last_heard = connected;
         let mut pinged = false;
+        let mut streaming = false;
         loop {
             let mut lines = Vec::new();
             let mut start = 0;
@@ -124,6 +129,7 @@ impl Session {
                 // idle connection's memory); a 1-byte peek waits for data.
                 buf = Vec::new();
             }
+            let chunk = if old == 0 && peek.is_none() && !streaming { IDLE_READ } else { READ_CHUNK };
             let read = smol::future::or(
                 async {
                     if old == 0
@@ -135,7 +141,7 @@ impl Session {
                             Ok(_) => {}
                         }
                     }
-                    buf.resize(old + READ_CHUNK, 0);
+                    buf.resize(old + chunk, 0);
                     Some(reader.read(&mut buf[old..]).await)
                 },
                 async {
@@ -146,6 +152,7 @@ impl Session {
             .await;
             match read {
                 Some(Ok(n)) if n > 0 => {
+                    streaming = n == chunk;
                     buf.truncate(old + n);
                     last_heard = Instant::now();
                     pinged = false;
