@@ -209,10 +209,19 @@ impl App {
         self.dirty = true;
     }
 
-    fn save_config(&self) {
+    /// Remembers the server, TLS and nick (and what `f` changes), keeping
+    /// the rest of the file (the pins).
+    fn save_config(&self, f: impl FnOnce(&mut Config)) {
         if let Some(path) = &self.config_path {
-            let c = Config { server: Some(self.view.settings.server.clone()), nick: Some(self.view.nick.clone()) };
-            if let Err(e) = c.save(path) {
+            let s = &self.view.settings;
+            let (server, tls, nick) = (s.server.clone(), s.tls, self.view.nick.clone());
+            let res = Config::update(path, |c| {
+                c.server = Some(server);
+                c.tls = tls;
+                c.nick = Some(nick);
+                f(c);
+            });
+            if let Err(e) = res {
                 eprintln!("lanchat: cannot save {}: {e}", path.display());
             }
         }
@@ -267,7 +276,8 @@ impl App {
                     self.canvas.clear();
                     self.dirty = true;
                 }
-                Show::Remember => self.save_config(),
+                Show::Remember => self.save_config(|_| {}),
+                Show::Pin { server, fingerprint } => self.save_config(|c| drop(c.pins.insert(server, fingerprint))),
             }
         }
     }
@@ -481,14 +491,19 @@ pub struct Options {
     pub password: Option<String>,
     /// Where the connect dialog's discovery asks (the LAN broadcast by default).
     pub discover: Vec<String>,
+    /// Over TLS (`--tls`); None: as remembered with the server.
+    pub tls: Option<bool>,
 }
 
 /// Opens the window and runs until it is closed.
 pub fn run(opts: Options) -> Result<(), String> {
     let config_path = config::path();
     let remembered = config_path.as_deref().map(Config::load).unwrap_or_default();
+    let tls = opts.tls.unwrap_or(remembered.tls && opts.server.is_none());
     let (server, nick) = remembered.merge(opts.server, opts.nick);
-    let settings = Settings { server, nick: nick.clone(), channel: opts.channel, password: opts.password };
+    let pin = remembered.pin(&server);
+    let (channel, password) = (opts.channel, opts.password);
+    let settings = Settings { server, nick: nick.clone(), channel, password, tls, pin };
     let discover = opts.discover;
 
     let a = app::App::default();
