@@ -12,16 +12,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Client, DEADLINE, Server, temp_dir};
-
-/// The TLS port and fingerprint from the server's start-up log.
-fn tls_of(s: &Server) -> (u16, String) {
-    let line = s.startup_log.iter().find(|l| l.contains("listening for TLS on ")).expect("no TLS listener logged");
-    let addr = line.split("listening for TLS on ").nth(1).unwrap().split(';').next().unwrap();
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    let fp = line.rsplit("fingerprint ").next().unwrap().trim().to_string();
-    (port, fp)
-}
+use common::{Client, DEADLINE, Server, temp_dir, tls_of};
 
 /// An IRC client over TLS: `openssl s_client`, lines through its stdin and stdout.
 struct TlsClient {

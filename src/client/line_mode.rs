@@ -128,6 +128,7 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
             let pin = config::path().and_then(|p| Config::load(&p).pin(&server));
             handle.send(Command::Connect(Settings { server, channel, pin, ..settings.clone() }));
         }
+        Input::Accept => eprintln!("/accept is for the window; line mode takes --accept-fingerprint FP"),
         Input::Connect | Input::Disconnect | Input::Clear => {
             eprintln!("{} is for the window; line mode connects by itself", line.trim())
         }

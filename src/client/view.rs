@@ -92,14 +92,14 @@ impl View {
         }
     }
 
-    /// The info pane's line about encryption, and the fingerprint in short
-    /// (the pane is narrow; the whole one is in the log and the tooltip).
+    /// The info pane's line about encryption, and over TLS the certificate's
+    /// fingerprint, in lines of 11 bytes (the pane is narrow).
     fn security(&self) -> String {
         match (&self.fingerprint, self.settings.tls) {
             (Some(fp), _) => {
-                let short =
-                    if fp.len() > 24 { format!("{}…{}", &fp[..11], &fp[fp.len() - 11..]) } else { fp.clone() };
-                format!("Security: 🔒 TLS\nSHA-256 {short}")
+                let bytes: Vec<&str> = fp.split(':').collect();
+                let lines: Vec<String> = bytes.chunks(11).map(|c| c.join(":")).collect();
+                format!("Security: 🔒 TLS, SHA-256:\n{}", lines.join("\n"))
             }
             (None, true) => "Security: TLS".to_owned(),
             (None, false) => "Security: not encrypted".to_owned(),
@@ -155,7 +155,7 @@ impl View {
         let mut show = Vec::new();
         match ev {
             Event::State(s) => {
-                if matches!(s, ConnState::Connecting | ConnState::Disconnected) {
+                if s != ConnState::Connected {
                     self.fingerprint = None;
                 }
                 let line = match &s {
