@@ -14,7 +14,8 @@ lanchat: a LAN chat appliance (an IRC server and its desktop client)
 
 USAGE:
     lanchat --serve [OPTIONS]
-    lanchat --client [--server HOST:PORT] [--nick NICK] [--channel #CHAN] [--no-gui]
+    lanchat --client [--server HOST:PORT] [--tls [--accept-fingerprint FP]] [--nick NICK]
+                     [--channel #CHAN] [--no-gui]
     lanchat --client --discover [--discover-addr HOST:PORT[,HOST:PORT]]
 
 SERVER OPTIONS:
@@ -52,6 +53,12 @@ CLIENT OPTIONS:
     --nick NICK             nick to use [default: $USER]
     --channel #CHAN         channel to join [default: #lobby]
     --password PASS         server password
+    --tls                   connect over TLS [the default port is then 6697]; the
+                            first connection pins the server's certificate
+                            (SHA-256, in the client config), later ones accept
+                            only that one
+    --accept-fingerprint FP pin this SHA-256 fingerprint for the server instead:
+                            to accept a certificate that changed (implies --tls)
     --no-gui                line mode: read lines from stdin, print what arrives
     --discover              list the servers on the LAN that answer within a second
     --discover-addr A[,A]   where to ask [default: 255.255.255.255:6667, the LAN broadcast]
@@ -85,6 +92,8 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     let mut nick = None;
     let mut channel = "#lobby".to_string();
     let mut no_gui = false;
+    let mut tls = false;
+    let mut accept = None;
     let mut discover = false;
     let mut discover_addr = format!("255.255.255.255:{}", lanchat::discovery::DEFAULT_PORT);
     let mut it = args.into_iter();
@@ -140,6 +149,14 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--server" => server = Some(value()?),
             "--nick" => nick = Some(value()?),
             "--channel" => channel = value()?,
+            "--tls" => tls = true,
+            "--accept-fingerprint" => {
+                let v = value()?;
+                let fp = client::trust::normalize(&v)
+                    .ok_or_else(|| format!("invalid value {v:?} for {flag}: 32 bytes in hex, AB:CD:..."))?;
+                accept = Some(fp);
+                tls = true;
+            }
             other => return Err(format!("unknown flag {other:?}")),
         }
     }
@@ -175,21 +192,41 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Mode::Client) if tls && !cfg!(feature = "tls") => Err("this build has no TLS".into()),
         Some(Mode::Client) if no_gui => {
+            let server = client::trust::with_port(server.as_deref().unwrap_or("127.0.0.1"), tls);
+            let pin = accept_or_pinned(&server, accept)?;
             let settings = client::Settings {
-                server: server.unwrap_or_else(|| client::DEFAULT_SERVER.into()),
+                server,
                 nick: nick.unwrap_or_else(client::default_nick),
                 channel,
                 password: cfg.password,
+                tls,
+                pin,
             };
             Ok(lanchat::client::line_mode::run(settings))
         }
         Some(Mode::Client) => {
             let discover = discover_addr.split(',').map(|s| s.trim().to_string()).collect();
-            gui(server, nick, channel, cfg.password, discover)
+            gui(server, nick, channel, cfg.password, discover, tls, accept)
         }
         None => Err("say --serve or --client".into()),
     }
+}
+
+/// The pin for `server`: `--accept-fingerprint`'s, which is remembered
+/// (replacing the old one), or the one in the client config.
+fn accept_or_pinned(server: &str, accept: Option<String>) -> Result<Option<String>, String> {
+    let path = client::config::path();
+    let Some(fp) = accept else {
+        return Ok(path.and_then(|p| client::config::Config::load(&p).pin(server)));
+    };
+    if let Some(p) = &path {
+        client::config::Config::update(p, |c| drop(c.pins.insert(server.to_string(), fp.clone())))
+            .map_err(|e| format!("cannot save {}: {e}", p.display()))?;
+    }
+    eprintln!("lanchat: {}", client::trust::pinned_text(server, &fp));
+    Ok(Some(fp))
 }
 
 #[cfg(feature = "gui")]
@@ -199,13 +236,30 @@ fn gui(
     channel: String,
     password: Option<String>,
     discover: Vec<String>,
+    tls: bool,
+    accept: Option<String>,
 ) -> Result<ExitCode, String> {
-    lanchat::gui::run(lanchat::gui::Options { server, nick, channel, password, discover })?;
+    let server = server.map(|s| client::trust::with_port(&s, tls));
+    if let (Some(server), Some(_)) = (&server, &accept) {
+        accept_or_pinned(server, accept)?;
+    } else if accept.is_some() {
+        return Err("--accept-fingerprint goes with --server HOST:PORT".into());
+    }
+    let tls = tls.then_some(true);
+    lanchat::gui::run(lanchat::gui::Options { server, nick, channel, password, discover, tls })?;
     Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(not(feature = "gui"))]
-fn gui(_: Option<String>, _: Option<String>, _: String, _: Option<String>, _: Vec<String>) -> Result<ExitCode, String> {
+fn gui(
+    _: Option<String>,
+    _: Option<String>,
+    _: String,
+    _: Option<String>,
+    _: Vec<String>,
+    _: bool,
+    _: Option<String>,
+) -> Result<ExitCode, String> {
     Err("this build has no GUI; use --client --no-gui".into())
 }
 

@@ -27,6 +27,8 @@ impl Peer {
             nick: nick.into(),
             channel: "#lobby".into(),
             password: None,
+            tls: false,
+            pin: None,
         }));
         Peer { handle, events }
     }

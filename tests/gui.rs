@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Server, temp_dir, wait_for};
+use common::{DEADLINE, Server, temp_dir, tls_of, wait_for};
 
 fn have(program: &str) -> bool {
     Command::new("sh")
@@ -145,12 +145,18 @@ impl<'x> Gui<'x> {
 
     /// Starts a window whose connect dialog asks `discover` (loopback addresses).
     fn start_discovering(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32), discover: &str) -> Gui<'x> {
+        Gui::start_with(x, server, nick, at, discover, &[])
+    }
+
+    /// [`Gui::start_discovering`] with more flags.
+    fn start_with(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32), discover: &str, extra: &[&str]) -> Gui<'x> {
         assert!(discover.split(',').all(|a| a.starts_with("127.")), "discovery must stay on loopback");
         let dir = temp_dir(&format!("gui-{nick}"));
         let probe = dir.join("probe.txt");
         let config_home = dir.join("config");
         let child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
             .args(["--client", "--server", server, "--nick", nick, "--channel", "#lobby", "--discover-addr", discover])
+            .args(extra)
             .env("DISPLAY", &x.display)
             .env("LANCHAT_GUI_PROBE", &probe)
             .env("XDG_CONFIG_HOME", &config_home)
@@ -492,4 +498,59 @@ fn chat_and_canvas_work_on_inspircd_too() {
     ann.drag((0.2, 0.2), (0.6, 0.6));
     let a = ann.wait("ann's strokes", |p| p.num("strokes") > 0 && p.num("ink") > 0);
     ben.wait("ann's drawing at ben", |p| p.num("strokes") >= a.num("strokes") && p.num("ink") > 0);
+}
+
+/// The pinned fingerprint of `server` in a window's config, if any.
+fn pinned(gui: &Gui, server: &str) -> Option<String> {
+    let conf = std::fs::read_to_string(gui.config_home.join("lanchat/client.conf")).ok()?;
+    let key = format!("pin.{server}=");
+    conf.lines().find_map(|l| l.strip_prefix(&key)).map(str::to_string)
+}
+
+#[test]
+fn tls_shows_the_lock_and_the_fingerprint_and_plain_says_so() {
+    let x = Xvfb::start();
+    let s = Server::start(&["--tls-port", "0", "--name", "secure-pi"]);
+    let (port, fp) = tls_of(&s);
+    let tls_addr = format!("127.0.0.1:{port}");
+    let gui = Gui::start_with(&x, &tls_addr, "tia", (0, 0), "127.0.0.1:9", &["--tls"]);
+    let p = gui.wait("tia connected over TLS", |p| connected(p) && p.get("fingerprint") == fp);
+    let info = p.info();
+    let at = info.iter().position(|l| *l == "Security: 🔒 TLS, SHA-256:").expect("the lock");
+    assert_eq!(info[at + 1..at + 4].join(":"), fp, "the whole fingerprint, in three lines");
+    assert!(p.log_has("#lobby", &format!("connected to {tls_addr} over TLS, certificate SHA-256 {fp}")));
+    assert!(p.log_has("#lobby", &format!("pinned the certificate of {tls_addr}, SHA-256 {fp}")));
+    assert_eq!(pinned(&gui, &tls_addr), Some(fp.clone()), "pinned on first use");
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-tls.png"));
+
+    // Plain: said, no lock.
+    {
+        let plain = Gui::start(&x, &s.addr(), "pat", (1030, 0));
+        let p = plain.wait("pat connected", connected);
+        assert!(p.info().contains(&"Security: not encrypted"), "{:?}", p.info());
+        assert_eq!(p.get("fingerprint"), "");
+    }
+
+    // From the connect dialog: discovery says the server has TLS; picking it
+    // prefers TLS and pins the fingerprint discovery reported.
+    let disc = s.discovery_addr().expect("discovery runs");
+    let dgui = Gui::start_with(&x, &s.addr(), "dee", (1030, 0), &disc, &[]);
+    dgui.wait("dee connected in the clear", connected);
+    let p = dgui.probe().unwrap();
+    dgui.click(p.centre("server_button"));
+    let p = dgui.wait("the server listed with TLS", |p| p.get("dialog") == "shown" && p.all("discovered").len() == 1);
+    assert!(p.all("discovered")[0].ends_with(&format!(" tls {port} {fp}")), "{:?}", p.all("discovered"));
+    let dialog = x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "Connect to a lanchat server"]);
+    let dialog = dialog.lines().next().unwrap().to_string();
+    let (lx, ly, _, _) = p.area("dialog_list_area");
+    x.xdotool(&["mousemove", "--window", &dialog, &(lx + 40).to_string(), &(ly + 8).to_string()]);
+    x.xdotool(&["click", "1"]);
+    dgui.wait("the TLS address picked", |p| p.get("dialog_input") == tls_addr && p.get("dialog_tls") == "true");
+    let (bx, by) = p.centre("dialog_ok_button");
+    x.xdotool(&["mousemove", "--window", &dialog, &bx.to_string(), &by.to_string()]);
+    x.xdotool(&["click", "1"]);
+    let p = dgui.wait("dee connected over TLS", |p| connected(p) && p.get("fingerprint") == fp);
+    assert!(p.log_has("#lobby", "(as LAN discovery reported it)"));
+    assert!(p.info().contains(&"Security: 🔒 TLS, SHA-256:"));
+    assert_eq!(pinned(&dgui, &tls_addr), Some(fp));
 }

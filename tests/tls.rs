@@ -12,16 +12,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Client, DEADLINE, Server, temp_dir};
-
-/// The TLS port and fingerprint from the server's start-up log.
-fn tls_of(s: &Server) -> (u16, String) {
-    let line = s.startup_log.iter().find(|l| l.contains("listening for TLS on ")).expect("no TLS listener logged");
-    let addr = line.split("listening for TLS on ").nth(1).unwrap().split(';').next().unwrap();
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    let fp = line.rsplit("fingerprint ").next().unwrap().trim().to_string();
-    (port, fp)
-}
+use common::{Client, DEADLINE, Server, temp_dir, tls_of};
 
 /// An IRC client over TLS: `openssl s_client`, lines through its stdin and stdout.
 struct TlsClient {
@@ -198,4 +189,89 @@ fn without_the_plain_port_only_tls_is_served() {
     c.expect_has(" 001 only ");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Runs the line-mode client over TLS against `127.0.0.1:port` with its
+/// config in `config_home`, `input` on stdin; gives its exit status, stdout and stderr.
+fn tls_cli(port: u16, config_home: &std::path::Path, extra: &[&str], input: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
+        .args(["--client", "--no-gui", "--tls", "--server", &format!("127.0.0.1:{port}"), "--nick", "tee"])
+        .args(extra)
+        .env("XDG_CONFIG_HOME", config_home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    // Killed if it hangs, so the test fails instead of waiting for ever.
+    let pid = child.id();
+    let (done, watchdog) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if watchdog.recv_timeout(DEADLINE).is_err() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+fn pin_line(config_home: &std::path::Path, port: u16) -> Option<String> {
+    let conf = std::fs::read_to_string(config_home.join("lanchat/client.conf")).ok()?;
+    let key = format!("pin.127.0.0.1:{port}=");
+    conf.lines().find_map(|l| l.strip_prefix(&key)).map(str::to_string)
+}
+
+#[test]
+fn the_line_client_pins_on_first_use_and_refuses_a_changed_certificate() {
+    let config_home = temp_dir("tls-cli-config");
+    let mut s = Server::start(&["--tls-port", "0"]);
+    let (port, fp) = tls_of(&s);
+    let mut bob = Client::register(&s.addr(), "bob");
+    bob.send("JOIN #lobby");
+    bob.expect_has(" 366 ");
+
+    // First use: trusted, pinned in the config, and said.
+    let (ok, out, err) = tls_cli(port, &config_home, &[], "first over TLS\n");
+    assert!(ok, "{out}\n{err}");
+    bob.expect_has(":tee!tee@127.0.0.1 PRIVMSG #lobby :first over TLS");
+    assert!(out.contains(&format!("pinned the certificate of 127.0.0.1:{port}, SHA-256 {fp}")), "{out}");
+    assert!(out.contains(&format!("TLS, the server's certificate is SHA-256 {fp}")), "{out}");
+    assert_eq!(pin_line(&config_home, port), Some(fp.clone()));
+
+    // Again: the pinned certificate is accepted, nothing new is pinned.
+    let (ok, out, err) = tls_cli(port, &config_home, &[], "second over TLS\n");
+    assert!(ok, "{out}\n{err}");
+    bob.expect_has(":tee!tee@127.0.0.1 PRIVMSG #lobby :second over TLS");
+    assert!(!out.contains("pinned"), "{out}");
+
+    // The same address with another certificate (another data directory):
+    // refused, with how to accept it, a failure status, and no retries.
+    s.kill9();
+    let other = Server::start_in(&temp_dir("tls-other"), &["--tls-port", &port.to_string()]);
+    let (port2, fp2) = tls_of(&other);
+    assert_eq!(port2, port);
+    assert_ne!(fp2, fp);
+    let (ok, out, err) = tls_cli(port, &config_home, &[], "to an impostor\n");
+    assert!(!ok, "a refused certificate fails the run: {out}\n{err}");
+    assert!(out.contains(&format!("the TLS certificate of 127.0.0.1:{port} changed. Pinned SHA-256 {fp}")), "{out}");
+    assert!(out.contains(&format!("--accept-fingerprint {fp2}")), "{out}");
+    assert!(err.contains(&format!("--accept-fingerprint {fp2}")), "{err}");
+    assert!(err.contains("to #lobby: to an impostor"), "the line is reported undelivered: {err}");
+    assert_eq!(out.matches("changed. Pinned").count(), 1, "one try, no reconnect loop: {out}");
+    assert_eq!(pin_line(&config_home, port), Some(fp.clone()), "the pin is kept");
+
+    // Accepted the documented way: pinned, and it connects.
+    let mut carl = Client::register(&other.addr(), "carl");
+    carl.send("JOIN #lobby");
+    carl.expect_has(" 366 ");
+    let (ok, out, err) = tls_cli(port, &config_home, &["--accept-fingerprint", &fp2.to_lowercase()], "accepted\n");
+    assert!(ok, "{out}\n{err}");
+    carl.expect_has(":tee!tee@127.0.0.1 PRIVMSG #lobby :accepted");
+    assert_eq!(pin_line(&config_home, port), Some(fp2.clone()));
+    let (ok, out, err) = tls_cli(port, &config_home, &[], "and again\n");
+    assert!(ok, "{out}\n{err}");
+    carl.expect_has(":tee!tee@127.0.0.1 PRIVMSG #lobby :and again");
 }

@@ -1,9 +1,12 @@
-//! The remembered client settings: the last server and nick, in
+//! The remembered client settings: the last server and nick, whether it
+//! was over TLS, and the pinned TLS certificates, in
 //! `$XDG_CONFIG_HOME/lanchat/client.conf` (or `~/.config/lanchat/client.conf`).
 //!
 //! The file is a few `key=value` lines; unknown keys and broken lines are ignored,
-//! so an old or hand-edited file never stops the client from starting.
+//! so an old or hand-edited file never stops the client from starting. A pin
+//! is `pin.HOST:PORT=AB:CD:...` (the SHA-256 fingerprint; see [`super::trust`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{DEFAULT_SERVER, default_nick};
@@ -12,6 +15,10 @@ use super::{DEFAULT_SERVER, default_nick};
 pub struct Config {
     pub server: Option<String>,
     pub nick: Option<String>,
+    /// The last server was over TLS.
+    pub tls: bool,
+    /// Pinned certificate fingerprints by `HOST:PORT`.
+    pub pins: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -26,7 +33,14 @@ impl Config {
             match key.trim() {
                 "server" => c.server = Some(value.to_owned()),
                 "nick" => c.nick = Some(value.to_owned()),
-                _ => {}
+                "tls" => c.tls = matches!(value, "yes" | "true" | "1"),
+                key => {
+                    if let Some(server) = key.strip_prefix("pin.").filter(|s| !s.is_empty())
+                        && let Some(fp) = super::trust::normalize(value)
+                    {
+                        c.pins.insert(server.to_owned(), fp);
+                    }
+                }
             }
         }
         c
@@ -37,10 +51,32 @@ impl Config {
         if let Some(server) = &self.server {
             s += &format!("server={server}\n");
         }
+        if self.tls {
+            s += "tls=yes\n";
+        }
         if let Some(nick) = &self.nick {
             s += &format!("nick={nick}\n");
         }
+        if !self.pins.is_empty() {
+            s += "# pinned TLS certificates (SHA-256); a server showing another one is refused\n";
+        }
+        for (server, fp) in &self.pins {
+            s += &format!("pin.{server}={fp}\n");
+        }
         s
+    }
+
+    /// The pinned fingerprint of `server` (`HOST:PORT`).
+    pub fn pin(&self, server: &str) -> Option<String> {
+        self.pins.get(server).cloned()
+    }
+
+    /// Reads the file again, changes it with `f` and writes it: what another
+    /// window or run changed meanwhile is kept.
+    pub fn update(path: &Path, f: impl FnOnce(&mut Config)) -> std::io::Result<()> {
+        let mut c = Config::load(path);
+        f(&mut c);
+        c.save(path)
     }
 
     /// Reads the file; a missing or unreadable one gives the empty config.
@@ -89,14 +125,20 @@ mod tests {
 
     #[test]
     fn parse_and_format_round_trip() {
-        let c = Config { server: Some("10.0.0.2:6667".into()), nick: Some("ann".into()) };
+        let mut c = Config { server: Some("10.0.0.2:6667".into()), nick: Some("ann".into()), ..Config::default() };
         assert_eq!(Config::parse(&c.format()), c);
-        assert_eq!(Config::parse("junk\nnick=\nserver = h:1 \n"), Config { server: Some("h:1".into()), nick: None });
+        c.tls = true;
+        c.pins.insert("pi:6697".into(), ["AB"; 32].join(":"));
+        assert_eq!(Config::parse(&c.format()), c);
+        let junk = "junk\nnick=\nserver = h:1 \npin.=AB\npin.x:1=nothex\npin.y:2 = ab\n";
+        assert_eq!(Config::parse(junk), Config { server: Some("h:1".into()), ..Config::default() });
+        let typed = format!("pin.pi:6697={}\n", "ab".repeat(32));
+        assert_eq!(Config::parse(&typed).pin("pi:6697"), Some(["AB"; 32].join(":")), "as typed, without colons");
     }
 
     #[test]
     fn command_line_wins() {
-        let c = Config { server: Some("a:1".into()), nick: Some("ann".into()) };
+        let c = Config { server: Some("a:1".into()), nick: Some("ann".into()), ..Config::default() };
         assert_eq!(c.merge(None, None), ("a:1".into(), "ann".into()));
         assert_eq!(c.merge(Some("b:2".into()), Some("bob".into())), ("b:2".into(), "bob".into()));
         assert_eq!(Config::default().merge(None, Some("x".into())).0, DEFAULT_SERVER);
@@ -113,9 +155,12 @@ mod tests {
     fn save_then_load() {
         let dir = std::env::temp_dir().join(format!("lanchat-conf-{}", std::process::id()));
         let path = dir.join("lanchat/client.conf");
-        let c = Config { server: Some("127.0.0.1:7000".into()), nick: Some("zed".into()) };
+        let c = Config { server: Some("127.0.0.1:7000".into()), nick: Some("zed".into()), ..Config::default() };
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path), c);
+        Config::update(&path, |c| drop(c.pins.insert("pi:6697".into(), ["01"; 32].join(":")))).unwrap();
+        let loaded = Config::load(&path);
+        assert_eq!((loaded.nick.as_deref(), loaded.pin("pi:6697")), (Some("zed"), Some(["01"; 32].join(":"))));
         std::fs::remove_dir_all(dir).unwrap();
         assert_eq!(Config::load(&path), Config::default());
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_channel::{Receiver, Sender};
 use async_net::TcpStream;
 use smol::future::{or, pending};
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::core::{Action, Core, Now};
 use super::{Command, Event};
@@ -42,19 +42,73 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A server line longer than this (tags included) is an attack or a bug.
 const MAX_LINE: usize = 64 * 1024;
 
-type Connecting = Pin<Box<dyn Future<Output = Result<TcpStream, String>>>>;
+/// A connection to the server: plain TCP or TLS.
+trait Duplex: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Duplex for T {}
+type Stream = Box<dyn Duplex>;
+
+/// Why a connection could not be opened.
+enum Failure {
+    /// Said for the user; the core tries again later.
+    Lost(String),
+    /// TLS: the server showed `seen`, not the pinned certificate.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Changed { pinned: String, seen: String },
+}
+
+/// An open connection, and over TLS the fingerprint of the server's certificate.
+type Opened = (Stream, Option<String>);
+type Connecting = Pin<Box<dyn Future<Output = Result<Opened, Failure>>>>;
+
+/// Opens a TCP connection, and with `tls` (the pinned fingerprint, if any) a
+/// TLS handshake on it; both within [`CONNECT_TIMEOUT`].
+async fn open(addr: String, tls: Option<Option<String>>) -> Result<Opened, Failure> {
+    let connect = async {
+        let tcp = TcpStream::connect(addr.as_str())
+            .await
+            .map_err(|e| Failure::Lost(format!("cannot connect to {addr}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        match tls {
+            None => Ok((Box::new(tcp) as Stream, None)),
+            Some(pin) => handshake(tcp, &addr, pin).await,
+        }
+    };
+    let timeout = async {
+        smol::Timer::after(CONNECT_TIMEOUT).await;
+        Err(Failure::Lost(format!("cannot connect to {addr}: timed out")))
+    };
+    or(connect, timeout).await
+}
+
+#[cfg(feature = "tls")]
+async fn handshake(tcp: TcpStream, addr: &str, pin: Option<String>) -> Result<Opened, Failure> {
+    match super::tls::handshake(tcp, addr, pin.as_deref()).await {
+        Ok((stream, fp)) => Ok((Box::new(stream), Some(fp))),
+        Err(super::tls::Failure::Changed { pinned, seen }) => Err(Failure::Changed { pinned, seen }),
+        Err(super::tls::Failure::Other(e)) => Err(Failure::Lost(e)),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+async fn handshake(_: TcpStream, _: &str, _: Option<String>) -> Result<Opened, Failure> {
+    Err(Failure::Lost(NO_TLS.into()))
+}
+
+/// What a build without the `tls` feature says when asked for TLS.
+#[cfg(not(feature = "tls"))]
+pub const NO_TLS: &str = "this build has no TLS";
 
 /// The sockets, and what the core's actions do to them.
 struct Io<'a, E: Fn(Event)> {
     emit: &'a E,
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     connecting: Option<Connecting>,
     /// Lines for `stream`, written at the next turn of the loop.
     out: Vec<u8>,
     /// Received bytes not yet split into lines.
     buf: Vec<u8>,
     /// Closed connections with their last lines (a QUIT), to write before dropping.
-    closing: Vec<(TcpStream, Vec<u8>)>,
+    closing: Vec<(Stream, Vec<u8>)>,
     /// Events that follow a close, held until its last lines are written: a
     /// front end that ends the process at Disconnected must not cut off the QUIT.
     deferred: Vec<Event>,
@@ -83,19 +137,11 @@ impl<'a, E: Fn(Event)> Io<'a, E> {
                 Action::Close => closed |= self.close(),
                 Action::Connect(addr) => {
                     closed |= self.close();
-                    self.connecting = Some(Box::pin(async move {
-                        let connect = async { Some(TcpStream::connect(addr.as_str()).await) };
-                        match or(connect, async {
-                            smol::Timer::after(CONNECT_TIMEOUT).await;
-                            None
-                        })
-                        .await
-                        {
-                            Some(Ok(s)) => Ok(s),
-                            Some(Err(e)) => Err(format!("cannot connect to {addr}: {e}")),
-                            None => Err(format!("cannot connect to {addr}: timed out")),
-                        }
-                    }));
+                    self.connecting = Some(Box::pin(open(addr, None)));
+                }
+                Action::ConnectTls { addr, pin } => {
+                    closed |= self.close();
+                    self.connecting = Some(Box::pin(open(addr, Some(pin))));
                 }
                 Action::Exit => {
                     closed |= self.close();
@@ -123,7 +169,7 @@ impl<'a, E: Fn(Event)> Io<'a, E> {
 /// What woke the actor.
 #[allow(clippy::large_enum_variant)] // lives on the stack for one wake-up
 enum Wake {
-    Connected(Result<TcpStream, String>),
+    Connected(Result<Opened, Failure>),
     Read(std::io::Result<usize>),
     Cmd(Option<Command>),
     Timer,
@@ -136,7 +182,9 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
     let mut front_gone = false;
     loop {
         for (mut s, last) in io.closing.drain(..) {
+            // close() flushes (TLS buffers what is written) and sends TLS's close_notify.
             let _ = s.write_all(&last).await;
+            let _ = s.close().await;
         }
         for ev in io.deferred.drain(..) {
             emit(ev);
@@ -147,7 +195,11 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
         if !io.out.is_empty() {
             let out = std::mem::take(&mut io.out);
             if let Some(s) = &mut io.stream
-                && let Err(e) = s.write_all(&out).await
+                && let Err(e) = async {
+                    s.write_all(&out).await?;
+                    s.flush().await
+                }
+                .await
             {
                 io.stream = None;
                 io.apply(core.on_lost(&e.to_string(), Now::real()));
@@ -173,15 +225,21 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
         let wake = or(net, or(cmd, timer)).await;
         let now = Now::real();
         let actions = match wake {
-            Wake::Connected(Ok(s)) => {
-                let _ = s.set_nodelay(true);
+            Wake::Connected(Ok((s, fingerprint))) => {
                 io.connecting = None;
                 io.stream = Some(s);
-                core.on_connected(now)
+                match fingerprint {
+                    Some(fp) => core.on_connected_tls(&fp, now),
+                    None => core.on_connected(now),
+                }
             }
-            Wake::Connected(Err(e)) => {
+            Wake::Connected(Err(Failure::Lost(e))) => {
                 io.connecting = None;
                 core.on_lost(&e, now)
+            }
+            Wake::Connected(Err(Failure::Changed { pinned, seen })) => {
+                io.connecting = None;
+                core.on_cert_changed(&pinned, &seen, now)
             }
             Wake::Read(Ok(0)) => {
                 io.stream = None;

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::trust::{self, Verdict};
 use super::{Command, ConnState, Event, MsgKind, Settings, WANTED_CAPS};
 use crate::canvas::{self, Stroke};
 use crate::clock;
@@ -53,6 +54,10 @@ pub enum Action {
     /// Open a TCP connection to `HOST:PORT` (dropping any current one) and
     /// report [`Core::on_connected`] or [`Core::on_lost`].
     Connect(String),
+    /// Open a TCP connection to `addr` and make a TLS handshake on it that
+    /// accepts only the certificate `pin` (or on first use any), then report
+    /// [`Core::on_connected_tls`], [`Core::on_cert_changed`] or [`Core::on_lost`].
+    ConnectTls { addr: String, pin: Option<String> },
     /// Write this line, CR LF added.
     Send(String),
     /// Hand this event to the front end.
@@ -246,6 +251,45 @@ impl Core {
         self.take()
     }
 
+    /// The TLS connection asked for by [`Action::ConnectTls`] is open, and
+    /// the server showed the certificate with this fingerprint: pin it on
+    /// first use, refuse it if it is not the pinned one, and register.
+    pub fn on_connected_tls(&mut self, fingerprint: &str, now: Now) -> Vec<Action> {
+        let Some(s) = self.settings.as_mut().filter(|_| self.link.is_some()) else { return Vec::new() };
+        match trust::check(s.pin.as_deref(), fingerprint) {
+            Verdict::FirstUse => {
+                s.pin = Some(fingerprint.to_string());
+                let server = s.server.clone();
+                self.system(None, trust::pinned_text(&server, fingerprint), now);
+                self.emit(Event::Pinned { server, fingerprint: fingerprint.to_string() });
+            }
+            Verdict::Same => {}
+            Verdict::Changed { pinned } => {
+                self.out.push(Action::Close);
+                return self.on_cert_changed(&pinned, fingerprint, now);
+            }
+        }
+        self.emit(Event::Secure { fingerprint: fingerprint.to_string() });
+        let mut actions = self.take();
+        actions.extend(self.on_connected(now));
+        actions
+    }
+
+    /// The TLS handshake of [`Action::ConnectTls`] failed because the server
+    /// showed the certificate `seen`, not the pinned one: stop, and say how
+    /// to accept it. No retry: the same certificate would be refused again.
+    pub fn on_cert_changed(&mut self, pinned: &str, seen: &str, now: Now) -> Vec<Action> {
+        let Some(server) = self.settings.as_ref().filter(|_| self.link.is_some()).map(|s| s.server.clone()) else {
+            return Vec::new();
+        };
+        self.link = None;
+        self.system(None, trust::changed_text(&server, pinned, seen), now);
+        self.emit(Event::CertChanged { server, pinned: pinned.to_string(), seen: seen.to_string() });
+        let exit = self.quitting;
+        self.stop("the server's certificate changed", exit);
+        self.take()
+    }
+
     /// The connection could not be opened, or ended without [`Action::Close`].
     pub fn on_lost(&mut self, why: &str, now: Now) -> Vec<Action> {
         if self.link.is_some() {
@@ -360,7 +404,11 @@ impl Core {
 
     /// Opens a new connection with the current settings.
     fn connect(&mut self, now: Now) {
-        let Some(server) = self.settings.as_ref().map(|s| s.server.clone()) else { return };
+        let Some(s) = self.settings.as_ref() else { return };
+        let connect = match s.tls {
+            true => Action::ConnectTls { addr: s.server.clone(), pin: s.pin.clone() },
+            false => Action::Connect(s.server.clone()),
+        };
         self.link = Some(Link {
             nick: self.nick.clone(),
             up: false,
@@ -380,7 +428,7 @@ impl Core {
             warned_no_tags: false,
         });
         self.emit(Event::State(ConnState::Connecting));
-        self.out.push(Action::Connect(server));
+        self.out.push(connect);
     }
 
     /// Ends the current connection, if any, with a QUIT.

@@ -24,7 +24,7 @@ impl T {
     fn start(nick: &str) -> T {
         let mut t = T::new();
         let (server, channel) = ("127.0.0.1:6667".into(), "#lobby".into());
-        let settings = Settings { server, nick: nick.into(), channel, password: None };
+        let settings = Settings { server, nick: nick.into(), channel, password: None, tls: false, pin: None };
         t.cmd(Command::Connect(settings));
         t.connected();
         t
@@ -40,6 +40,7 @@ impl T {
                 Action::Send(l) => self.sent.push(l),
                 Action::Emit(e) => self.events.push(e),
                 Action::Connect(addr) => self.io.push(format!("connect {addr}")),
+                Action::ConnectTls { addr, pin } => self.io.push(format!("connect tls {addr} pin {pin:?}")),
                 Action::Close => self.io.push("close".into()),
                 Action::Exit => self.io.push("exit".into()),
             }
@@ -430,4 +431,77 @@ fn splits_on_boundaries() {
     }
     assert_eq!(split_utf8(&s, 5).concat(), s);
     assert_eq!(split_utf8("éé", 1), ["é", "é"], "always advances");
+}
+
+fn tls_settings(pin: Option<&str>) -> Settings {
+    let (server, channel) = ("pi:6697".into(), "#lobby".into());
+    Settings { server, nick: "ann".into(), channel, password: None, tls: true, pin: pin.map(String::from) }
+}
+
+const FP_A: &str = "AA:0F:73:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:8A:85";
+const FP_B: &str = "BB:0F:73:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:8A:85";
+
+#[test]
+fn tls_first_use_pins_and_reconnects_accept_only_that_certificate() {
+    let mut t = T::new();
+    t.cmd(Command::Connect(tls_settings(None)));
+    assert_eq!(t.io, ["connect tls pi:6697 pin None"]);
+    let a = t.core.on_connected_tls(FP_A, t.now());
+    t.take(a);
+    let ev = t.events();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Pinned { server, fingerprint } if server == "pi:6697" && fingerprint == FP_A))
+    );
+    assert!(ev.iter().any(|e| matches!(e, Event::System { text, .. }
+        if text.starts_with(&format!("pinned the certificate of pi:6697, SHA-256 {FP_A}")))));
+    assert!(ev.iter().any(|e| matches!(e, Event::Secure { fingerprint } if fingerprint == FP_A)));
+    assert_eq!(nicks_sent(&t.sent()), ["ann"], "registers after the handshake");
+    // Lost: the retry is pinned to what was seen first.
+    t.lost("reset");
+    t.wait(Duration::from_secs(31));
+    assert_eq!(t.io.last().unwrap(), &format!("connect tls pi:6697 pin Some({FP_A:?})"));
+    let a = t.core.on_connected_tls(FP_A, t.now());
+    t.take(a);
+    let ev = t.events();
+    assert!(!ev.iter().any(|e| matches!(e, Event::Pinned { .. })), "the same certificate is not pinned again");
+    assert!(ev.iter().any(|e| matches!(e, Event::Secure { .. })));
+}
+
+#[test]
+fn a_changed_certificate_is_refused_with_how_to_accept_it_and_never_retried() {
+    // Refused by the verifier, in the handshake.
+    let mut t = T::new();
+    t.cmd(Command::Connect(tls_settings(Some(FP_A))));
+    t.events();
+    let a = t.core.on_cert_changed(FP_A, FP_B, t.now());
+    t.take(a);
+    let ev = t.events();
+    let says = |e: &Event| {
+        matches!(e, Event::System { text, .. }
+        if text.contains("certificate of pi:6697 changed") && text.contains(&format!("--accept-fingerprint {FP_B}")))
+    };
+    assert!(ev.iter().any(says), "{ev:?}");
+    assert!(ev.iter().any(|e| matches!(e, Event::CertChanged { seen, .. } if seen == FP_B)));
+    assert!(matches!(ev.last(), Some(Event::State(ConnState::Disconnected))));
+    assert_eq!(t.core.next_timer(), None, "no reconnect");
+    t.wait(Duration::from_secs(60));
+    assert_eq!(t.io, [format!("connect tls pi:6697 pin Some({FP_A:?})")]);
+    // Caught by the core itself when the connection reports it (defence in depth).
+    let mut t = T::new();
+    t.cmd(Command::Connect(tls_settings(Some(FP_A))));
+    let a = t.core.on_connected_tls(FP_B, t.now());
+    t.take(a);
+    assert!(t.sent().is_empty(), "nothing is sent to an impostor");
+    assert_eq!(t.io.last().map(String::as_str), Some("close"));
+    let ev = t.events();
+    assert!(ev.iter().any(says) && !ev.iter().any(|e| matches!(e, Event::Secure { .. })));
+    assert_eq!(t.core.next_timer(), None);
+}
+
+#[test]
+fn plain_settings_connect_without_tls() {
+    let mut t = T::start("ann");
+    assert_eq!(t.io, ["connect 127.0.0.1:6667"]);
+    assert!(!t.events().iter().any(|e| matches!(e, Event::Secure { .. } | Event::Pinned { .. })));
 }

@@ -13,6 +13,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, mpsc};
 
+use super::config::{self, Config};
 use super::slash::{self, Input};
 use super::{Command, ConnState, Event, Handle, MsgKind, Settings, spawn};
 use crate::clock::local_hhmm;
@@ -21,7 +22,15 @@ use crate::clock::local_hhmm;
 enum Feed {
     Line(String),
     Eof,
-    NotSent { target: String, text: String },
+    NotSent {
+        target: String,
+        text: String,
+    },
+    /// The server's TLS certificate is not the pinned one.
+    Refused {
+        server: String,
+        seen: String,
+    },
     Stopped,
 }
 
@@ -39,6 +48,8 @@ pub fn run(settings: Settings) -> ExitCode {
         }
         match ev {
             Event::NotSent { target, text, .. } => drop(events.send(Feed::NotSent { target, text })),
+            Event::Pinned { server, fingerprint } => remember_pin(&server, &fingerprint),
+            Event::CertChanged { server, seen, .. } => drop(events.send(Feed::Refused { server, seen })),
             Event::State(ConnState::Disconnected) => drop(events.send(Feed::Stopped)),
             _ => {}
         }
@@ -56,6 +67,7 @@ pub fn run(settings: Settings) -> ExitCode {
     let mut quitting = false;
     let mut undelivered = Vec::new();
     let mut gave_up = false;
+    let mut refused = None;
     for f in feed.iter() {
         match f {
             Feed::Line(line) if !quitting => quitting = typed(&handle, &current, &settings, &line),
@@ -66,11 +78,16 @@ pub fn run(settings: Settings) -> ExitCode {
             }
             Feed::Eof => {}
             Feed::NotSent { target, text } => undelivered.push((target, text)),
+            Feed::Refused { server, seen } => refused = Some((server, seen)),
             Feed::Stopped => {
                 gave_up = !quitting;
                 break;
             }
         }
+    }
+    if let Some((server, seen)) = &refused {
+        eprintln!("lanchat: refused {server}: its TLS certificate is not the pinned one (see above)");
+        eprintln!("lanchat: to accept it: lanchat --client --no-gui --server {server} --accept-fingerprint {seen}");
     }
     if !undelivered.is_empty() {
         eprintln!("lanchat: {} line(s) not delivered:", undelivered.len());
@@ -107,8 +124,11 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
         }
         Input::Server(server) => {
             let channel = channel();
-            handle.send(Command::Connect(Settings { server: server.into(), channel, ..settings.clone() }));
+            let server = super::trust::with_port(server, settings.tls);
+            let pin = config::path().and_then(|p| Config::load(&p).pin(&server));
+            handle.send(Command::Connect(Settings { server, channel, pin, ..settings.clone() }));
         }
+        Input::Accept => eprintln!("/accept is for the window; line mode takes --accept-fingerprint FP"),
         Input::Connect | Input::Disconnect | Input::Clear => {
             eprintln!("{} is for the window; line mode connects by itself", line.trim())
         }
@@ -116,6 +136,15 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
         Input::Usage(usage) => eprintln!("usage: {usage}"),
     }
     false
+}
+
+/// Remembers a certificate pinned on first use in the client config.
+fn remember_pin(server: &str, fingerprint: &str) {
+    let Some(path) = config::path() else { return };
+    let pin = |c: &mut Config| drop(c.pins.insert(server.to_string(), fingerprint.to_string()));
+    if let Err(e) = Config::update(&path, pin) {
+        eprintln!("lanchat: cannot save {}: {e}", path.display());
+    }
 }
 
 /// The printed form of an event, if it has one.
@@ -152,6 +181,9 @@ fn render(ev: &Event, current: &str) -> Option<String> {
             format!("-!- reconnecting in {:.1} s", delay.as_secs_f64())
         }
         Event::Nick(n) => format!("-!- you are now {n}"),
+        Event::Secure { fingerprint } => format!("-!- TLS, the server's certificate is SHA-256 {fingerprint}"),
+        // A System line says these.
+        Event::Pinned { .. } | Event::CertChanged { .. } => return None,
         Event::State(_) | Event::Rtt(_) | Event::Stroke { .. } => return None,
     })
 }

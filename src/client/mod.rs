@@ -24,6 +24,12 @@ pub struct Settings {
     pub channel: String,
     /// Sent as PASS when set.
     pub password: Option<String>,
+    /// Connect over TLS.
+    pub tls: bool,
+    /// With `tls`: the SHA-256 fingerprint (`AB:CD:...`) of the only
+    /// certificate to accept; None trusts the first one shown, and pins it
+    /// ([`Event::Pinned`]). See [`trust`].
+    pub pin: Option<String>,
 }
 
 /// What the front end asks the connection to do.
@@ -120,6 +126,16 @@ pub enum Event {
     /// A message that could not be sent. Always before the Disconnected
     /// state that ends the attempt, so a front end can count them.
     NotSent { target: String, text: String, reason: String },
+    /// The connection is over TLS, with the certificate of this SHA-256
+    /// fingerprint (the pinned one). Before [`ConnState::Connected`].
+    Secure { fingerprint: String },
+    /// First use: the certificate of `server` was trusted, and is pinned
+    /// from now on. The front end remembers it (in the config).
+    Pinned { server: String, fingerprint: String },
+    /// The server showed another certificate than the pinned one: the
+    /// connection was refused and stopped (a System line says why and how
+    /// to accept `seen`); the Disconnected state follows.
+    CertChanged { server: String, pinned: String, seen: String },
 }
 
 pub mod config;
@@ -127,6 +143,9 @@ mod conn;
 pub mod core;
 pub mod line_mode;
 pub mod slash;
+#[cfg(feature = "tls")]
+mod tls;
+pub mod trust;
 pub mod view;
 
 pub use self::core::{DEFAULT_PREFIXES, bare_nick};

@@ -24,6 +24,8 @@ pub enum Input<'a> {
     Disconnect,
     /// Clear the canvas.
     Clear,
+    /// Trust the TLS certificate that was just refused as not the pinned one.
+    Accept,
     /// A command nobody knows, named without its slash.
     Unknown(&'a str),
     /// A known command used wrongly: how to use it.
@@ -31,7 +33,8 @@ pub enum Input<'a> {
 }
 
 /// Every command, for the message about an unknown one.
-pub const KNOWN: &str = "/msg, /query, /me, /nick, /join, /part, /quit, /server, /connect, /disconnect, /clear";
+pub const KNOWN: &str =
+    "/msg, /query, /me, /nick, /join, /part, /quit, /server, /connect, /disconnect, /clear, /accept";
 
 /// What to tell the user about an unknown command.
 pub fn unknown(name: &str) -> String {
@@ -69,6 +72,7 @@ pub fn parse(line: &str) -> Option<Input<'_>> {
         "connect" => Input::Connect,
         "disconnect" => Input::Disconnect,
         "clear" => Input::Clear,
+        "accept" => Input::Accept,
         _ => Input::Unknown(name),
     };
     Some(input)
@@ -117,6 +121,7 @@ mod tests {
         assert_eq!(parse("/connect"), Some(Connect));
         assert_eq!(parse("/disconnect"), Some(Disconnect));
         assert_eq!(parse("/clear"), Some(Clear));
+        assert_eq!(parse("/accept"), Some(Accept));
         assert_eq!(parse("/kick bob"), Some(Unknown("kick")));
         assert!(unknown("kick").contains("/msg, /query, /me") && unknown("kick").contains("/part"));
     }

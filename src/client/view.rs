@@ -44,6 +44,8 @@ pub enum Show {
     ClearCanvas,
     /// The nick changed: remember it.
     Remember,
+    /// A certificate was pinned on first use: remember it in the config.
+    Pin { server: String, fingerprint: String },
 }
 
 /// The window's state that is not a widget.
@@ -60,6 +62,11 @@ pub struct View {
     pending_clears: u32,
     /// Strokes on the canvas, so a replay after a reconnect does not add them twice.
     stroke_keys: HashSet<u64>,
+    /// Over TLS: the fingerprint of the certificate of this connection.
+    pub fingerprint: Option<String>,
+    /// The server and the fingerprint of the certificate last refused as
+    /// not the pinned one, for `/accept`.
+    pub refused: Option<(String, String)>,
 }
 
 /// Identifies a stroke segment, to skip one received twice.
@@ -80,6 +87,22 @@ impl View {
             suggestion: None,
             pending_clears: 0,
             stroke_keys: HashSet::new(),
+            fingerprint: None,
+            refused: None,
+        }
+    }
+
+    /// The info pane's line about encryption, and over TLS the certificate's
+    /// fingerprint, in lines of 11 bytes (the pane is narrow).
+    fn security(&self) -> String {
+        match (&self.fingerprint, self.settings.tls) {
+            (Some(fp), _) => {
+                let bytes: Vec<&str> = fp.split(':').collect();
+                let lines: Vec<String> = bytes.chunks(11).map(|c| c.join(":")).collect();
+                format!("Security: 🔒 TLS, SHA-256:\n{}", lines.join("\n"))
+            }
+            (None, true) => "Security: TLS".to_owned(),
+            (None, false) => "Security: not encrypted".to_owned(),
         }
     }
 
@@ -98,8 +121,13 @@ impl View {
             _ => "–".to_owned(),
         };
         format!(
-            "Server: {}\nNick: {}\nChannel: {}\nState: {}\nRound trip: {}",
-            self.settings.server, self.nick, self.settings.channel, state, rtt
+            "Server: {}\nNick: {}\nChannel: {}\nState: {}\n{}\nRound trip: {}",
+            self.settings.server,
+            self.nick,
+            self.settings.channel,
+            state,
+            self.security(),
+            rtt
         )
     }
 
@@ -127,8 +155,14 @@ impl View {
         let mut show = Vec::new();
         match ev {
             Event::State(s) => {
+                if s != ConnState::Connected {
+                    self.fingerprint = None;
+                }
                 let line = match &s {
-                    ConnState::Connected => Some(format!("connected to {}", self.settings.server)),
+                    ConnState::Connected => Some(match &self.fingerprint {
+                        Some(fp) => format!("connected to {} over TLS, certificate SHA-256 {fp}", self.settings.server),
+                        None => format!("connected to {} (not encrypted)", self.settings.server),
+                    }),
                     ConnState::Disconnected if self.state != ConnState::Disconnected => Some("disconnected".to_owned()),
                     ConnState::Reconnecting { delay, .. }
                         if matches!(self.state, ConnState::Connected | ConnState::Connecting) =>
@@ -205,6 +239,21 @@ impl View {
                     }
                 }
             }
+            Event::Secure { fingerprint } => {
+                self.fingerprint = Some(fingerprint);
+                self.refused = None;
+                show.push(Show::Info);
+            }
+            Event::Pinned { server, fingerprint } => {
+                if server == self.settings.server {
+                    self.settings.pin = Some(fingerprint.clone());
+                }
+                show.push(Show::Pin { server, fingerprint });
+            }
+            Event::CertChanged { server, seen, .. } => {
+                // The core's System line says what happened and how to accept it.
+                self.refused = Some((server, seen));
+            }
             Event::NotSent { target, text, reason } => {
                 let text = format!("not sent to {target}: \"{text}\" ({reason})");
                 show.push(Show::System { place: Place::Find(target), time: now, text });
@@ -220,7 +269,7 @@ mod tests {
 
     fn view() -> View {
         let (server, nick, channel) = ("127.0.0.1:6667".into(), "ann".into(), "#lobby".into());
-        View::new(Settings { server, nick, channel, password: None })
+        View::new(Settings { server, nick, channel, password: None, tls: false, pin: None })
     }
 
     #[test]

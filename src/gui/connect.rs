@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fltk::app;
 use fltk::browser::HoldBrowser;
-use fltk::button::{Button, ReturnButton};
+use fltk::button::{Button, CheckButton, ReturnButton};
 use fltk::enums::{Align, CallbackTrigger};
 use fltk::frame::Frame;
 use fltk::group::Flex;
@@ -29,6 +29,8 @@ pub struct ConnectDialog {
     pub status: Frame,
     pub refresh: Button,
     pub ok: ReturnButton,
+    /// Connect over TLS; ticked when the server picked from the list has it.
+    pub tls: CheckButton,
     pub found: Vec<Found>,
     /// Where discovery asks: the LAN broadcast address, or what `--discover-addr` says.
     targets: Vec<String>,
@@ -67,6 +69,9 @@ impl ConnectDialog {
         input.set_tooltip("HOST:PORT of the server");
         input.set_trigger(CallbackTrigger::EnterKeyAlways);
         input.set_callback(move |_| tx.send(Msg::ServerOk));
+        let mut tls = CheckButton::default().with_label("TLS");
+        tls.set_tooltip("Encrypt the connection; the server's certificate is pinned on first use");
+        row.fixed(&tls, 56);
         row.end();
         col.fixed(&row, 28);
         let mut buttons = Flex::default().row();
@@ -88,12 +93,13 @@ impl ConnectDialog {
         win.end();
         win.make_modal(true);
         win.set_callback(move |_| tx.send(Msg::ServerCancel));
-        ConnectDialog { win, list, input, status, refresh, ok, found: Vec::new(), targets, searching: false, tx }
+        ConnectDialog { win, list, input, status, refresh, ok, tls, found: Vec::new(), targets, searching: false, tx }
     }
 
     /// Opens the dialog with `current` in the address line, and asks the LAN.
-    pub fn open(&mut self, current: &str) {
+    pub fn open(&mut self, current: &str, tls: bool) {
         self.input.set_value(current);
+        self.tls.set_checked(tls);
         self.win.show();
         let _ = self.input.take_focus();
         self.discover();
@@ -131,7 +137,8 @@ impl ConnectDialog {
         match found {
             Ok(found) => {
                 for f in &found {
-                    self.list.add(&format!("{}\t{}\t{}", f.name, f.addr, f.users_text()));
+                    let lock = if f.tls.is_some() { "  🔒 TLS" } else { "" };
+                    self.list.add(&format!("{}\t{}\t{}{lock}", f.name, f.addr, f.users_text()));
                 }
                 self.status.set_label(&match found.len() {
                     0 => "No server answered. Type an address, or Refresh.".to_owned(),
@@ -148,14 +155,27 @@ impl ConnectDialog {
         self.list.redraw();
     }
 
-    /// A click on the list: put that server's address in the line.
+    /// A click on the list: put that server's address in the line, its
+    /// TLS port when it has TLS (preferred).
     pub fn picked(&mut self) {
         let row = self.list.value();
         if row > 0
             && let Some(f) = self.found.get(row as usize - 1)
         {
-            self.input.set_value(&f.addr.to_string());
+            match &f.tls {
+                Some((port, _)) => self.input.set_value(&std::net::SocketAddr::new(f.addr.ip(), *port).to_string()),
+                None => self.input.set_value(&f.addr.to_string()),
+            }
+            self.tls.set_checked(f.tls.is_some());
         }
+    }
+
+    /// The fingerprint discovery reported for the TLS address `addr`, if any.
+    pub fn discovered_pin(&self, addr: &str) -> Option<String> {
+        self.found.iter().find_map(|f| match &f.tls {
+            Some((port, fp)) if std::net::SocketAddr::new(f.addr.ip(), *port).to_string() == addr => Some(fp.clone()),
+            _ => None,
+        })
     }
 
     /// The address in the line.

@@ -39,6 +39,7 @@ use fltk::window::Window;
 use crate::canvas::{HEIGHT, MAX_BRUSH, WIDTH};
 use crate::client::config::{self, Config};
 use crate::client::slash::{self, Input as Typed};
+use crate::client::trust;
 use crate::client::view::{Place, Show, View};
 use crate::client::{Command, ConnState, DEFAULT_PREFIXES, Event, Handle, Settings, bare_nick, spawn};
 use crate::clock::local_hhmm;
@@ -203,16 +204,30 @@ impl App {
         }
         let text = self.view.info_text();
         self.info.set_label(&text);
+        let tip = match &self.view.fingerprint {
+            Some(fp) => format!("Encrypted (TLS). The server's certificate, SHA-256:\n{fp}"),
+            None => String::new(),
+        };
+        self.info.set_tooltip(&tip);
         self.info.redraw();
         let busy = self.view.state != ConnState::Disconnected;
         self.connect_btn.set_label(if busy { "Disconnect" } else { "Connect" });
         self.dirty = true;
     }
 
-    fn save_config(&self) {
+    /// Remembers the server, TLS and nick (and what `f` changes), keeping
+    /// the rest of the file (the pins).
+    fn save_config(&self, f: impl FnOnce(&mut Config)) {
         if let Some(path) = &self.config_path {
-            let c = Config { server: Some(self.view.settings.server.clone()), nick: Some(self.view.nick.clone()) };
-            if let Err(e) = c.save(path) {
+            let s = &self.view.settings;
+            let (server, tls, nick) = (s.server.clone(), s.tls, self.view.nick.clone());
+            let res = Config::update(path, |c| {
+                c.server = Some(server);
+                c.tls = tls;
+                c.nick = Some(nick);
+                f(c);
+            });
+            if let Err(e) = res {
                 eprintln!("lanchat: cannot save {}: {e}", path.display());
             }
         }
@@ -267,7 +282,8 @@ impl App {
                     self.canvas.clear();
                     self.dirty = true;
                 }
-                Show::Remember => self.save_config(),
+                Show::Remember => self.save_config(|_| {}),
+                Show::Pin { server, fingerprint } => self.save_config(|c| drop(c.pins.insert(server, fingerprint))),
             }
         }
     }
@@ -335,7 +351,11 @@ impl App {
                 }
             }
             Typed::Quit => app::quit(),
-            Typed::Server(addr) => self.change_server(addr),
+            Typed::Server(addr) => {
+                let tls = self.view.settings.tls;
+                self.change_server(addr, tls, None)
+            }
+            Typed::Accept => self.accept(),
             Typed::Connect => self.connect(),
             Typed::Disconnect => self.handle.send(Command::Disconnect),
             Typed::Clear => self.clear_canvas(),
@@ -366,7 +386,10 @@ impl App {
         }
     }
 
-    fn change_server(&mut self, server: &str) {
+    /// Connects to `server` (TLS or not). A fingerprint that discovery
+    /// reported is pinned without asking, unless another one is pinned:
+    /// then that one stays, and a server that shows another is refused.
+    fn change_server(&mut self, server: &str, tls: bool, discovered: Option<String>) {
         let server = server.trim();
         let ok = server.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
         if !ok {
@@ -374,8 +397,42 @@ impl App {
             self.system(i, SystemTime::now(), &format!("\"{server}\" is not HOST:PORT"));
             return;
         }
+        let remembered = self.config_path.as_deref().map(Config::load).unwrap_or_default();
+        let mut pin = remembered.pin(server);
+        if tls
+            && pin.is_none()
+            && let Some(fp) = discovered
+        {
+            let text = format!("{} (as LAN discovery reported it)", trust::pinned_text(server, &fp));
+            self.system(0, SystemTime::now(), &text);
+            pin = Some(fp);
+        }
         self.view.settings.server = server.to_owned();
+        self.view.settings.tls = tls;
+        self.view.settings.pin = pin.clone();
+        self.view.refused = None;
+        self.save_config(|c| {
+            if let Some(fp) = pin {
+                c.pins.insert(server.to_owned(), fp);
+            }
+        });
         self.refresh_info();
+        self.connect();
+    }
+
+    /// `/accept`: trusts the certificate that was refused, pins it, and connects.
+    fn accept(&mut self) {
+        let now = SystemTime::now();
+        let Some((server, seen)) = self.view.refused.take() else {
+            let i = self.active();
+            self.system(i, now, "/accept: no certificate was refused");
+            return;
+        };
+        self.system(0, now, &format!("accepted: {}", trust::pinned_text(&server, &seen)));
+        if server == self.view.settings.server {
+            self.view.settings.pin = Some(seen.clone());
+        }
+        self.save_config(|c| drop(c.pins.insert(server, seen)));
         self.connect();
     }
 
@@ -411,7 +468,7 @@ impl App {
             Msg::TabChanged => self.on_tab_changed(),
             Msg::ServerDialog => {
                 let current = self.view.settings.server.clone();
-                self.connect.open(&current);
+                self.connect.open(&current, self.view.settings.tls);
                 self.dirty = true;
             }
             Msg::Discover => {
@@ -433,7 +490,9 @@ impl App {
                 let s = self.connect.value();
                 if !s.is_empty() {
                     self.connect.close();
-                    self.change_server(&s);
+                    let tls = self.connect.tls.is_checked();
+                    let discovered = if tls { self.connect.discovered_pin(&s) } else { None };
+                    self.change_server(&s, tls, discovered);
                 }
                 self.dirty = true;
             }
@@ -481,14 +540,19 @@ pub struct Options {
     pub password: Option<String>,
     /// Where the connect dialog's discovery asks (the LAN broadcast by default).
     pub discover: Vec<String>,
+    /// Over TLS (`--tls`); None: as remembered with the server.
+    pub tls: Option<bool>,
 }
 
 /// Opens the window and runs until it is closed.
 pub fn run(opts: Options) -> Result<(), String> {
     let config_path = config::path();
     let remembered = config_path.as_deref().map(Config::load).unwrap_or_default();
+    let tls = opts.tls.unwrap_or(remembered.tls && opts.server.is_none());
     let (server, nick) = remembered.merge(opts.server, opts.nick);
-    let settings = Settings { server, nick: nick.clone(), channel: opts.channel, password: opts.password };
+    let pin = remembered.pin(&server);
+    let (channel, password) = (opts.channel, opts.password);
+    let settings = Settings { server, nick: nick.clone(), channel, password, tls, pin };
     let discover = opts.discover;
 
     let a = app::App::default();
@@ -590,7 +654,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     info.set_frame(FrameType::DownBox);
     info.set_color(Color::from_hex(0xf4f4f4));
     info.set_align(Align::Inside | Align::Left | Align::Top | Align::Clip);
-    info.set_label_size(13);
+    info.set_label_size(12);
     let mut server_btn = Button::default().with_label("Server…");
     server_btn.set_tooltip("Change the server address and port");
     server_btn.set_callback(move |_| tx.send(Msg::ServerDialog));

@@ -32,6 +32,7 @@ impl Probe {
         for line in app.view.info_text().lines() {
             let _ = writeln!(s, "info: {line}");
         }
+        let _ = writeln!(s, "fingerprint: {}", app.view.fingerprint.as_deref().unwrap_or(""));
         let _ = writeln!(s, "users: {}", app.view.users.join(","));
         let active = app.active();
         let labels: Vec<String> = app.convs.iter().map(|c| c.group.label()).collect();
@@ -74,8 +75,10 @@ impl Probe {
         let _ = writeln!(s, "dialog: {}", if d.shown() { "shown" } else { "hidden" });
         let _ = writeln!(s, "dialog_status: {}", d.status.label());
         let _ = writeln!(s, "dialog_input: {}", d.input.value());
+        let _ = writeln!(s, "dialog_tls: {}", d.tls.is_checked());
         for f in &d.found {
-            let _ = writeln!(s, "discovered: {} {} {}", f.name, f.addr, f.users);
+            let tls = f.tls.as_ref().map(|(port, fp)| format!(" tls {port} {fp}")).unwrap_or_default();
+            let _ = writeln!(s, "discovered: {} {} {}{tls}", f.name, f.addr, f.users);
         }
         let _ = writeln!(s, "dialog_list_area: {}", r(&d.list, o));
         let _ = writeln!(s, "dialog_refresh_button: {}", r(&d.refresh, o));

@@ -198,6 +198,16 @@ fn spawn(dir: &Path, args: &[String]) -> (Child, u16, mpsc::Receiver<String>, Ve
     }
 }
 
+/// The TLS port and certificate fingerprint from a server's start-up log
+/// (a server started with `--tls-port`).
+pub fn tls_of(s: &Server) -> (u16, String) {
+    let line = s.startup_log.iter().find(|l| l.contains("listening for TLS on ")).expect("no TLS listener logged");
+    let addr = line.split("listening for TLS on ").nth(1).unwrap().split(';').next().unwrap();
+    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let fp = line.rsplit("fingerprint ").next().unwrap().trim().to_string();
+    (port, fp)
+}
+
 /// InspIRCd on loopback with its IRCv3 modules, run in the foreground and
 /// killed by pid: no system service is involved. Host names are not
 /// resolved and its DNS points at loopback, so nothing leaves 127.0.0.0/8.
