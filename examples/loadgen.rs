@@ -603,80 +603,16 @@ async fn halves(stream: TcpStream, tls: bool) -> io::Result<(Rd, Box<dyn AsyncWr
     }
     #[cfg(feature = "tls")]
     {
-        let name = rustls::pki_types::ServerName::try_from("localhost").map_err(io::Error::other)?;
-        let tls = bench_tls::connector().connect(name, stream).await?;
+        // The client's own handshake, as on first use: any certificate is
+        // taken (loopback benchmarks of self-signed servers); signatures are checked.
+        let (tls, _) = lanchat::client::tls::handshake(stream, "localhost:0", None)
+            .await
+            .map_err(|e| io::Error::other(format!("{e:?}")))?;
         let (r, w) = smol::io::split(tls);
         Ok((Box::new(r), Box::new(w)))
     }
     #[cfg(not(feature = "tls"))]
     Err(io::Error::other("--tls: this build has no TLS (the tls feature)"))
-}
-
-/// A TLS client for benchmarks on loopback: it accepts any certificate
-/// (handshake signatures are still checked), so a self-signed server of
-/// any kind can be measured.
-#[cfg(feature = "tls")]
-mod bench_tls {
-    use std::sync::{Arc, OnceLock};
-
-    use rustls::DigitallySignedStruct;
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-
-    #[derive(Debug)]
-    struct AnyCert(Arc<CryptoProvider>);
-
-    impl ServerCertVerifier for AnyCert {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-
-    /// One client configuration for all connections (session tickets shared).
-    pub fn connector() -> futures_rustls::TlsConnector {
-        static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-        let config = CONFIG.get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default versions")
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
-                .with_no_client_auth();
-            Arc::new(config)
-        });
-        futures_rustls::TlsConnector::from(config.clone())
-    }
 }
 
 /// Reads until `expect` messages from the senders arrived, checking order and timing each.

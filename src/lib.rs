@@ -6,6 +6,7 @@
 //! * [`canvas`]: the shared canvas's stroke model and encoding.
 //! * [`discovery`]: finding servers on the LAN over UDP.
 //! * [`clock`]: server-time and `HH:MM` formatting.
+//! * `fingerprint` (feature `tls`): a certificate's SHA-256, as server and clients show it.
 //! * [`emoticon`]: text emoticons such as `:)` turned into emoji, and the picker's emoji.
 //! * [`numeric`]: the numeric replies, by name.
 //! * [`rate`]: the token bucket behind flood limits.
@@ -17,6 +18,8 @@ pub mod client;
 pub mod clock;
 pub mod discovery;
 pub mod emoticon;
+#[cfg(feature = "tls")]
+pub mod fingerprint;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod line;

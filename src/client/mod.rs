@@ -144,7 +144,7 @@ pub mod core;
 pub mod line_mode;
 pub mod slash;
 #[cfg(feature = "tls")]
-mod tls;
+pub mod tls;
 pub mod trust;
 pub mod view;
 

@@ -14,7 +14,6 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::trust::{self, Verdict};
-use crate::server::tls::fingerprint;
 
 /// Why a handshake failed.
 #[derive(Debug)]
@@ -43,7 +42,7 @@ impl ServerCertVerifier for PinVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let fp = fingerprint(end_entity);
+        let fp = crate::fingerprint::sha256(end_entity);
         let verdict = trust::check(self.pinned.as_deref(), &fp);
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(fp);
         match verdict {

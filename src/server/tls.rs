@@ -47,7 +47,7 @@ impl Tls {
             .collect::<Result<_, _>>()
             .map_err(|e| format!("{}: not a PEM certificate: {e:?}", cert_path.display()))?;
         let first = certs.first().ok_or_else(|| format!("{}: no certificate in it", cert_path.display()))?;
-        let fingerprint = fingerprint(first);
+        let fingerprint = crate::fingerprint::sha256(first);
         let key = PrivateKeyDer::from_pem_slice(&read(&key_path)?)
             .map_err(|e| format!("{}: not a PEM private key: {e:?}", key_path.display()))?;
         if let Ok(meta) = std::fs::metadata(&key_path)
@@ -69,13 +69,6 @@ impl Tls {
     pub async fn accept(&self, stream: async_net::TcpStream) -> std::io::Result<TlsStream<async_net::TcpStream>> {
         self.acceptor.accept(stream).await
     }
-}
-
-/// SHA-256 of a DER certificate, as `AB:CD:...`.
-pub fn fingerprint(der: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
-    hex.join(":")
 }
 
 /// Makes a self-signed certificate and its key, each written through a
@@ -106,15 +99,6 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprints_are_colon_separated_sha256() {
-        // SHA-256 of the empty string.
-        assert_eq!(
-            fingerprint(b""),
-            "E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:27:AE:41:E4:64:9B:93:4C:A4:95:99:1B:78:52:B8:55"
-        );
-    }
 
     #[test]
     fn a_certificate_is_made_once_and_kept() {
