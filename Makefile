@@ -55,9 +55,9 @@ deps-peers:
 # client connection (against lanchat and InspIRCd), all over loopback.
 # Then the hardening tests a plain `cargo test` ignores: they mount tmpfs
 # file systems (root, as in CI) and lower a limit with prlimit; here they
-# must pass.
+# must pass. tests/bursts.rs reads the listen queue's drops with ss (iproute2).
 test-server: deps-rust deps-peers
-	@$(APT_INSTALL) mount util-linux
+	@$(APT_INSTALL) mount util-linux iproute2
 	$(CARGO) test $(SERVER_FLAGS)
 	$(CARGO) test $(SERVER_FLAGS) --test hardening -- --ignored
 
