@@ -1,5 +1,6 @@
-//! Bursts (issue 15): a whole LAN connecting at the same moment, against
-//! the real server process over loopback. Slow and silent clients and half-open peers are in
+//! Bursts (issue 15): a whole LAN connecting at the same moment, and
+//! coming back after a server restart, against the real server process over
+//! loopback. Slow and silent clients and half-open peers are in
 //! tests/hardening.rs (and tests/server.rs) with the other faults.
 
 mod common;
@@ -7,10 +8,12 @@ mod common;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::{Client, DEADLINE, Server};
+use lanchat::client::{Command, ConnState, Event, Settings};
 
 /// Connects and registers as `nick`; the socket stays open while it is held.
 /// Err says how it failed.
@@ -94,4 +97,68 @@ fn two_thousand_clients_connecting_at_once_all_register() {
     let seen = c.sync();
     let users = format!(" 251 after :There are {} users", N + 1);
     assert!(seen.iter().any(|l| l.contains(&users)), "{seen:?}");
+}
+
+#[test]
+fn clients_come_back_spread_out_after_a_server_restart() {
+    const N: usize = 200;
+    let mut s = Server::start(&["--max-per-ip", "1000"]);
+    let addr = s.addr();
+    // Each client reports the moments it is registered.
+    let (tx, rx) = mpsc::channel::<(usize, Instant)>();
+    let clients: Vec<_> = (0..N)
+        .map(|i| {
+            let tx = tx.clone();
+            let client = lanchat::client::spawn(move |ev| {
+                if matches!(ev, Event::State(ConnState::Connected)) {
+                    let _ = tx.send((i, Instant::now()));
+                }
+            });
+            let (server, nick) = (addr.clone(), format!("back{i}"));
+            client.send(Command::Connect(Settings { server, nick, channel: "#restart".into(), password: None }));
+            client
+        })
+        .collect();
+    // Who connected by `end`, and when (the first time each, from `rx`).
+    let gather = |end: Instant| {
+        let mut at: HashMap<usize, Instant> = HashMap::new();
+        while at.len() < N {
+            match rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+                Ok((i, t)) => {
+                    at.entry(i).or_insert(t);
+                }
+                Err(_) => break,
+            }
+        }
+        at
+    };
+    let first = gather(Instant::now() + DEADLINE);
+    assert_eq!(first.len(), N, "only {} of {N} clients connected at first", first.len());
+    let restarted = Instant::now();
+    s.restart_same_port();
+    let up = restarted.elapsed();
+    let back = gather(restarted + Duration::from_secs(30));
+    assert_eq!(back.len(), N, "only {} of {N} clients came back within 30 s of the restart", back.len());
+    let mut times: Vec<Duration> = back.values().map(|t| t.duration_since(restarted)).collect();
+    times.sort();
+    let (earliest, latest) = (times[0], times[N - 1]);
+    let per_second = times.iter().fold(HashMap::<u64, usize>::new(), |mut m, t| {
+        *m.entry(t.as_secs()).or_default() += 1;
+        m
+    });
+    eprintln!(
+        "server back up in {up:?}; clients back from {earliest:?} to {latest:?}; per second since the restart: {:?}",
+        {
+            let mut v: Vec<_> = per_second.into_iter().collect();
+            v.sort();
+            v
+        }
+    );
+    assert!(
+        latest - earliest > Duration::from_secs(1),
+        "all {N} came back within one second: {earliest:?} to {latest:?}"
+    );
+    for c in &clients {
+        c.send(Command::Quit);
+    }
 }
