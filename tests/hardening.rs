@@ -524,6 +524,68 @@ fn vanished_clients_are_removed_and_announced_within_the_ping_timeout() {
     drop(ghost);
 }
 
+/// Slowloris: bytes that trickle in, a line that never ends. Before
+/// registering, they must not stretch the registration deadline; after,
+/// they are not an answer to PING, so the ping timeout still applies. (A
+/// silent client and one that never reads are in tests/server.rs:
+/// `registration_and_ping_timeouts_close_dead_connections`,
+/// `slow_reader_is_disconnected_and_others_keep_receiving`.)
+#[test]
+fn trickled_bytes_extend_neither_the_registration_nor_the_ping_deadline() {
+    let s = Server::start(&["--register-timeout", "2", "--ping-timeout", "4"]);
+    let addr = s.addr();
+    let mut a = joined(&addr, "alice", "#slow");
+    let mut b = joined(&addr, "bob", "#slow");
+    let early = TcpStream::connect(&addr).unwrap();
+    let early_peer = early.local_addr().unwrap();
+    let late = TcpStream::connect(&addr).unwrap();
+    (&late).write_all(b"NICK late\r\nUSER late 0 * :l\r\nJOIN #slow\r\n").unwrap();
+    b.expect_has(":late!late@127.0.0.1 JOIN #slow");
+    let since = Instant::now();
+    // A byte a second to each (a tenth of the deadlines), until the server
+    // has closed both or the test gives up; a tick per round.
+    let (tick, ticks) = std::sync::mpsc::channel::<usize>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut socks = [Some(early), Some(late)];
+            let text: &[u8] = b"NICK slowpoke-who-never-ends-the-line";
+            for i in 0.. {
+                for sock in &mut socks {
+                    if sock.as_mut().is_some_and(|s| s.write_all(&text[i % text.len()..][..1]).is_err()) {
+                        *sock = None;
+                    }
+                }
+                if socks.iter().all(Option::is_none) || stop.load(Ordering::Relaxed) || tick.send(i).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    // Meanwhile the others chat, a line per tick, until the late one is gone.
+    let mut quit = None;
+    while quit.is_none() && since.elapsed() < DEADLINE {
+        let Ok(i) = ticks.recv_timeout(DEADLINE) else { break };
+        a.send(&format!("PRIVMSG #slow :tick {i}"));
+        let l = b.expect(|l| l.ends_with(&format!(":tick {i}")) || l.contains(" QUIT "));
+        if l.contains(" QUIT ") {
+            quit = Some(l);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let took = since.elapsed();
+    let quit = quit.expect("a client trickling bytes after registering was never timed out");
+    assert_eq!(quit, ":late!late@127.0.0.1 QUIT :Ping timeout: 4 seconds");
+    assert!(took < Duration::from_secs(8), "timed out after {took:?}, not at the ping timeout");
+    // The early one was cut off at its registration deadline, trickle or not.
+    s.expect_log(&format!("{early_peer}: disconnected (*): Registration timeout"));
+    trickler.join().unwrap();
+    a.send("PRIVMSG #slow :still here");
+    b.expect_has(":still here");
+}
+
 #[test]
 fn connection_burst_and_idle_connections_leak_no_descriptors() {
     let s = Server::start(&["--register-timeout", "1", "--max-per-ip", "5000"]);
