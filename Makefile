@@ -54,8 +54,9 @@ deps-peers:
 # Unit tests, the parser vectors, the server, the line-mode client and the
 # client connection (against lanchat and InspIRCd), all over loopback.
 # Then the hardening tests a plain `cargo test` ignores: they mount tmpfs
-# file systems (root, as in CI) and lower a limit with prlimit; here they
-# must pass. tests/bursts.rs reads the listen queue's drops with ss (iproute2).
+# file systems (root, as in CI), lower a limit with prlimit and make a
+# network namespace with a veth pair (ip, iproute2); here they must pass.
+# tests/bursts.rs reads the listen queue's drops with ss (iproute2 too).
 test-server: deps-rust deps-peers
 	@$(APT_INSTALL) mount util-linux iproute2
 	$(CARGO) test $(SERVER_FLAGS)
