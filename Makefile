@@ -78,7 +78,7 @@ clean:
 include cross/cross.mk
 
 # --- benchmarks ---
-# `make bench`: scenarios 1-5 and 7 against lanchat alone, then scenario 6,
+# `make bench`: scenarios 1-5, 7 and 8 against lanchat alone, then scenario 6,
 # the desktop client's figures (`bench-gui`); see docs/PERFORMANCE.md.
 # `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 against that
 # server too (A B A B), with the ratio lanchat/peer. The peer is installed
