@@ -54,10 +54,11 @@ deps-peers:
 # Unit tests, the parser vectors, the server, the line-mode client and the
 # client connection (against lanchat and InspIRCd), all over loopback.
 # Then the hardening tests a plain `cargo test` ignores: they mount tmpfs
-# file systems (root, as in CI) and lower a limit with prlimit; here they
-# must pass.
+# file systems (root, as in CI), lower a limit with prlimit and make a
+# network namespace with a veth pair (ip, iproute2); here they must pass.
+# tests/bursts.rs reads the listen queue's drops with ss (iproute2 too).
 test-server: deps-rust deps-peers
-	@$(APT_INSTALL) mount util-linux openssl
+	@$(APT_INSTALL) mount util-linux iproute2 openssl
 	$(CARGO) test $(SERVER_FLAGS)
 	$(CARGO) test $(SERVER_FLAGS) --test hardening -- --ignored
 	# IRC over TLS (the headless server with the tls feature), against openssl s_client.
@@ -79,7 +80,7 @@ clean:
 include cross/cross.mk
 
 # --- benchmarks ---
-# `make bench`: scenarios 1-5 and 7 against lanchat alone, then scenario 6,
+# `make bench`: scenarios 1-5, 7 and 8 against lanchat alone, then scenario 6,
 # the desktop client's figures (`bench-gui`); see docs/PERFORMANCE.md.
 # `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 against that
 # server too (A B A B), with the ratio lanchat/peer. The peer is installed

@@ -3,7 +3,7 @@
 //!
 //! USAGE: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N] [--only 1,2,...]
 //!
-//! Scenarios 1-5 and 7 run here; 6 is `gui_bench` (`make bench-gui`).
+//! Scenarios 1-5, 7 and 8 run here; 6 is `gui_bench` (`make bench-gui`).
 //!
 //! Every scenario gets a freshly started server on 127.0.0.1 (a free port),
 //! stopped by its pid afterwards. With a peer, scenarios 1-3 alternate
@@ -442,6 +442,25 @@ fn main() {
             s4[i].push(loadgen(&lg, &server, if *slow == "0" { "4-base" } else { "4-slow" }, &args));
         }
     }
+    // Scenario 8: scenario 1 with and without slow and silent clients beside
+    // it (lanchat only), alternating: 100 that trickle a byte a second and
+    // never end a line, 100 that never send a byte, 10 that join and never read.
+    let mut s8: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for round in (0..rounds).filter(|_| run("8")) {
+        for (i, with) in [false, true].into_iter().enumerate() {
+            eprintln!(
+                "--- round {} scenario 8 ({})",
+                round + 1,
+                if with { "with slow and silent clients" } else { "alone" }
+            );
+            let (server, _) = start("lanchat", &lanchat);
+            let mut args = scenarios[0].2.clone();
+            if with {
+                args.extend(["--slowloris", "100", "--silent", "100", "--slow", "10"]);
+            }
+            s8[i].push(loadgen(&lg, &server, if with { "8-with" } else { "8-base" }, &args));
+        }
+    }
     let s5 = run("5").then(|| {
         eprintln!("--- scenario 5");
         let (listen_s, first_s, join_s) = cold_start(&lanchat);
@@ -464,7 +483,8 @@ fn main() {
         })
         .collect();
 
-    if results.iter().all(|r| r[0].is_empty()) && s4[0].is_empty() && s5.is_none() && s7.is_empty() {
+    if results.iter().all(|r| r[0].is_empty()) && s4[0].is_empty() && s5.is_none() && s7.is_empty() && s8[0].is_empty()
+    {
         // None of ours ran (6 is `make bench-gui`).
         return;
     }
@@ -533,6 +553,23 @@ fn main() {
             join_s * 1e3
         );
     }
+    let s8avg = |i: usize, key: &str| mean(&s8[i].iter().map(|j| field(j, key)).collect::<Vec<_>>());
+    let s8change = (s8avg(1, "p99_us") / s8avg(0, "p99_us") - 1.0) * 100.0;
+    if !s8[0].is_empty() {
+        println!("8    scenario 1 beside 100 slowloris + 100 silent + 10 non-reading clients (lanchat):");
+        println!("{:<4} {:<26} {:>12} {:>12}", "8", "figure", "alone", "beside them");
+        for (label, key, scale, prec) in [
+            ("delivered msgs/s", "msgs_per_s", 1.0, 0),
+            ("latency p50 (ms)", "p50_us", 1e-3, 2),
+            ("latency p99 (ms)", "p99_us", 1e-3, 2),
+            ("latency max (ms)", "max_us", 1e-3, 2),
+            ("server CPU (s)", "server_cpu_s", 1.0, 2),
+        ] {
+            let (a, b) = (s8avg(0, key) * scale, s8avg(1, key) * scale);
+            println!("{:<4} {label:<26} {a:>12.prec$} {b:>12.prec$}", "8");
+        }
+        println!("8    p99 change beside them: {s8change:+.1}%");
+    }
     // The worst run is the figure: a pause is what a user notices.
     let s7lock = s7.iter().map(|p| p.lock_ms).fold(f64::NAN, f64::max);
     let s7max = s7.iter().map(|p| p.max_ms).fold(f64::NAN, f64::max);
@@ -594,6 +631,15 @@ fn main() {
     }
     if !s4[0].is_empty() {
         println!("target: scenario 4 p99 change <= 10%: {s4change:+.1}%: {}", verdict(s4change <= 10.0));
+    }
+    for j in s8.iter().flatten().filter(|j| field(j, "lost") != 0.0 || field(j, "errors") != 0.0) {
+        println!("WARNING: scenario 8: lost deliveries or errors: {j}");
+    }
+    for j in s8[1].iter().filter(|j| field(j, "idle_closed") != 0.0) {
+        println!("WARNING: scenario 8: the server closed slowloris connections during the run: {j}");
+    }
+    if !s8[0].is_empty() {
+        println!("target: scenario 8 p99 change <= 10%: {s8change:+.1}%: {}", verdict(s8change <= 10.0));
     }
     for p in s7.iter().filter(|p| p.compactions == 0 || p.received < p.sent) {
         let (seen, got, sent) = (p.compactions, p.received, p.sent);

@@ -39,6 +39,8 @@ USAGE: loadgen --addr HOST:PORT [OPTIONS]
     --channel #CHAN   channel to join [default: #bench]
     --no-join         register only (idle clients; no channel, no messages)
     --slow N          extra clients that join and then never read [default: 0]
+    --silent N        connections beside the run that never send a byte [default: 0]
+    --slowloris N     connections beside the run that send a byte a second, never a whole line [default: 0]
     --window W        messages per sender not yet delivered to all [default: 20]
     --hold SECS       keep the clients connected this long before the final check [default: 0]
     --pid PID         the server's pid, for its RSS and CPU time from /proc
@@ -61,6 +63,8 @@ pub struct Opts {
     pub channel: String,
     pub join: bool,
     pub slow: usize,
+    pub silent: usize,
+    pub slowloris: usize,
     pub window: usize,
     pub hold: Duration,
     pub pid: Option<u32>,
@@ -82,6 +86,8 @@ impl Default for Opts {
             channel: "#bench".into(),
             join: true,
             slow: 0,
+            silent: 0,
+            slowloris: 0,
             window: 20,
             hold: Duration::ZERO,
             pid: None,
@@ -103,6 +109,10 @@ pub struct Report {
     pub messages: usize,
     pub size: usize,
     pub slow: usize,
+    pub silent: usize,
+    pub slowloris: usize,
+    /// Silent and slowloris connections the server closed before the end.
+    pub idle_closed: u64,
     /// Seconds to connect and register every client.
     pub connect_s: f64,
     /// Seconds for every client to JOIN and get the end of NAMES.
@@ -143,6 +153,7 @@ impl Report {
         format!(
             concat!(
                 "{{\"label\":\"{}\",\"clients\":{},\"senders\":{},\"messages\":{},\"size\":{},\"slow\":{},",
+                "\"silent\":{},\"slowloris\":{},\"idle_closed\":{},",
                 "\"connect_s\":{:.3},\"join_s\":{:.3},\"expected\":{},\"received\":{},\"lost\":{},\"disorder\":{},",
                 "\"send_s\":{:.3},\"msgs_per_s\":{:.0},\"p50_us\":{},\"p99_us\":{},\"max_us\":{},",
                 "\"rss_idle_kib\":{},\"rss_registered_kib\":{},\"hwm_kib\":{},\"alive\":{},\"errors\":{},\"first_error\":\"{}\",",
@@ -154,6 +165,9 @@ impl Report {
             self.messages,
             self.size,
             self.slow,
+            self.silent,
+            self.slowloris,
+            self.idle_closed,
             self.connect_s,
             self.join_s,
             self.expected,
@@ -215,6 +229,8 @@ pub fn cpu_s(pid: &str) -> f64 {
 // ---- the run ---------------------------------------------------------------
 
 enum Event {
+    /// A silent or slowloris connection is open.
+    Holding,
     Registered,
     Joined,
     Done,
@@ -253,6 +269,8 @@ struct Ctx {
     wake: Vec<(Sender<()>, Receiver<()>)>,
     received: AtomicU64,
     disorder: AtomicU64,
+    /// Silent and slowloris connections closed by the server.
+    idle_closed: AtomicU64,
     /// Receivers per message.
     fanout: u64,
     setup: (Sender<()>, Receiver<()>),
@@ -260,7 +278,7 @@ struct Ctx {
 
 /// Runs the benchmark once against `opts.addr`.
 pub fn run(opts: Opts) -> Report {
-    raise_nofile((opts.clients + opts.slow) as u64 + 256);
+    raise_nofile((opts.clients + opts.slow + opts.silent + opts.slowloris) as u64 + 256);
     let ex = Arc::new(smol::Executor::new());
     let stop = Gate::new();
     let mut threads = Vec::new();
@@ -291,6 +309,7 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
         wake: (0..senders).map(|_| async_channel::bounded(1)).collect(),
         received: AtomicU64::new(0),
         disorder: AtomicU64::new(0),
+        idle_closed: AtomicU64::new(0),
         fanout: n.saturating_sub(1) as u64,
         setup: async_channel::bounded(opts.parallel.max(1)),
         opts: opts.clone(),
@@ -302,6 +321,8 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
         messages: opts.messages,
         size: opts.size,
         slow: opts.slow,
+        silent: opts.silent,
+        slowloris: opts.slowloris,
         ..Report::default()
     };
     let pid = opts.pid;
@@ -309,6 +330,23 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
     let srv_cpu0 = pid.map_or(0.0, |p| cpu_s(&p.to_string()));
     r.rss_idle_kib = pid.map_or(0, |p| vm_kib(p, "VmRSS:"));
     let mut errors: Vec<String> = Vec::new();
+
+    // Beside the run, opened before it: connections that never register.
+    let idle = opts.silent + opts.slowloris;
+    let hangers: Vec<_> = (0..idle)
+        .map(|i| {
+            let ctx = ctx.clone();
+            ex.spawn(async move {
+                if let Err(e) = hanger(&ctx, i).await {
+                    let _ = ctx.events.send(Event::Failed(format!("idle connection {i}: {e}"))).await;
+                }
+            })
+        })
+        .collect();
+    let (held, _) = wait_for(&events, idle, |e| matches!(e, Event::Holding), &mut errors, opts.timeout).await;
+    if held < idle {
+        errors.push(format!("{held} of {idle} silent and slowloris connections opened"));
+    }
 
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -371,6 +409,10 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
     if alive < n {
         errors.push(format!("{alive} of {n} clients answered the final PING"));
     }
+    for h in hangers {
+        h.await;
+    }
+    r.idle_closed = ctx.idle_closed.load(SeqCst);
     r.hwm_kib = pid.map_or(0, |p| vm_kib(p, "VmHWM:"));
     r.gen_cpu_s = cpu_s("self") - gen_cpu0;
     r.server_cpu_s = pid.map_or(0.0, |p| cpu_s(&p.to_string()) - srv_cpu0);
@@ -511,6 +553,37 @@ fn numeric(line: &[u8]) -> Option<&[u8]> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A connection beside the run that never registers, held until the end:
+/// the first `--slowloris` of them send a byte a second (staggered over the
+/// second) and never end the line; the rest send nothing. One closed by
+/// the server is counted, not an error.
+async fn hanger(ctx: &Ctx, i: usize) -> io::Result<()> {
+    let o = &ctx.opts;
+    ctx.setup.0.send(()).await.map_err(io::Error::other)?;
+    let stream = TcpStream::connect(&*o.addr).await;
+    let _ = ctx.setup.1.try_recv();
+    let mut stream = stream?;
+    let _ = ctx.events.send(Event::Holding).await;
+    if i >= o.slowloris {
+        ctx.finishing.wait().await;
+        return Ok(());
+    }
+    let text = b"NICK slowloris-who-never-ends-this-line-";
+    let first = Duration::from_millis((i * 1000 / o.slowloris) as u64);
+    let trickle = async {
+        smol::Timer::after(first).await;
+        for k in 0.. {
+            if stream.write_all(&text[k % text.len()..][..1]).await.is_err() {
+                ctx.idle_closed.fetch_add(1, SeqCst);
+                break;
+            }
+            smol::Timer::after(Duration::from_secs(1)).await;
+        }
+    };
+    smol::future::or(ctx.finishing.wait(), trickle).await;
+    Ok(())
 }
 
 /// One client, from connect to the final PING. Returns its latency samples (µs).
@@ -744,6 +817,8 @@ fn main() {
             "--channel" => o.channel = val(),
             "--no-join" => o.join = false,
             "--slow" => o.slow = num(val()),
+            "--silent" => o.silent = num(val()),
+            "--slowloris" => o.slowloris = num(val()),
             "--window" => o.window = num(val()),
             "--hold" => o.hold = Duration::from_secs(num(val()) as u64),
             "--pid" => o.pid = Some(num(val()) as u32),

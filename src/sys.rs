@@ -1,4 +1,5 @@
-//! The few operating-system calls the standard library does not offer.
+//! The few operating-system calls the standard library does not offer:
+//! the open-file limit and the listen backlog.
 
 /// `struct rlimit`. `rlim_t` is 64 bits on every target lanchat is built
 /// for: musl everywhere (32-bit ARM included) and glibc on 64-bit machines.
@@ -45,4 +46,25 @@ pub fn raise_nofile(want: u64) -> u64 {
 #[cfg(not(any(target_pointer_width = "64", target_env = "musl")))]
 pub fn raise_nofile(_want: u64) -> u64 {
     0
+}
+
+#[cfg(unix)]
+unsafe extern "C" {
+    fn listen(fd: i32, backlog: i32) -> i32;
+}
+
+/// Sets the backlog of a listening socket by calling `listen` on it once
+/// more, which Linux allows (std's `TcpListener::bind` asks for 128). The
+/// kernel silently caps it at `net.core.somaxconn`.
+#[cfg(unix)]
+pub fn set_backlog(listener: &std::net::TcpListener, backlog: i32) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain libc call on a descriptor the listener owns for the whole call.
+    if unsafe { listen(listener.as_raw_fd(), backlog) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// Leaves the backlog alone where there is no `listen` to call.
+#[cfg(not(unix))]
+pub fn set_backlog(_listener: &std::net::TcpListener, _backlog: i32) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }

@@ -524,6 +524,192 @@ fn vanished_clients_are_removed_and_announced_within_the_ping_timeout() {
     drop(ghost);
 }
 
+/// A network namespace and a veth pair of the test's own, with a /30 of
+/// 10.213.0.0/16 on them that exists nowhere else; both go on drop,
+/// whatever happened. Root only (`make test` runs it as root).
+struct Netns {
+    name: String,
+    host_if: String,
+    ns_if: String,
+    host_ip: String,
+    ns_ip: String,
+}
+
+impl Netns {
+    fn create() -> Netns {
+        let id = std::process::id() % 16384;
+        let (net, host) = (format!("10.213.{}", id / 64), (id % 64) * 4);
+        let ns = Netns {
+            name: format!("lanchat-t{id}"),
+            host_if: format!("lct{id}h"),
+            ns_if: format!("lct{id}n"),
+            host_ip: format!("{net}.{}", host + 1),
+            ns_ip: format!("{net}.{}", host + 2),
+        };
+        // Made before the first command, so a half-made set-up is removed too.
+        let (name, host_if, ns_if) = (ns.name.as_str(), ns.host_if.as_str(), ns.ns_if.as_str());
+        let (host_cidr, ns_cidr) = (format!("{}/30", ns.host_ip), format!("{}/30", ns.ns_ip));
+        ip(&["netns", "add", name]);
+        ip(&["link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", name]);
+        ip(&["addr", "add", &host_cidr, "dev", host_if]);
+        ip(&["link", "set", host_if, "up"]);
+        ns.exec(&["addr", "add", &ns_cidr, "dev", ns_if]);
+        ns.exec(&["link", "set", ns_if, "up"]);
+        ns
+    }
+
+    /// `ip ARGS` inside the namespace.
+    fn exec(&self, args: &[&str]) {
+        ip(&[&["netns", "exec", &self.name, "ip"][..], args].concat());
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Deleting one end of a veth pair deletes both.
+        let quiet = |args: &[&str]| {
+            let _ = std::process::Command::new("ip").args(args).stderr(std::process::Stdio::null()).status();
+        };
+        quiet(&["link", "del", &self.host_if]);
+        quiet(&["netns", "del", &self.name]);
+    }
+}
+
+/// Runs `ip ARGS`; panics with what it said if it fails.
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ip (Debian package iproute2; `make test` installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "ip {} failed (this test needs root to create a network namespace): {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+}
+
+/// A process that is killed and reaped on drop.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A real half-open peer: a client in a network namespace of the test's
+/// own registers, joins and answers PINGs; then its link goes down and the
+/// client process dies, so its FIN never leaves the namespace. The server
+/// must notice by the ping timeout alone. (The loopback test above stands
+/// in for this without root: a socket kept open but never read.)
+#[test]
+#[ignore = "needs root: creates a network namespace; `make test` runs it"]
+fn a_peer_that_vanishes_without_fin_or_rst_is_removed_within_the_ping_timeout() {
+    let ns = Netns::create();
+    let s = Server::start(&["--bind", &ns.host_ip, "--ping-timeout", "4"]);
+    let addr = format!("{}:{}", ns.host_ip, s.port);
+    let mut a = joined(&addr, "alice", "#ns");
+    // From inside the namespace: register, join, answer every PING and say so.
+    let script = format!(
+        r#"exec 3<>/dev/tcp/{}/{}
+printf 'NICK ghost\r\nUSER ghost 0 * :g\r\nJOIN #ns\r\n' >&3
+while IFS= read -r line <&3; do
+  case "$line" in PING*) printf 'PONG %s\n' "${{line#PING }}" >&3; echo answered;; esac
+done"#,
+        ns.host_ip, s.port
+    );
+    let ghost = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns.name, "bash", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot run ip netns exec");
+    let mut ghost = Killed(ghost);
+    let mut said = BufReader::new(ghost.0.stdout.take().unwrap()).lines();
+    a.expect_has(&format!(":ghost!ghost@{} JOIN #ns", ns.ns_ip));
+    // Alive and answering: the server's PING (at half the timeout) got its PONG.
+    assert_eq!(said.next().and_then(Result::ok).as_deref(), Some("answered"), "the ghost never answered a PING");
+    // The link goes down, then the process dies: no FIN, no RST reaches the server.
+    ns.exec(&["link", "set", &ns.ns_if, "down"]);
+    let gone = Instant::now();
+    drop(ghost);
+    for i in 0..5 {
+        a.send(&format!("PRIVMSG #ns :anyone there {i}"));
+    }
+    let quit = a.expect_has(&format!("ghost!ghost@{} QUIT", ns.ns_ip));
+    let took = gone.elapsed();
+    // By the ping timeout, not TCP's own (minutes of retransmits).
+    assert!(quit.ends_with("QUIT :Ping timeout: 4 seconds"), "{quit}");
+    a.send("NAMES #ns");
+    let names = a.expect_has(" 353 ");
+    assert!(!names.contains("ghost"), "{names}");
+    eprintln!("the vanished peer was removed {took:?} after its link went down");
+}
+
+/// Slowloris: bytes that trickle in, a line that never ends. Before
+/// registering, they must not stretch the registration deadline; after,
+/// they are not an answer to PING, so the ping timeout still applies. (A
+/// silent client and one that never reads are in tests/server.rs:
+/// `registration_and_ping_timeouts_close_dead_connections`,
+/// `slow_reader_is_disconnected_and_others_keep_receiving`.)
+#[test]
+fn trickled_bytes_extend_neither_the_registration_nor_the_ping_deadline() {
+    let s = Server::start(&["--register-timeout", "2", "--ping-timeout", "4"]);
+    let addr = s.addr();
+    let mut a = joined(&addr, "alice", "#slow");
+    let mut b = joined(&addr, "bob", "#slow");
+    let early = TcpStream::connect(&addr).unwrap();
+    let early_peer = early.local_addr().unwrap();
+    let late = TcpStream::connect(&addr).unwrap();
+    (&late).write_all(b"NICK late\r\nUSER late 0 * :l\r\nJOIN #slow\r\n").unwrap();
+    b.expect_has(":late!late@127.0.0.1 JOIN #slow");
+    let since = Instant::now();
+    // A byte a second to each (a tenth of the deadlines), until the server
+    // has closed both or the test gives up; a tick per round.
+    let (tick, ticks) = std::sync::mpsc::channel::<usize>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut socks = [Some(early), Some(late)];
+            let text: &[u8] = b"NICK slowpoke-who-never-ends-the-line";
+            for i in 0.. {
+                for sock in &mut socks {
+                    if sock.as_mut().is_some_and(|s| s.write_all(&text[i % text.len()..][..1]).is_err()) {
+                        *sock = None;
+                    }
+                }
+                if socks.iter().all(Option::is_none) || stop.load(Ordering::Relaxed) || tick.send(i).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    // Meanwhile the others chat, a line per tick, until the late one is gone.
+    let mut quit = None;
+    while quit.is_none() && since.elapsed() < DEADLINE {
+        let Ok(i) = ticks.recv_timeout(DEADLINE) else { break };
+        a.send(&format!("PRIVMSG #slow :tick {i}"));
+        let l = b.expect(|l| l.ends_with(&format!(":tick {i}")) || l.contains(" QUIT "));
+        if l.contains(" QUIT ") {
+            quit = Some(l);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let took = since.elapsed();
+    let quit = quit.expect("a client trickling bytes after registering was never timed out");
+    // Cut off by the ping timeout itself, however long the trickle went on.
+    assert_eq!(quit, ":late!late@127.0.0.1 QUIT :Ping timeout: 4 seconds");
+    eprintln!("the trickling client was cut off {took:?} after it registered");
+    // The early one was cut off at its registration deadline, trickle or not.
+    s.expect_log(&format!("{early_peer}: disconnected (*): Registration timeout"));
+    trickler.join().unwrap();
+    a.send("PRIVMSG #slow :still here");
+    b.expect_has(":still here");
+}
+
 #[test]
 fn connection_burst_and_idle_connections_leak_no_descriptors() {
     let s = Server::start(&["--register-timeout", "1", "--max-per-ip", "5000"]);

