@@ -102,21 +102,12 @@ pub fn parse_reply(datagram: &[u8], nonce: u64, from: SocketAddr) -> Option<Foun
             Some(("version", v)) => version = Some(v.to_string()),
             Some(("users", v)) => users = v.parse().ok(),
             Some(("tls", v)) => tls_port = v.parse::<u16>().ok().filter(|p| *p != 0),
-            Some(("sha256", v)) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                sha256 = Some(colon_hex(v));
-            }
+            Some(("sha256", v)) => sha256 = crate::client::trust::normalize(v),
             _ => {}
         }
     }
     let tls = tls_port.zip(sha256);
     Some(Found { addr: SocketAddr::new(from.ip(), port?), name: name?, version: version?, users: users?, tls })
-}
-
-/// `abcd...` as `AB:CD:...`.
-fn colon_hex(hex: &str) -> String {
-    let pairs: Vec<String> =
-        hex.as_bytes().chunks(2).map(|p| String::from_utf8_lossy(p).to_ascii_uppercase()).collect();
-    pairs.join(":")
 }
 
 /// Asks every target (`HOST:PORT`, a broadcast address on a LAN) and
