@@ -39,3 +39,8 @@ fn canvas_seeds() {
 fn journal_seeds() {
     replay("journal", checks::journal);
 }
+
+#[test]
+fn commands_seeds() {
+    replay("commands", checks::commands);
+}

@@ -7,6 +7,10 @@
 use lanchat::canvas::Stroke;
 use lanchat::line::{self, MAX_PARAMS, Message};
 use lanchat::server::history::{self, Journal};
+use lanchat::server::commands::{self, Conn, Cx, Flow};
+use lanchat::server::outbox::Outbox;
+use lanchat::server::runtime::Runtime;
+use lanchat::server::state::Shared;
 
 /// The line parser: never panics; what it parses formats back to the same message.
 pub fn line(data: &[u8]) {
@@ -152,4 +156,57 @@ fn scratch_dir() -> std::path::PathBuf {
         };
     }
     DIR.with(|d| d.clone())
+}
+
+/// The command layer, which every transport (plain TCP, TLS) feeds once the
+/// bytes are lines: arbitrary lines from three clients at once, in any
+/// state of registration, never panic and leave the server's state
+/// consistent (every index in step) after each one. A line's first byte
+/// picks the client that sends it.
+pub fn commands(data: &[u8]) {
+    let config = lanchat::server::Config {
+        data_dir: scratch_dir(),
+        flood_rate: 0.0,
+        max_channels: 5,
+        ..lanchat::server::Config::default()
+    };
+    let history = Journal::open(&config.data_dir, 5, 1 << 20).expect("open");
+    let shared = Shared::new(config, None, None, history, Runtime::default());
+    let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    let connect = |id: u64| {
+        let out = Outbox::detached(1 << 16);
+        shared.lock().connect(id, ip, out.clone(), &shared.config).expect("connect");
+        Conn::new(id, out, std::net::SocketAddr::new(ip, 1000 + id as u16), &shared)
+    };
+    let mut conns: Vec<Conn> = (1..=3).map(connect).collect();
+    let mut next_id = 4;
+    for line in data.split(|&b| b == b'\n' || b == b'\r') {
+        let Some((&who, line)) = line.split_first() else { continue };
+        if line.is_empty() {
+            continue;
+        }
+        let slot = usize::from(who) % conns.len();
+        let mut st = shared.lock();
+        let mut cx = Cx { st: &mut st, conn: &mut conns[slot], shared: &shared };
+        let flow = commands::dispatch(&mut cx, line);
+        commands::flush_burst(&mut cx);
+        if let Flow::Quit(reason) = flow {
+            let id = conns[slot].id;
+            st.disconnect(id, &reason);
+            drop(st);
+            conns[slot] = connect(next_id);
+            next_id += 1;
+            st = shared.lock();
+        }
+        if let Err(e) = st.check_invariants() {
+            panic!("after {:?}: {e}", String::from_utf8_lossy(line));
+        }
+    }
+    let mut st = shared.lock();
+    for c in &conns {
+        st.disconnect(c.id, "end");
+    }
+    st.check_invariants().expect("after everyone left");
+    assert_eq!(st.client_count(), 0);
+    assert_eq!(st.channel_count(), 0);
 }

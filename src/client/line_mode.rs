@@ -32,6 +32,17 @@ enum Feed {
         seen: String,
     },
     Stopped,
+    /// The client thread has ended: nothing more can come from it.
+    Gone,
+}
+
+/// Held by the client thread's callback, so its drop says the thread ended.
+struct Events(mpsc::Sender<Feed>);
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self.0.send(Feed::Gone);
+    }
 }
 
 /// Runs until `/quit` or the end of stdin, and the connection's end.
@@ -39,7 +50,7 @@ pub fn run(settings: Settings) -> ExitCode {
     let current = Arc::new(Mutex::new(settings.channel.clone()));
     let shown = current.clone();
     let (tx, feed) = mpsc::channel::<Feed>();
-    let events = tx.clone();
+    let events = Events(tx.clone());
     let handle = spawn(move |ev| {
         if let Some(line) = render(&ev, &shown.lock().unwrap_or_else(|e| e.into_inner())) {
             let mut out = std::io::stdout().lock();
@@ -47,10 +58,10 @@ pub fn run(settings: Settings) -> ExitCode {
             let _ = out.flush();
         }
         match ev {
-            Event::NotSent { target, text, .. } => drop(events.send(Feed::NotSent { target, text })),
+            Event::NotSent { target, text, .. } => drop(events.0.send(Feed::NotSent { target, text })),
             Event::Pinned { server, fingerprint } => remember_pin(&server, &fingerprint),
-            Event::CertChanged { server, seen, .. } => drop(events.send(Feed::Refused { server, seen })),
-            Event::State(ConnState::Disconnected) => drop(events.send(Feed::Stopped)),
+            Event::CertChanged { server, seen, .. } => drop(events.0.send(Feed::Refused { server, seen })),
+            Event::State(ConnState::Disconnected) => drop(events.0.send(Feed::Stopped)),
             _ => {}
         }
     });
@@ -79,7 +90,15 @@ pub fn run(settings: Settings) -> ExitCode {
             Feed::Eof => {}
             Feed::NotSent { target, text } => undelivered.push((target, text)),
             Feed::Refused { server, seen } => refused = Some((server, seen)),
+            // After a quit the client thread ends by itself (Gone): a line
+            // typed just as the connection stopped is reported (NotSent)
+            // after this Stopped, and must still count.
+            Feed::Stopped if quitting => {}
             Feed::Stopped => {
+                gave_up = true;
+                break;
+            }
+            Feed::Gone => {
                 gave_up = !quitting;
                 break;
             }
@@ -96,8 +115,10 @@ pub fn run(settings: Settings) -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    if gave_up {
-        eprintln!("lanchat: the connection stopped");
+    if gave_up || refused.is_some() {
+        if refused.is_none() {
+            eprintln!("lanchat: the connection stopped");
+        }
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
