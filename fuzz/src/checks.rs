@@ -6,8 +6,8 @@
 
 use lanchat::canvas::Stroke;
 use lanchat::line::{self, MAX_PARAMS, Message};
-use lanchat::server::history::{self, Journal};
 use lanchat::server::commands::{self, Conn, Cx, Flow};
+use lanchat::server::history::{self, Journal};
 use lanchat::server::outbox::Outbox;
 use lanchat::server::runtime::Runtime;
 use lanchat::server::state::Shared;
