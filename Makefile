@@ -41,6 +41,7 @@ run: server
 check: deps-rust deps-gui
 	$(CARGO) fmt --check
 	$(CARGO) clippy $(SERVER_FLAGS) --all-targets -- -D warnings
+	$(CARGO) clippy $(SERVER_FLAGS) --features tls --all-targets -- -D warnings
 	$(GUI_PATH) $(CARGO) clippy --all-targets -- -D warnings
 
 # Another IRC server for the client to join: installed from Debian, but only
