@@ -24,7 +24,6 @@ use std::net::SocketAddr;
 
 use log::debug;
 
-use super::names::fold;
 use super::outbox::Outbox;
 use super::state::{ClientId, Shared, State};
 use crate::line::{MAX_LINE, MAX_TAGS, Message, ParseError, write_line};
@@ -206,8 +205,11 @@ pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
     };
     debug!("{}: {}", cx.conn.peer, text);
     let spec = COMMANDS.iter().find(|s| s.name.eq_ignore_ascii_case(msg.command));
-    if !spec.is_some_and(|s| s.name == "PRIVMSG" || s.name == "NOTICE" || s.name == "TAGMSG")
-        || fold(msg.param(0)) != cx.conn.burst.key()
+    let held = cx.conn.burst.key();
+    if !held.is_empty()
+        && (!spec.is_some_and(|s| s.name == "PRIVMSG" || s.name == "NOTICE" || s.name == "TAGMSG")
+            // (the key is casefolded: ASCII, as `fold` does, without a copy per message)
+            || !msg.param(0).eq_ignore_ascii_case(held))
     {
         // Anything but another message to the same channel: the held burst
         // goes out first, so everyone sees this client's lines in order.
