@@ -217,14 +217,10 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
 /// The pin for `server`: `--accept-fingerprint`'s, which is remembered
 /// (replacing the old one), or the one in the client config.
 fn accept_or_pinned(server: &str, accept: Option<String>) -> Result<Option<String>, String> {
-    let path = client::config::path();
     let Some(fp) = accept else {
-        return Ok(path.and_then(|p| client::config::Config::load(&p).pin(server)));
+        return Ok(client::config::path().and_then(|p| client::config::Config::load(&p).pin(server)));
     };
-    if let Some(p) = &path {
-        client::config::Config::update(p, |c| drop(c.pins.insert(server.to_string(), fp.clone())))
-            .map_err(|e| format!("cannot save {}: {e}", p.display()))?;
-    }
+    client::config::Config::remember_pin(server, &fp)?;
     eprintln!("lanchat: {}", client::trust::pinned_text(server, &fp));
     Ok(Some(fp))
 }

@@ -79,6 +79,14 @@ impl Config {
         c.save(path)
     }
 
+    /// Pins `fingerprint` for `server` in the config file at [`path`], replacing
+    /// any pin it had; a failure is said for the user.
+    pub fn remember_pin(server: &str, fingerprint: &str) -> Result<(), String> {
+        let Some(path) = path() else { return Ok(()) };
+        Config::update(&path, |c| drop(c.pins.insert(server.to_string(), fingerprint.to_string())))
+            .map_err(|e| format!("cannot save {}: {e}", path.display()))
+    }
+
     /// Reads the file; a missing or unreadable one gives the empty config.
     pub fn load(path: &Path) -> Config {
         std::fs::read_to_string(path).map(|t| Config::parse(&t)).unwrap_or_default()

@@ -59,7 +59,11 @@ pub fn run(settings: Settings) -> ExitCode {
         }
         match ev {
             Event::NotSent { target, text, .. } => drop(events.0.send(Feed::NotSent { target, text })),
-            Event::Pinned { server, fingerprint } => remember_pin(&server, &fingerprint),
+            Event::Pinned { server, fingerprint } => {
+                if let Err(e) = Config::remember_pin(&server, &fingerprint) {
+                    eprintln!("lanchat: {e}");
+                }
+            }
             Event::CertChanged { server, seen, .. } => drop(events.0.send(Feed::Refused { server, seen })),
             Event::State(ConnState::Disconnected) => drop(events.0.send(Feed::Stopped)),
             _ => {}
@@ -160,14 +164,6 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
 }
 
 /// Remembers a certificate pinned on first use in the client config.
-fn remember_pin(server: &str, fingerprint: &str) {
-    let Some(path) = config::path() else { return };
-    let pin = |c: &mut Config| drop(c.pins.insert(server.to_string(), fingerprint.to_string()));
-    if let Err(e) = Config::update(&path, pin) {
-        eprintln!("lanchat: cannot save {}: {e}", path.display());
-    }
-}
-
 /// The printed form of an event, if it has one.
 fn render(ev: &Event, current: &str) -> Option<String> {
     Some(match ev {
