@@ -9,7 +9,7 @@ use crate::line::{MAX_CLIENT_TAGS, MAX_LINE, Message};
 use crate::numeric::Numeric;
 use crate::numeric::*;
 use crate::server::names::fold;
-use crate::server::state::{Caps, Variants};
+use crate::server::state::{Caps, Channel, ClientId, Flag, Variants};
 
 /// Consecutive PRIVMSG, NOTICE and TAGMSG of one client to one channel,
 /// read in one go, reach each member in one push instead of one per message.
@@ -158,12 +158,11 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
         r.error(cx, ERR_NOSUCHCHANNEL, &[target, "No such channel"]);
         return;
     };
-    if ch.no_external && ch.member(cx.conn.id).is_none() {
+    if ch.has(Flag::NoExternal) && ch.member(cx.conn.id).is_none() {
         r.error(cx, ERR_CANNOTSENDTOCHAN, &[&ch.name, "Cannot send to channel"]);
         return;
     }
     let chname = ch.name.clone();
-    r.base.push_str(&chname);
     let canvas_change = match r.tagmsg.then(|| canvas_tag(msg)).transpose() {
         Ok(change) => change.flatten(),
         Err(e) => {
@@ -171,6 +170,14 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
             return;
         }
     };
+    if let Some(why) = muted(ch, cx.conn.id, &r.base[1..r.base.len() - r.cmd.len() - 2], canvas_change.is_some()) {
+        // Other TAGMSGs (typing and the like) are dropped without a word.
+        if !r.tagmsg || canvas_change.is_some() {
+            r.error(cx, ERR_CANNOTSENDTOCHAN, &[&chname, why]);
+        }
+        return;
+    }
+    r.base.push_str(&chname);
     if !r.add_text(cx) {
         return;
     }
@@ -218,6 +225,28 @@ fn to_nick(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str) {
         && let Some(away) = &tc.away
     {
         cx.num(RPL_AWAY, &[&tc.nick, away]);
+    }
+}
+
+/// Why `id` (`nick!user@host`) may not speak, or with `drawing` draw on
+/// the canvas, in `ch`, if it may not: voiced members and operators always
+/// may; `+m` silences the rest, `+d` keeps the rest from drawing, and a ban
+/// (without an exception) silences who it matches.
+fn muted(ch: &Channel, id: ClientId, prefix: &str, drawing: bool) -> Option<&'static str> {
+    if ch.voiced(id) {
+        None
+    } else if ch.has(Flag::Moderated) {
+        Some(if drawing {
+            "Cannot draw in channel (+m): only voiced users and operators may"
+        } else {
+            "Cannot send to channel (+m)"
+        })
+    } else if drawing && ch.has(Flag::DrawLock) {
+        Some("Cannot draw in channel (+d): only voiced users and operators may")
+    } else if ch.banned(prefix) {
+        Some("Cannot send to channel (+b)")
+    } else {
+        None
     }
 }
 

@@ -11,12 +11,16 @@
 //!
 //! Handlers live in files by what they touch: [`register`] (CAP, PASS,
 //! NICK, USER and the welcome), [`channels`] (JOIN, PART, TOPIC, NAMES,
-//! LIST, MODE), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
+//! LIST), [`modes`] (MODE), [`moderation`] (KICK, INVITE), [`opers`] (OPER,
+//! KILL, WALLOPS), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
 //! [`queries`] (PING, MOTD, LUSERS, VERSION, TIME, USERHOST, ISON, AWAY,
-//! WHO, WHOIS).
+//! WHO, WHOIS, WHOWAS).
 
 mod channels;
 mod messages;
+mod moderation;
+mod modes;
+mod opers;
 mod queries;
 mod register;
 
@@ -155,12 +159,18 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "TOPIC", run: channels::topic, min_params: 1, before_registration: Before::No },
     Spec { name: "NAMES", run: channels::names, min_params: 0, before_registration: Before::No },
     Spec { name: "LIST", run: channels::list, min_params: 0, before_registration: Before::No },
-    Spec { name: "MODE", run: channels::mode, min_params: 1, before_registration: Before::No },
+    Spec { name: "MODE", run: modes::mode, min_params: 1, before_registration: Before::No },
+    Spec { name: "KICK", run: moderation::kick, min_params: 2, before_registration: Before::No },
+    Spec { name: "INVITE", run: moderation::invite, min_params: 2, before_registration: Before::No },
+    Spec { name: "OPER", run: opers::oper, min_params: 2, before_registration: Before::No },
+    Spec { name: "KILL", run: opers::kill, min_params: 1, before_registration: Before::No },
+    Spec { name: "WALLOPS", run: opers::wallops, min_params: 1, before_registration: Before::No },
     Spec { name: "PRIVMSG", run: messages::privmsg, min_params: 0, before_registration: Before::No },
     Spec { name: "NOTICE", run: messages::notice, min_params: 0, before_registration: Before::No },
     Spec { name: "TAGMSG", run: messages::tagmsg, min_params: 0, before_registration: Before::No },
     Spec { name: "WHO", run: queries::who, min_params: 0, before_registration: Before::No },
     Spec { name: "WHOIS", run: queries::whois, min_params: 0, before_registration: Before::No },
+    Spec { name: "WHOWAS", run: queries::whowas, min_params: 0, before_registration: Before::No },
     Spec { name: "AWAY", run: queries::away, min_params: 0, before_registration: Before::No },
     Spec { name: "USERHOST", run: queries::userhost, min_params: 1, before_registration: Before::No },
     Spec { name: "ISON", run: queries::ison, min_params: 1, before_registration: Before::No },
