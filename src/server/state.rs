@@ -450,7 +450,13 @@ impl State {
     fn remember(&mut self, id: ClientId) {
         let Some(c) = self.clients.get(&id).filter(|c| c.registered) else { return };
         let time = crate::clock::unix_ms(SystemTime::now()) / 1000;
-        let gone = Gone { nick: c.nick.clone(), user: c.user.clone(), host: c.host.clone(), realname: c.realname.clone(), time };
+        let gone = Gone {
+            nick: c.nick.clone(),
+            user: c.user.clone(),
+            host: c.host.clone(),
+            realname: c.realname.clone(),
+            time,
+        };
         if self.whowas.len() >= WHOWAS_MAX {
             self.whowas.pop_front();
         }
@@ -979,15 +985,7 @@ impl Shared {
         rt: Runtime,
     ) -> Shared {
         let state = Mutex::new(State::new(history, &config.name));
-        Shared {
-            config,
-            motd,
-            tls,
-            started: SystemTime::now(),
-            rt,
-            state,
-            next_id: AtomicU64::new(1),
-        }
+        Shared { config, motd, tls, started: SystemTime::now(), rt, state, next_id: AtomicU64::new(1) }
     }
 
     /// Takes the lock; see the module doc for who may. A panic elsewhere

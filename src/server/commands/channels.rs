@@ -7,11 +7,11 @@ use std::time::SystemTime;
 use super::{Cx, Flow};
 use crate::clock;
 use crate::line::Message;
+use crate::numeric::Numeric;
 use crate::numeric::*;
 use crate::server::names::{TOPICLEN, fold, valid_channel};
 use crate::server::outbox::Line;
 use crate::server::state::{Caps, Channel, Flag, JoinError, Member, Topic, Variants};
-use crate::numeric::Numeric;
 
 /// What a JOIN replays after the lock is released: history, then the canvas.
 pub struct Replay {
@@ -262,8 +262,11 @@ pub fn topic(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     let prefix = cx.prefix();
     let text: String = msg.param(1).chars().take(TOPICLEN).collect();
     let now = SystemTime::now();
-    let topic =
-        (!text.is_empty()).then(|| Topic { text: text.clone(), setter: prefix.clone(), time: clock::unix_ms(now) / 1000 });
+    let topic = (!text.is_empty()).then(|| Topic {
+        text: text.clone(),
+        setter: prefix.clone(),
+        time: clock::unix_ms(now) / 1000,
+    });
     cx.st.set_topic(&key, topic);
     let line = format!(":{prefix} TOPIC {chname} :{text}");
     cx.st.fanout_channel(&key, None, &mut Variants::new(&line, "", now));

@@ -80,12 +80,8 @@ pub fn invite(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         cx.num(ERR_USERONCHANNEL, &[&tnick, &chname, "is already on channel"]);
         return Flow::Continue;
     }
-    let notify: Vec<_> = ch
-        .members
-        .iter()
-        .filter(|m| m.id != cx.conn.id && m.caps.has(Caps::INVITE_NOTIFY))
-        .map(|m| m.id)
-        .collect();
+    let notify: Vec<_> =
+        ch.members.iter().filter(|m| m.id != cx.conn.id && m.caps.has(Caps::INVITE_NOTIFY)).map(|m| m.id).collect();
     cx.st.invite(&key, tid);
     cx.num_plain(RPL_INVITING, &[&tnick, &chname]);
     let line = format!(":{} INVITE {tnick} {chname}", cx.prefix());

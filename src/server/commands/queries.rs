@@ -3,11 +3,11 @@
 
 use std::time::SystemTime;
 
+use super::channels;
 use super::{Cx, Flow, VERSION};
 use crate::clock;
 use crate::line::Message;
 use crate::numeric::*;
-use super::channels;
 use crate::server::names::{AWAYLEN, fold, mask_match};
 use crate::server::state::{Caps, Client, Flag, Member};
 
