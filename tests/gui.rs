@@ -554,3 +554,74 @@ fn tls_shows_the_lock_and_the_fingerprint_and_plain_says_so() {
     assert!(p.info().contains(&"Security: 🔒 TLS, SHA-256:"));
     assert_eq!(pinned(&dgui, &tls_addr), Some(fp));
 }
+
+/// Right-clicks the `row`th user (from 0) of the list and picks the
+/// `item`th entry (from 1) of the menu that opens, by keyboard.
+fn user_menu(gui: &Gui<'_>, row: i32, item: usize, screenshot: Option<&str>) {
+    let p = gui.wait("the user list", |p| !p.get("users_area").is_empty());
+    let (ux, uy, _, _) = p.area("users_area");
+    let pid = gui.child.id().to_string();
+    let windows = || {
+        let out = Command::new("xdotool")
+            .args(["search", "--all", "--onlyvisible", "--pid", &pid, "--name", ""])
+            .env("DISPLAY", &gui.x.display)
+            .output()
+            .expect("xdotool");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let before = windows();
+    gui.mouse((ux + 30, uy + 10 + row * 18));
+    gui.x.xdotool(&["click", "3"]);
+    wait_for("the user menu to open", || (windows() > before).then_some(()));
+    if let Some(name) = screenshot {
+        gui.x.screenshot(&Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(name));
+    }
+    for _ in 0..item {
+        gui.x.xdotool(&["key", "Down"]);
+    }
+    gui.x.xdotool(&["key", "Return"]);
+}
+
+#[test]
+fn an_operator_moderates_from_the_user_list() {
+    let x = Xvfb::start();
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    // alice made #lobby, so she runs it.
+    let alice = Gui::start(&x, &addr, "alice", (0, 0));
+    alice.wait("alice connected", connected);
+    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    alice.wait("bob in alice's list, alice an operator", |p| p.users() == ["@alice", "bob"]);
+    bob.wait("bob connected", connected);
+
+    // Voice: the first entry of the menu on bob.
+    user_menu(&alice, 1, 1, None);
+    alice.wait("bob voiced in alice's list", |p| p.users() == ["@alice", "+bob"]);
+    bob.wait("bob told he got voice", |p| {
+        p.log_has("#lobby", "alice gave voice to bob") && p.users().contains(&"+bob")
+    });
+
+    // Mute the channel (the fifth entry now): bob, voiced, still speaks.
+    user_menu(&alice, 1, 5, Some("gui-screenshot-usermenu.png"));
+    bob.wait("the channel muted", |p| p.log_has("#lobby", "alice made the channel moderated"));
+    bob.say("I still have a voice");
+    alice.wait("bob's line under +m", |p| p.log_has("#lobby", "<bob> I still have a voice"));
+
+    // Make him an operator (second), then kick him (third on an operator).
+    user_menu(&alice, 1, 2, None);
+    alice.wait("bob an operator", |p| p.users() == ["@alice", "@+bob"]);
+    user_menu(&alice, 1, 3, None);
+    alice.wait("bob kicked", |p| p.users() == ["@alice"] && p.log_has("#lobby", "alice kicked bob from #lobby"));
+    let p = bob.wait("bob told he was kicked", |p| p.log_has("#lobby", "alice kicked you from #lobby"));
+    assert!(p.users().is_empty(), "{:?}", p.users());
+
+    // bob, back but no operator, gets no actions (the menu says why), and
+    // is told why he cannot speak in the muted channel.
+    bob.say("/join #lobby");
+    alice.wait("bob back", |p| p.users() == ["@alice", "bob"]);
+    user_menu(&bob, 0, 1, None);
+    bob.say("still here");
+    bob.wait("bob told he cannot speak", |p| p.log_has("#lobby", "Cannot send to channel (+m)"));
+    let p = alice.wait("nothing changed", |p| p.users() == ["@alice", "bob"]);
+    assert!(!p.log_has("#lobby", "still here"));
+}

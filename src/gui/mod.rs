@@ -19,6 +19,7 @@ pub mod canvas;
 pub mod chatlog;
 mod connect;
 mod probe;
+mod usermenu;
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -67,6 +68,8 @@ enum Msg {
     UserClicked {
         double: bool,
     },
+    /// A right click on the user list.
+    UserMenu,
     TabChanged,
     ServerDialog,
     /// A click on the connect dialog's list of servers.
@@ -102,6 +105,7 @@ pub struct App {
     convs: Vec<Conv>,
     tabs: Tabs,
     browser: HoldBrowser,
+    user_menu: usermenu::UserMenu,
     info: Frame,
     input: Input,
     emoji_btn: MenuButton,
@@ -465,6 +469,14 @@ impl App {
                     }
                 }
             }
+            Msg::UserMenu => {
+                if let Some(entry) = self.browser.selected_text() {
+                    let (channel, v) = (&self.view.settings.channel, &self.view);
+                    for line in self.user_menu.popup(channel, &v.users, &v.nick, &entry) {
+                        self.handle.send(Command::Raw(line));
+                    }
+                }
+            }
             Msg::TabChanged => self.on_tab_changed(),
             Msg::ServerDialog => {
                 let current = self.view.settings.server.clone();
@@ -677,9 +689,13 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     users_col.fixed(&users_label, 16);
     let mut browser = HoldBrowser::default();
     browser.set_format_char('\u{1}');
+    browser.set_tooltip("Double-click to talk privately; right-click for an operator's actions");
     // Also call back when a click does not change the selection (the second of a double-click).
     browser.set_trigger(CallbackTrigger::Changed | CallbackTrigger::NotChanged);
-    browser.set_callback(move |_| tx.send(Msg::UserClicked { double: app::event_clicks() }));
+    browser.set_callback(move |_| match app::event_mouse_button() {
+        app::MouseButton::Right => tx.send(Msg::UserMenu),
+        _ => tx.send(Msg::UserClicked { double: app::event_clicks() }),
+    });
     users_col.end();
     upper.end();
 
@@ -720,6 +736,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     win.resizable(&root);
     win.size_range(800, 480, 0, 0);
     win.end();
+    let user_menu = usermenu::UserMenu::new(&mut win);
     win.set_callback(|_| {
         // Escape must not close the chat; the window manager's close button does.
         if app::event() == FlEvent::Close {
@@ -750,6 +767,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         convs: Vec::new(),
         tabs,
         browser,
+        user_menu,
         info,
         input,
         emoji_btn: emoji,
