@@ -363,6 +363,11 @@ impl App {
             Typed::Connect => self.connect(),
             Typed::Disconnect => self.handle.send(Command::Disconnect),
             Typed::Clear => self.clear_canvas(),
+            Typed::Op(op) => {
+                let target = self.current_target();
+                let channel = if target.starts_with(['#', '&']) { target } else { self.view.settings.channel.clone() };
+                self.handle.send(Command::Raw(op.line(&channel)));
+            }
             Typed::Unknown(name) => {
                 let i = self.active();
                 self.system(i, now, &slash::unknown(name));
