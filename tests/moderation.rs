@@ -379,7 +379,7 @@ fn server_operators_oper_kill_wallops_and_override() {
     let mut w = joined(&s.addr(), "witness", "#k");
     t.send("KILL bob :spam");
     let lines = b.expect_closed();
-    assert!(lines.iter().any(|l| l.contains(" KILL bob :Killed (teach (spam))")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(" KILL bob :teach (spam)")), "{lines:?}");
     assert!(w.expect_has(" QUIT ").ends_with("QUIT :Killed (teach (spam))"));
     t.send("KILL ghost");
     t.expect_has(" 401 teach ghost ");

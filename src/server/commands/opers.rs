@@ -53,12 +53,14 @@ pub fn kill(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         return Flow::Continue;
     };
     let me = cx.st.nick(cx.conn.id).to_string();
-    let reason = format!("Killed ({me} ({}))", if msg.param(1).is_empty() { "no reason" } else { msg.param(1) });
+    // `path (reason)` in the KILL, as clients parse it; `Killed (...)` in the QUIT.
+    let why = format!("{me} ({})", if msg.param(1).is_empty() { "no reason" } else { msg.param(1) });
+    let reason = format!("Killed ({why})");
     info!("{}: {me} killed {target}: {reason}", cx.conn.peer);
     if tid == cx.conn.id {
         return Flow::Quit(reason);
     }
-    let line = format!(":{} KILL {} :{reason}", cx.prefix(), cx.st.nick(tid));
+    let line = format!(":{} KILL {} :{why}", cx.prefix(), cx.st.nick(tid));
     cx.st.fanout([tid], &mut Variants::new(&line, "", std::time::SystemTime::now()));
     cx.st.disconnect(tid, &reason);
     Flow::Continue
