@@ -162,6 +162,34 @@ fn garbage_a_plain_line_or_a_stalled_handshake_on_the_tls_port_harm_nobody() {
 }
 
 #[test]
+fn handshakes_in_progress_count_against_the_per_address_limit() {
+    let s = Server::start(&["--tls-port", "0", "--max-per-ip", "2", "--register-timeout", "30"]);
+    let (port, _) = tls_of(&s);
+    let addr = format!("127.0.0.1:{port}");
+    // Three handshakes that never start: the address's limit is two, so
+    // exactly one of them is closed at once, whatever order they are taken in.
+    let mut stalled: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    for c in &stalled {
+        c.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    }
+    let refused = common::wait_for("one handshake refused", || {
+        stalled.iter_mut().position(|c| matches!(std::io::Read::read(c, &mut [0u8; 64]), Ok(0)))
+    });
+    stalled.remove(refused);
+    // The two still handshaking leave no room for a plain client either.
+    let mut plain = Client::connect(&s.addr());
+    plain.expect_has("ERROR :Closing Link: 127.0.0.1 (Too many connections from your address)");
+    // Once they go, their places are given back.
+    drop(stalled);
+    common::wait_for("a plain client admitted again", || {
+        let mut c = Client::connect(&s.addr());
+        c.send("NICK back");
+        c.send("USER back 0 * :Back");
+        c.expect(|l| l.contains(" 001 back ") || l.starts_with("ERROR")).contains(" 001 ").then_some(())
+    });
+}
+
+#[test]
 fn without_the_plain_port_only_tls_is_served() {
     let dir = temp_dir("tls-only");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
