@@ -303,3 +303,36 @@ fn the_line_client_pins_on_first_use_and_refuses_a_changed_certificate() {
     assert!(ok, "{out}\n{err}");
     carl.expect_has(":tee!tee@127.0.0.1 PRIVMSG #lobby :and again");
 }
+
+#[test]
+fn discovery_pins_a_fingerprint_but_never_replaces_a_pin() {
+    let config_home = temp_dir("tls-discover-config");
+    let s = Server::start(&["--tls-port", "0"]);
+    let (port, fp) = tls_of(&s);
+    let discover = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_lanchat"))
+            .args(["--client", "--discover", "--discover-addr", &s.discovery_addr().unwrap()])
+            .env("XDG_CONFIG_HOME", &config_home)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (out, err) = discover();
+    assert!(out.contains(&format!("TLS port {port}, SHA-256 {fp}")), "{out}");
+    assert!(err.contains(&format!("pinned the certificate of 127.0.0.1:{port}, SHA-256 {fp}")), "{err}");
+    assert_eq!(pin_line(&config_home, port), Some(fp.clone()));
+    // Pinned: the line client trusts it and says nothing new.
+    let (ok, out, err) = tls_cli(port, &config_home, &[], "");
+    assert!(ok && !out.contains("pinned the certificate"), "{out}\n{err}");
+
+    // Another pin stays: a discovery reply never replaces one.
+    let conf = config_home.join("lanchat/client.conf");
+    let other = "AA:".repeat(31) + "AA";
+    let text = std::fs::read_to_string(&conf).unwrap().replace(&fp, &other);
+    std::fs::write(&conf, text).unwrap();
+    let (_, err) = discover();
+    assert!(err.contains(&format!("but SHA-256 {other} is pinned")), "{err}");
+    assert!(err.contains(&format!("--accept-fingerprint {fp}")), "{err}");
+    assert_eq!(pin_line(&config_home, port), Some(other));
+}
