@@ -455,3 +455,20 @@ fn robert_sees_topic(addr: &str) {
     c.expect_has(" 332 carl #w :hello");
     c.expect_has(" 333 carl #w alice!alice@127.0.0.1 ");
 }
+
+#[test]
+fn long_kick_reasons_and_wallops_are_cut_to_fit_a_line() {
+    let s = Server::start(&["--oper", "op:pw"]);
+    let mut a = joined(&s.addr(), "alice", "#long");
+    let mut b = joined(&s.addr(), "bob", "#long");
+    let reason = "é".repeat(200);
+    a.send(&format!("KICK #long bob :{reason}"));
+    let kick = b.expect_has(" KICK ");
+    assert!(kick.len() <= 510, "{} bytes", kick.len());
+    assert!(kick.ends_with(&"é".repeat(127)), "{kick}");
+    a.send("OPER op pw");
+    a.expect_has(" 381 ");
+    a.send("MODE alice +w");
+    a.send(&format!("WALLOPS :{}", "w".repeat(450)));
+    assert!(a.expect_has(" WALLOPS ").len() <= 510);
+}

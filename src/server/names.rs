@@ -7,6 +7,9 @@ pub const NICKLEN: usize = 30;
 pub const CHANNELLEN: usize = 50;
 /// Longest topic.
 pub const TOPICLEN: usize = 390;
+/// Longest KICK reason (with the kicker's prefix, the channel and the
+/// nick, the line stays within 512 bytes).
+pub const KICKLEN: usize = 255;
 /// Longest away message.
 pub const AWAYLEN: usize = 200;
 /// Longest user name.

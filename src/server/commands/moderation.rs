@@ -4,7 +4,7 @@ use super::modes::is_oper;
 use super::{Cx, Flow};
 use crate::line::Message;
 use crate::numeric::*;
-use crate::server::names::{TOPICLEN, fold};
+use crate::server::names::{KICKLEN, fold};
 use crate::server::state::{Caps, Flag, Variants};
 
 /// `KICK #chan nick[,nick...] [:reason]`: by a channel or server operator.
@@ -29,10 +29,13 @@ pub fn kick(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         }
     }
     let prefix = cx.prefix();
-    let reason: String = match msg.param(2) {
+    let mut reason = match msg.param(2) {
         "" => cx.st.nick(cx.conn.id).to_string(),
-        r => r.chars().take(TOPICLEN).collect(),
+        r => r.to_string(),
     };
+    while reason.len() > KICKLEN {
+        reason.pop();
+    }
     for who in msg.param(1).split(',').filter(|n| !n.is_empty()) {
         let Some(tid) = cx.st.find_nick(who) else {
             cx.num(ERR_NOSUCHNICK, &[who, "No such nick/channel"]);

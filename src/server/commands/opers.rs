@@ -71,7 +71,12 @@ pub fn wallops(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     if !privileged(cx) {
         return Flow::Continue;
     }
-    let line = format!(":{} WALLOPS :{}", cx.prefix(), msg.param(0));
+    // Cut so that the line with our prefix in front stays within 512 bytes.
+    let mut text = msg.param(0).to_string();
+    while text.len() > 300 {
+        text.pop();
+    }
+    let line = format!(":{} WALLOPS :{text}", cx.prefix());
     let to: Vec<_> = cx.st.clients().filter(|(_, c)| c.registered && c.wallops).map(|(id, _)| id).collect();
     cx.st.fanout(to, &mut Variants::new(&line, "", std::time::SystemTime::now()));
     Flow::Continue

@@ -8,7 +8,7 @@ use super::{Cx, Flow, VERSION};
 use crate::clock;
 use crate::line::Message;
 use crate::numeric::*;
-use crate::server::names::{AWAYLEN, CHANNELLEN, NICKLEN, TOPICLEN, USERLEN, valid_nick};
+use crate::server::names::{AWAYLEN, CHANNELLEN, KICKLEN, NICKLEN, TOPICLEN, USERLEN, valid_nick};
 use crate::server::state::{Caps, MAXLIST};
 
 use super::modes::{KEYLEN, MODES};
@@ -173,7 +173,7 @@ fn try_register(cx: &mut Cx<'_>) {
             "EXCEPTS=e",
             "HOSTLEN=64",
             &format!("KEYLEN={KEYLEN}"),
-            &format!("KICKLEN={TOPICLEN}"),
+            &format!("KICKLEN={KICKLEN}"),
             "LINELEN=512",
         ],
         &[
