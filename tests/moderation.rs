@@ -472,3 +472,21 @@ fn long_kick_reasons_and_wallops_are_cut_to_fit_a_line() {
     a.send(&format!("WALLOPS :{}", "w".repeat(450)));
     assert!(a.expect_has(" WALLOPS ").len() <= 510);
 }
+
+#[test]
+fn user_needs_a_realname_and_latin1_in_it_does_not_hang_registration() {
+    let s = Server::start(&[]);
+    let mut c = Client::connect(&s.addr());
+    c.send("NICK rene");
+    c.send("USER rene 0 * :");
+    c.expect_has(" 461 rene USER :Not enough parameters");
+    // "René" in Latin-1: replaced, warned about, and registration goes on.
+    c.send_raw(b"USER rene 0 * :Ren\xe9\r\n");
+    assert_eq!(c.expect_has(" WARN "), ":lanchat WARN USER INVALID_UTF8 :Invalid UTF-8 in USER was replaced");
+    c.expect_has(" 001 rene ");
+    c.send("WHOIS rene");
+    c.expect_has(" 311 rene rene rene 127.0.0.1 * :Ren\u{fffd}");
+    // Anything else that is not UTF-8 is dropped with a FAIL naming the command.
+    c.send_raw(b"PRIVMSG rene :\xff\r\n");
+    c.expect_has(":lanchat FAIL PRIVMSG INVALID_UTF8 :Input is not valid UTF-8; it was dropped");
+}

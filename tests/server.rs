@@ -371,7 +371,7 @@ fn garbage_overlong_lines_and_invalid_utf8_get_errors() {
     let mut a = joined(&s.addr(), "alice", "#g");
     let mut bad = joined(&s.addr(), "mallory", "#g");
     bad.send_raw(b"PRIVMSG #g :\xff\xfe broken\r\n");
-    bad.expect_has(" 400 mallory * :Input is not valid UTF-8");
+    bad.expect_has(" FAIL PRIVMSG INVALID_UTF8 :Input is not valid UTF-8");
     bad.send_raw(b"PRIVMSG #g :nul\0byte\r\n");
     bad.expect_has(" 400 mallory * :Input contains a NUL byte");
     bad.send(&format!("PRIVMSG #g :{}", "y".repeat(600)));

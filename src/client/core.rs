@@ -402,6 +402,11 @@ impl Core {
                     self.system(Some(chan), format!("{from} invited {who}"), now);
                 }
             }
+            // Standard replies (IRCv3): the command and the human part.
+            "FAIL" | "WARN" => {
+                let text = format!("{}: {}", msg.param(0), msg.params.last().copied().unwrap_or(""));
+                self.system(None, text, now)
+            }
             "WALLOPS" => {
                 let from = msg.source_nick().unwrap_or("");
                 self.system(None, format!("operator notice from {from}: {}", msg.param(0)), now)

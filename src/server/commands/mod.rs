@@ -180,6 +180,22 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "TIME", run: queries::time, min_params: 0, before_registration: Before::No },
 ];
 
+/// UTF8ONLY: a line that is not UTF-8 gets `FAIL <command> INVALID_UTF8` and
+/// is dropped; but a USER before registration (an old client may send its
+/// realname in Latin-1) is taken with the bad bytes replaced, with a `WARN`,
+/// so registration does not hang.
+fn invalid_utf8(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
+    let text = String::from_utf8_lossy(raw);
+    let cmd = Message::parse(&text).map_or("*", |m| m.command);
+    let cmd = if cmd.bytes().all(|b| b.is_ascii_alphanumeric()) { cmd.to_ascii_uppercase() } else { "*".into() };
+    if cmd == "USER" && !cx.conn.registered {
+        cx.reply("WARN", &["USER", "INVALID_UTF8"], Some("Invalid UTF-8 in USER was replaced"));
+        return dispatch(cx, text.as_bytes());
+    }
+    cx.reply("FAIL", &[&cmd, "INVALID_UTF8"], Some("Input is not valid UTF-8; it was dropped"));
+    Flow::Continue
+}
+
 /// Handles one line (without CR LF) from the client.
 pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
     let (tags_len, rest_len) = match raw.first() {
@@ -199,8 +215,7 @@ pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
         return Flow::Continue;
     }
     let Ok(text) = std::str::from_utf8(raw) else {
-        bad(cx, "Input is not valid UTF-8; it was dropped");
-        return Flow::Continue;
+        return invalid_utf8(cx, raw);
     };
     let msg = match Message::parse(text) {
         Ok(m) => m,

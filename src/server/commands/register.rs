@@ -87,7 +87,7 @@ pub fn user(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         cx.num(ERR_ALREADYREGISTERED, &["You may not reregister"]);
         return Flow::Continue;
     }
-    if msg.param(0).is_empty() {
+    if msg.param(0).is_empty() || msg.param(3).is_empty() {
         cx.need_more_params("USER");
         return Flow::Continue;
     }
