@@ -622,3 +622,15 @@ fn kicks_modes_and_invites_are_said_in_words_and_kept_in_the_user_list() {
     t.server(&lanchat_welcome("ann"));
     assert!(!t.sent().iter().any(|l| l.starts_with("JOIN")), "rejoined a channel we were kicked from");
 }
+
+#[test]
+fn standard_replies_are_shown() {
+    let mut t = T::start("ann");
+    t.server(&lanchat_welcome("ann"));
+    t.events();
+    t.server(":lanchat FAIL PRIVMSG INVALID_UTF8 :Input is not valid UTF-8; it was dropped");
+    let shown = t.events().into_iter().any(|e| {
+        matches!(e, Event::System { target: None, text, .. } if text == "PRIVMSG: Input is not valid UTF-8; it was dropped")
+    });
+    assert!(shown);
+}
