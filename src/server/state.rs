@@ -286,11 +286,6 @@ impl Channel {
         self.flags & flag as u8 != 0
     }
 
-    /// Whether `id` may speak here under `+m`: voiced or operator.
-    pub fn voiced(&self, id: ClientId) -> bool {
-        self.get(id).is_some_and(|m| m.op || m.voice)
-    }
-
     /// Whether a client with this `nick!user@host` matches a ban and no exception.
     pub fn banned(&self, prefix: &str) -> bool {
         let hit = |l: &[ListEntry]| l.iter().any(|e| super::names::mask_match(&e.mask, prefix));

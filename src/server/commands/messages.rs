@@ -9,7 +9,7 @@ use crate::line::{MAX_CLIENT_TAGS, MAX_LINE, Message};
 use crate::numeric::Numeric;
 use crate::numeric::*;
 use crate::server::names::fold;
-use crate::server::state::{Caps, Channel, ClientId, Flag, Variants};
+use crate::server::state::{Caps, Channel, Flag, Member, Variants};
 
 /// Consecutive PRIVMSG, NOTICE and TAGMSG of one client to one channel,
 /// read in one go, reach each member in one push instead of one per message.
@@ -158,7 +158,9 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
         r.error(cx, ERR_NOSUCHCHANNEL, &[target, "No such channel"]);
         return;
     };
-    if ch.has(Flag::NoExternal) && ch.member(cx.conn.id).is_none() {
+    // One walk down the member list per message (the hot path).
+    let member = ch.get(cx.conn.id);
+    if ch.has(Flag::NoExternal) && member.is_none() {
         r.error(cx, ERR_CANNOTSENDTOCHAN, &[&ch.name, "Cannot send to channel"]);
         return;
     }
@@ -170,7 +172,7 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
             return;
         }
     };
-    if let Some(why) = muted(ch, cx.conn.id, &r.base[1..r.base.len() - r.cmd.len() - 2], canvas_change.is_some()) {
+    if let Some(why) = muted(ch, member, &r.base[1..r.base.len() - r.cmd.len() - 2], canvas_change.is_some()) {
         // Other TAGMSGs (typing and the like) are dropped without a word.
         if !r.tagmsg || canvas_change.is_some() {
             r.error(cx, ERR_CANNOTSENDTOCHAN, &[&chname, why]);
@@ -228,12 +230,12 @@ fn to_nick(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str) {
     }
 }
 
-/// Why `id` (`nick!user@host`) may not speak, or with `drawing` draw on
+/// Why `member` (`nick!user@host`; None when not one) may not speak, or with `drawing` draw on
 /// the canvas, in `ch`, if it may not: voiced members and operators always
 /// may; `+m` silences the rest, `+d` keeps the rest from drawing, and a ban
 /// (without an exception) silences who it matches.
-fn muted(ch: &Channel, id: ClientId, prefix: &str, drawing: bool) -> Option<&'static str> {
-    if ch.voiced(id) {
+fn muted(ch: &Channel, member: Option<&Member>, prefix: &str, drawing: bool) -> Option<&'static str> {
+    if member.is_some_and(|m| m.op || m.voice) {
         None
     } else if ch.has(Flag::Moderated) {
         Some(if drawing {
