@@ -4,7 +4,7 @@
 //! Commands ([`super::slash`]): `/msg NICK TEXT`, `/me TEXT`, `/nick NICK`,
 //! `/join #CHAN` (which also becomes the channel that plain lines go to),
 //! `/part [#CHAN]`, `/server HOST:PORT`, `/quit`, and a channel operator's `/kick`,
-//! `/ban`, `/op`, `/voice`, `/mode`, `/invite`, `/topic` (and `/quote LINE`).
+//! `/ban`, `/op`, `/voice`, `/mode`, `/invite` (and `/quote LINE`).
 //!
 //! At the end of its input it delivers what it read, then quits. The exit
 //! status is 1 when a line it read was not delivered (each is printed as

@@ -36,7 +36,7 @@ pub enum Input<'a> {
 
 /// Every command, for the message about an unknown one.
 pub const KNOWN: &str = "/msg, /query, /me, /nick, /join, /part, /quit, /server, /connect, /disconnect, /clear, \
-     /accept, /kick, /ban, /unban, /op, /deop, /voice, /devoice, /mode, /invite, /topic, /quote";
+     /accept, /kick, /ban, /unban, /op, /deop, /voice, /devoice, /mode, /invite, /quote";
 
 /// `/kick NICK [REASON]`, `/ban NICK`, `/op NICK`, `/mode +m` and the like:
 /// standard IRC for the current channel ([`Op::line`]).
@@ -64,8 +64,6 @@ impl Op<'_> {
             "mode" if first.starts_with(['#', '&']) => format!("MODE {}", self.args),
             "mode" => format!("MODE {channel} {}", self.args),
             "invite" => format!("INVITE {first} {channel}"),
-            "topic" if self.args.is_empty() => format!("TOPIC {channel}"),
-            "topic" => format!("TOPIC {channel} :{}", self.args),
             _ => self.args.to_string(),
         }
     }
@@ -108,7 +106,6 @@ pub fn parse(line: &str) -> Option<Input<'_>> {
         "disconnect" => Input::Disconnect,
         "clear" => Input::Clear,
         "accept" => Input::Accept,
-        "topic" => Input::Op(Op { name: "topic", args: rest }),
         "quote" | "raw" if !rest.is_empty() => Input::Op(Op { name: "quote", args: rest }),
         "quote" | "raw" => Input::Usage("/quote IRC LINE"),
         "kick" | "ban" | "unban" | "op" | "deop" | "voice" | "devoice" | "invite" | "mode" => {
@@ -192,8 +189,6 @@ mod tests {
         assert_eq!(line("/mode +mk secret"), "MODE #c +mk secret");
         assert_eq!(line("/mode #other +i"), "MODE #other +i");
         assert_eq!(line("/invite dora"), "INVITE dora #c");
-        assert_eq!(line("/topic"), "TOPIC #c");
-        assert_eq!(line("/topic Lab at 3"), "TOPIC #c :Lab at 3");
         assert_eq!(line("/quote WHO #c %nf"), "WHO #c %nf");
         assert_eq!(parse("/kick"), Some(Usage("/kick NICK [REASON]")));
         assert_eq!(parse("/quote"), Some(Usage("/quote IRC LINE")));

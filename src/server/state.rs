@@ -87,7 +87,8 @@ impl Caps {
     pub const BATCH: Caps = Caps(8);
     pub const MULTI_PREFIX: Caps = Caps(16);
     pub const USERHOST_IN_NAMES: Caps = Caps(32);
-    pub const INVITE_NOTIFY: Caps = Caps(64);
+    // (64 is left for away-notify, which the desktop branch adds.)
+    pub const INVITE_NOTIFY: Caps = Caps(128);
 
     /// Every capability with its name, in the order CAP LS lists them.
     pub const ALL: [(&'static str, Caps); 7] = [
@@ -1177,7 +1178,7 @@ mod tests {
                         format!("{id} parts {chan}")
                     }
                     (8, Some(id)) => {
-                        st.set_caps(id, Caps(rng.below(128) as u8));
+                        st.set_caps(id, Caps(rng.below(256) as u8));
                         format!("{id} caps")
                     }
                     (9, Some(id)) => {
