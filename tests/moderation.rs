@@ -490,3 +490,39 @@ fn user_needs_a_realname_and_latin1_in_it_does_not_hang_registration() {
     c.send_raw(b"PRIVMSG rene :\xff\r\n");
     c.expect_has(":lanchat FAIL PRIVMSG INVALID_UTF8 :Input is not valid UTF-8; it was dropped");
 }
+
+#[test]
+fn monitor_tells_when_nicks_come_and_go() {
+    let s = Server::start(&[]);
+    let mut w = Client::register(&s.addr(), "watcher");
+    let _a = Client::register(&s.addr(), "alice");
+    w.send("MONITOR + alice,bob,9bad");
+    w.expect_has(" 730 watcher :alice!alice@127.0.0.1");
+    w.expect_has(" 731 watcher :bob");
+    // bob arrives, renames, leaves: each time the watcher hears of it.
+    let mut b = Client::register(&s.addr(), "bob");
+    w.expect_has(" 730 watcher :bob!bob@127.0.0.1");
+    b.send("NICK robert");
+    b.expect_has(" NICK robert");
+    w.expect_has(" 731 watcher :bob");
+    b.send("NICK bob");
+    w.expect_has(" 730 watcher :bob!bob@127.0.0.1");
+    b.send("QUIT");
+    b.expect_closed();
+    w.expect_has(" 731 watcher :bob");
+    w.send("MONITOR L");
+    w.expect_has(" 732 watcher :alice,bob");
+    w.expect_has(" 733 watcher :End of MONITOR list");
+    w.send("MONITOR - alice");
+    w.send("MONITOR S");
+    let lines = w.sync();
+    assert!(lines.iter().any(|l| l.ends_with(" 731 watcher :bob")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("alice")), "{lines:?}");
+    w.send("MONITOR C");
+    let _b = Client::register(&s.addr(), "bob");
+    assert!(seen(&mut w, " 730 ").is_empty());
+    // The list is bounded.
+    let many: Vec<String> = (0..101).map(|i| format!("n{i}")).collect();
+    w.send(&format!("MONITOR + {}", many.join(",")));
+    w.expect_has(" 734 watcher 100 n100 :Monitor list is full");
+}

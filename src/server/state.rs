@@ -42,6 +42,7 @@ use super::history::Journal;
 use super::names::fold;
 use super::outbox::{Line, Outbox};
 use super::runtime::Runtime;
+use crate::numeric::{RPL_MONOFFLINE, RPL_MONONLINE};
 
 pub use super::names::{valid_channel, valid_nick};
 
@@ -137,6 +138,8 @@ pub struct Client {
     pub registered: bool,
     /// Casefolded names of the channels the client is in.
     pub channels: Vec<String>,
+    /// Casefolded nicks this client MONITORs.
+    pub monitoring: Vec<String>,
     pub out: Outbox,
     /// Unix seconds of registration.
     pub signon: u64,
@@ -171,6 +174,9 @@ pub struct Gone {
     /// Unix seconds of its departure.
     pub time: u64,
 }
+
+/// Most nicks one client may MONITOR (ISUPPORT `MONITOR`).
+pub const MONITOR_MAX: usize = 100;
 
 /// How many departed nicks WHOWAS remembers.
 const WHOWAS_MAX: usize = 64;
@@ -371,6 +377,8 @@ pub struct State {
     whowas: VecDeque<Gone>,
     /// Most registered clients at once, for LUSERS.
     max_users: usize,
+    /// Casefolded nick to the clients that MONITOR it.
+    watchers: HashMap<String, Vec<ClientId>>,
     /// The server's name: the source of what the server itself says.
     server: String,
 }
@@ -385,6 +393,7 @@ impl State {
             history,
             whowas: VecDeque::new(),
             max_users: 0,
+            watchers: HashMap::new(),
             server: server.to_string(),
         }
     }
@@ -559,6 +568,7 @@ impl State {
             wallops: false,
             registered: false,
             channels: Vec::new(),
+            monitoring: Vec::new(),
             out,
             signon: 0,
             last_spoke: Instant::now(),
@@ -571,6 +581,8 @@ impl State {
     /// registered), ERROR to it, and out of every index. Returns its nick.
     pub fn disconnect(&mut self, id: ClientId, reason: &str) -> Option<String> {
         self.remember(id);
+        self.tell_watchers(id, false);
+        self.monitor_clear(id);
         let client = self.clients.get(&id)?;
         if client.registered {
             let quit = format!(":{} QUIT :{reason}", client.prefix());
@@ -629,6 +641,7 @@ impl State {
             return Err(NickInUse);
         }
         self.remember(id);
+        self.tell_watchers(id, false);
         if self.nicks.get(&old_key) == Some(&id) {
             self.nicks.remove(&old_key);
         }
@@ -644,6 +657,7 @@ impl State {
             let mut to = self.neighbours(id);
             to.push(id);
             self.fanout(to, &mut v);
+            self.tell_watchers(id, true);
         }
         Ok(old)
     }
@@ -683,6 +697,61 @@ impl State {
             c.signon = crate::clock::unix_ms(now) / 1000;
         }
         self.max_users = self.max_users.max(self.user_count());
+        self.tell_watchers(id, true);
+    }
+
+    // ---- MONITOR ----
+
+    /// Tells the clients that MONITOR a registered client's nick that it
+    /// came (`730`, with `nick!user@host`) or went (`731`).
+    fn tell_watchers(&self, id: ClientId, online: bool) {
+        let Some(c) = self.clients.get(&id).filter(|c| c.registered) else { return };
+        let Some(ws) = self.watchers.get(&fold(&c.nick)) else { return };
+        let (code, what) = if online { (RPL_MONONLINE, c.prefix()) } else { (RPL_MONOFFLINE, c.nick.clone()) };
+        let code = code.code();
+        for w in ws.iter().filter_map(|w| self.clients.get(w)) {
+            w.out.push(&format!(":{} {code} {} :{what}\r\n", self.server, w.nick));
+        }
+    }
+
+    /// Adds a nick to a client's MONITOR list; false when the list is full.
+    pub fn monitor_add(&mut self, id: ClientId, nick: &str) -> bool {
+        let key = fold(nick);
+        let Some(c) = self.clients.get_mut(&id) else { return true };
+        if c.monitoring.contains(&key) {
+            return true;
+        }
+        if c.monitoring.len() >= MONITOR_MAX {
+            return false;
+        }
+        c.monitoring.push(key.clone());
+        self.watchers.entry(key).or_default().push(id);
+        true
+    }
+
+    pub fn monitor_remove(&mut self, id: ClientId, nick: &str) {
+        let key = fold(nick);
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.monitoring.retain(|k| *k != key);
+        }
+        if let Some(ws) = self.watchers.get_mut(&key) {
+            ws.retain(|w| *w != id);
+            if ws.is_empty() {
+                self.watchers.remove(&key);
+            }
+        }
+    }
+
+    pub fn monitor_clear(&mut self, id: ClientId) {
+        let keys = self.clients.get_mut(&id).map(|c| std::mem::take(&mut c.monitoring)).unwrap_or_default();
+        for key in keys {
+            if let Some(ws) = self.watchers.get_mut(&key) {
+                ws.retain(|w| *w != id);
+                if ws.is_empty() {
+                    self.watchers.remove(&key);
+                }
+            }
+        }
     }
 
     /// Sets a client's capabilities, in its channel memberships too.
@@ -944,6 +1013,24 @@ impl State {
                 }
             }
         }
+        for (key, ws) in &self.watchers {
+            if ws.is_empty() {
+                return Err(format!("nobody monitors {key} but it is kept"));
+            }
+            for w in ws {
+                let c = self.clients.get(w).ok_or(format!("departed client {w} monitors {key}"))?;
+                if !c.monitoring.contains(key) {
+                    return Err(format!("client {w} watches {key} without listing it"));
+                }
+            }
+        }
+        for (id, c) in &self.clients {
+            for key in &c.monitoring {
+                if !self.watchers.get(key).is_some_and(|ws| ws.contains(id)) {
+                    return Err(format!("client {id} monitors {key} but is not in the index"));
+                }
+            }
+        }
         if per_ip != self.per_ip {
             return Err(format!("per-address counts {:?} but clients give {per_ip:?}", self.per_ip));
         }
@@ -1179,7 +1266,13 @@ mod tests {
                     }
                     (8, Some(id)) => {
                         st.set_caps(id, Caps(rng.below(256) as u8));
-                        format!("{id} caps")
+                        match rng.below(4) {
+                            0 => drop(st.monitor_add(id, nick)),
+                            1 => st.monitor_remove(id, nick),
+                            2 => st.monitor_clear(id),
+                            _ => {}
+                        }
+                        format!("{id} caps and monitors {nick}")
                     }
                     (9, Some(id)) => {
                         let target = pick(&mut rng, &ids).unwrap_or(id);
@@ -1206,6 +1299,7 @@ mod tests {
             }
             st.check_invariants().unwrap();
             assert!(st.clients.is_empty() && st.nicks.is_empty() && st.channels.is_empty() && st.per_ip.is_empty());
+            assert!(st.watchers.is_empty());
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -12,7 +12,7 @@
 //! Handlers live in files by what they touch: [`register`] (CAP, PASS,
 //! NICK, USER and the welcome), [`channels`] (JOIN, PART, TOPIC, NAMES,
 //! LIST), [`modes`] (MODE), [`moderation`] (KICK, INVITE), [`opers`] (OPER,
-//! KILL, WALLOPS), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
+//! KILL, WALLOPS), [`monitor`] (MONITOR), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
 //! [`queries`] (PING, MOTD, LUSERS, VERSION, TIME, USERHOST, ISON, AWAY,
 //! WHO, WHOIS, WHOWAS).
 
@@ -20,6 +20,7 @@ mod channels;
 mod messages;
 mod moderation;
 mod modes;
+mod monitor;
 mod opers;
 mod queries;
 mod register;
@@ -174,6 +175,7 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "AWAY", run: queries::away, min_params: 0, before_registration: Before::No },
     Spec { name: "USERHOST", run: queries::userhost, min_params: 1, before_registration: Before::No },
     Spec { name: "ISON", run: queries::ison, min_params: 1, before_registration: Before::No },
+    Spec { name: "MONITOR", run: monitor::monitor, min_params: 1, before_registration: Before::No },
     Spec { name: "MOTD", run: queries::motd, min_params: 0, before_registration: Before::No },
     Spec { name: "LUSERS", run: queries::lusers, min_params: 0, before_registration: Before::No },
     Spec { name: "VERSION", run: queries::version, min_params: 0, before_registration: Before::No },

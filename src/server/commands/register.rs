@@ -9,7 +9,7 @@ use crate::clock;
 use crate::line::Message;
 use crate::numeric::*;
 use crate::server::names::{AWAYLEN, CHANNELLEN, KICKLEN, NICKLEN, TOPICLEN, USERLEN, valid_nick};
-use crate::server::state::{Caps, MAXLIST};
+use crate::server::state::{Caps, MAXLIST, MONITOR_MAX};
 
 use super::modes::{KEYLEN, MODES};
 
@@ -185,7 +185,7 @@ fn try_register(cx: &mut Cx<'_>) {
             "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:",
             &format!("TOPICLEN={TOPICLEN}"),
         ],
-        &[&format!("USERLEN={USERLEN}"), "UTF8ONLY", "WHOX"],
+        &[&format!("MONITOR={MONITOR_MAX}"), &format!("USERLEN={USERLEN}"), "UTF8ONLY", "WHOX"],
     ];
     for tokens in isupport {
         let mut params = tokens.to_vec();
