@@ -140,8 +140,6 @@ pub struct Client {
     pub registered: bool,
     /// Casefolded names of the channels the client is in.
     pub channels: Vec<String>,
-    /// Casefolded nicks this client MONITORs.
-    pub monitoring: Vec<String>,
     pub out: Outbox,
     /// Unix seconds of registration.
     pub signon: u64,
@@ -379,8 +377,10 @@ pub struct State {
     whowas: VecDeque<Gone>,
     /// Most registered clients at once, for LUSERS.
     max_users: usize,
-    /// Casefolded nick to the clients that MONITOR it.
+    /// Casefolded nick to the clients that MONITOR it, and the other way
+    /// round (here, not in [`Client`]: most clients never use MONITOR).
     watchers: HashMap<String, Vec<ClientId>>,
+    monitoring: HashMap<ClientId, Vec<String>>,
     /// The server's name: the source of what the server itself says.
     server: String,
 }
@@ -396,6 +396,7 @@ impl State {
             whowas: VecDeque::new(),
             max_users: 0,
             watchers: HashMap::new(),
+            monitoring: HashMap::new(),
             server: server.to_string(),
         }
     }
@@ -450,7 +451,7 @@ impl State {
 
     /// Every client, for WHO with a mask.
     pub fn clients(&self) -> impl Iterator<Item = (ClientId, &Client)> {
-        self.clients.iter().map(|(id, c)| (*id, c))
+        self.clients.iter().map(|(id, c)| (*id, &**c))
     }
 
     /// What WHOWAS knows of `nick`, newest first.
@@ -570,7 +571,6 @@ impl State {
             wallops: false,
             registered: false,
             channels: Vec::new(),
-            monitoring: Vec::new(),
             out,
             signon: 0,
             last_spoke: Instant::now(),
@@ -716,25 +716,36 @@ impl State {
         }
     }
 
+    /// The casefolded nicks a client MONITORs.
+    pub fn monitoring(&self, id: ClientId) -> &[String] {
+        self.monitoring.get(&id).map_or(&[], |m| m.as_slice())
+    }
+
     /// Adds a nick to a client's MONITOR list; false when the list is full.
     pub fn monitor_add(&mut self, id: ClientId, nick: &str) -> bool {
         let key = fold(nick);
-        let Some(c) = self.clients.get_mut(&id) else { return true };
-        if c.monitoring.contains(&key) {
+        if !self.clients.contains_key(&id) {
             return true;
         }
-        if c.monitoring.len() >= MONITOR_MAX {
+        let list = self.monitoring.entry(id).or_default();
+        if list.contains(&key) {
+            return true;
+        }
+        if list.len() >= MONITOR_MAX {
             return false;
         }
-        c.monitoring.push(key.clone());
+        list.push(key.clone());
         self.watchers.entry(key).or_default().push(id);
         true
     }
 
     pub fn monitor_remove(&mut self, id: ClientId, nick: &str) {
         let key = fold(nick);
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.monitoring.retain(|k| *k != key);
+        if let Some(list) = self.monitoring.get_mut(&id) {
+            list.retain(|k| *k != key);
+            if list.is_empty() {
+                self.monitoring.remove(&id);
+            }
         }
         if let Some(ws) = self.watchers.get_mut(&key) {
             ws.retain(|w| *w != id);
@@ -745,7 +756,7 @@ impl State {
     }
 
     pub fn monitor_clear(&mut self, id: ClientId) {
-        let keys = self.clients.get_mut(&id).map(|c| std::mem::take(&mut c.monitoring)).unwrap_or_default();
+        let keys = self.monitoring.remove(&id).unwrap_or_default();
         for key in keys {
             if let Some(ws) = self.watchers.get_mut(&key) {
                 ws.retain(|w| *w != id);
@@ -1020,14 +1031,17 @@ impl State {
                 return Err(format!("nobody monitors {key} but it is kept"));
             }
             for w in ws {
-                let c = self.clients.get(w).ok_or(format!("departed client {w} monitors {key}"))?;
-                if !c.monitoring.contains(key) {
+                self.clients.get(w).ok_or(format!("departed client {w} monitors {key}"))?;
+                if !self.monitoring(*w).contains(key) {
                     return Err(format!("client {w} watches {key} without listing it"));
                 }
             }
         }
-        for (id, c) in &self.clients {
-            for key in &c.monitoring {
+        for (id, list) in &self.monitoring {
+            if list.is_empty() || !self.clients.contains_key(id) {
+                return Err(format!("client {id} has an empty or stale MONITOR list"));
+            }
+            for key in list {
                 if !self.watchers.get(key).is_some_and(|ws| ws.contains(id)) {
                     return Err(format!("client {id} monitors {key} but is not in the index"));
                 }
@@ -1301,7 +1315,7 @@ mod tests {
             }
             st.check_invariants().unwrap();
             assert!(st.clients.is_empty() && st.nicks.is_empty() && st.channels.is_empty() && st.per_ip.is_empty());
-            assert!(st.watchers.is_empty());
+            assert!(st.watchers.is_empty() && st.monitoring.is_empty());
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

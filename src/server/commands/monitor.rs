@@ -27,7 +27,7 @@ pub fn monitor(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         "-" => targets().for_each(|n| cx.st.monitor_remove(cx.conn.id, n)),
         "C" | "c" => cx.st.monitor_clear(cx.conn.id),
         "L" | "l" => {
-            let list = cx.st.client(cx.conn.id).map(|c| c.monitoring.clone()).unwrap_or_default();
+            let list = cx.st.monitoring(cx.conn.id).to_vec();
             // A few per line, so every line stays short.
             for chunk in list.chunks(10) {
                 cx.num(RPL_MONLIST, &[&chunk.join(",")]);
@@ -35,7 +35,7 @@ pub fn monitor(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
             cx.num(RPL_ENDOFMONLIST, &["End of MONITOR list"]);
         }
         "S" | "s" => {
-            let list = cx.st.client(cx.conn.id).map(|c| c.monitoring.clone()).unwrap_or_default();
+            let list = cx.st.monitoring(cx.conn.id).to_vec();
             status(cx, list.iter().map(String::as_str).collect());
         }
         _ => cx.need_more_params("MONITOR"),
