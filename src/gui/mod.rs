@@ -15,19 +15,21 @@
 //! tails, users, info pane, tabs, canvas strokes and ink) to PATH after every
 //! change, for the tests in tests/gui.rs.
 
+mod attention;
 pub mod canvas;
+mod channels_dialog;
 pub mod chatlog;
 mod connect;
 mod probe;
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use fltk::app;
 use fltk::browser::HoldBrowser;
-use fltk::button::Button;
+use fltk::button::{Button, LightButton};
 use fltk::dialog;
-use fltk::enums::{Align, CallbackTrigger, Color, Event as FlEvent, Font, FrameType};
+use fltk::enums::{Align, CallbackTrigger, Color, Event as FlEvent, Font, FrameType, Key};
 use fltk::frame::Frame;
 use fltk::group::{Flex, Group, Tabs};
 use fltk::input::Input;
@@ -38,6 +40,8 @@ use fltk::window::Window;
 
 use crate::canvas::{HEIGHT, MAX_BRUSH, WIDTH};
 use crate::client::config::{self, Config};
+use crate::client::input::{Completer, History};
+use crate::client::typing::Outgoing;
 use crate::client::slash::{self, Input as Typed};
 use crate::client::trust;
 use crate::client::view::{Place, Show, View};
@@ -84,14 +88,31 @@ enum Msg {
     Brush(u8),
     Clear,
     Tick,
+    /// The Channels… dialog: open it (or refresh it), and its actions.
+    ChannelsDialog,
+    ChannelsClose,
+    ChannelJoin,
+    ChannelPicked {
+        double: bool,
+    },
+    /// A key changed the input line.
+    Edited,
+    Complete,
+    HistoryUp,
+    HistoryDown,
+    AwayToggle,
+    NotifyToggle,
+    FontSize(i32),
 }
 
-/// One conversation: the channel or a private one.
+/// One conversation: a channel (with its own canvas) or a private one.
 struct Conv {
     name: String,
     group: Group,
     log: ChatLog,
-    unread: bool,
+    /// Lines that came while another tab was in view.
+    unread: usize,
+    canvas: Option<Canvas>,
 }
 
 /// The widgets and the state shown in them.
@@ -112,8 +133,28 @@ pub struct App {
     server_btn: Button,
     nick_btn: Button,
     clear_btn: Button,
-    canvas: Canvas,
+    channels_btn: Button,
+    away_btn: LightButton,
+    /// Holds every channel's canvas, one shown at a time.
+    canvas_slot: Group,
+    topic_bar: Frame,
+    typing_bar: Frame,
+    /// The user list's nicks, in its order (its lines carry format codes).
+    entries: Vec<String>,
     connect: connect::ConnectDialog,
+    channels: channels_dialog::ChannelsDialog,
+    notifier: attention::Notifier,
+    /// The urgency hint is set, to clear on focus.
+    urgent: bool,
+    history: History,
+    completer: Completer,
+    typing_out: Outgoing,
+    font_size: i32,
+    /// Away after this long without a key; set by the idle timer (not by the user).
+    auto_away: Option<Duration>,
+    auto_away_set: bool,
+    last_key: Instant,
+    brush: (u32, u8),
     probe: Option<probe::Probe>,
     dirty: bool,
 }
@@ -136,15 +177,141 @@ impl App {
         self.tabs.begin();
         let mut group = Group::new(x, y, w, h, None);
         group.set_label(name);
-        let log = ChatLog::new(x, y, w, h);
+        let mut log = ChatLog::new(x, y, w, h);
+        log.set_font_size(self.font_size);
         group.resizable(&log.display);
         group.end();
         self.tabs.end();
         group.hide();
-        self.convs.push(Conv { name: name.to_owned(), group, log, unread: false });
+        let canvas = name.starts_with(['#', '&']).then(|| {
+            let s = &self.canvas_slot;
+            self.canvas_slot.begin();
+            let mut c = Canvas::new(s.x(), s.y(), s.w(), s.h());
+            self.canvas_slot.end();
+            c.set_color(self.brush.0);
+            c.set_brush(self.brush.1);
+            c.widget.hide();
+            c
+        });
+        self.convs.push(Conv { name: name.to_owned(), group, log, unread: 0, canvas });
         self.tabs.redraw();
         self.dirty = true;
         self.convs.len() - 1
+    }
+
+    /// Closes a channel's or private tab (never the main channel's).
+    fn close(&mut self, i: usize) {
+        if i == 0 || i >= self.convs.len() {
+            return;
+        }
+        let active = self.active() == i;
+        let c = self.convs.remove(i);
+        self.tabs.remove(&c.group);
+        Group::delete(c.group);
+        if let Some(canvas) = c.canvas {
+            self.canvas_slot.remove(&canvas.widget);
+            fltk::widget::Widget::delete(canvas.widget);
+        }
+        if active {
+            self.select(0);
+        }
+        self.tabs.redraw();
+        self.dirty = true;
+    }
+
+    /// The channel whose users, topic and canvas are shown: the tab in
+    /// view, or for a private tab the main channel.
+    fn shown_channel(&self) -> usize {
+        let i = self.active();
+        if self.convs[i].canvas.is_some() { i } else { 0 }
+    }
+
+    fn canvas(&self) -> &Canvas {
+        let i = self.shown_channel();
+        self.convs[i].canvas.as_ref().or(self.convs[0].canvas.as_ref()).expect("the main channel has a canvas")
+    }
+
+    /// The channels joined besides the main one, for the config.
+    fn extra_channels(&self) -> Vec<String> {
+        self.convs.iter().skip(1).filter(|c| c.canvas.is_some()).map(|c| c.name.clone()).collect()
+    }
+
+    /// Shows the user list of the shown channel, away users greyed.
+    fn refresh_users(&mut self) {
+        let ch = self.convs[self.shown_channel()].name.clone();
+        let selected = usize::try_from(self.browser.value()).ok().and_then(|v| self.entries.get(v.wrapping_sub(1)).cloned());
+        self.browser.clear();
+        self.entries.clear();
+        let mut tip = Vec::new();
+        for n in self.view.users(&ch).to_vec() {
+            match self.view.away_message(&n) {
+                Some(m) => {
+                    // Grey (FLTK's inactive colour) and italic.
+                    let why = if m.is_empty() { String::new() } else { format!(" – {m}") };
+                    self.browser.add(&format!("\u{1}C8\u{1}i{n}{why}"));
+                    tip.push(if m.is_empty() { format!("{n}: away") } else { format!("{n}: away ({m})") });
+                }
+                None => self.browser.add(&n),
+            }
+            if selected.as_deref() == Some(n.as_str()) {
+                self.browser.select(self.browser.size());
+            }
+            self.entries.push(n);
+        }
+        self.browser.set_tooltip(&tip.join("\n"));
+        self.browser.redraw();
+        self.dirty = true;
+    }
+
+    fn refresh_topic(&mut self) {
+        let ch = &self.convs[self.shown_channel()].name;
+        let topic = self.view.topic(ch);
+        let text = if topic.is_empty() { format!("{ch}: no topic (/topic TEXT sets one)") } else { format!("{ch}: {topic}") };
+        // '@' would be read as a symbol code.
+        self.topic_bar.set_label(&text.replace('@', "@@"));
+        self.topic_bar.set_tooltip(topic);
+        self.topic_bar.redraw();
+        self.dirty = true;
+    }
+
+    fn refresh_typing(&mut self) {
+        let line = self.view.typing.line(&self.convs[self.active()].name);
+        if self.typing_bar.label() != line {
+            self.typing_bar.set_label(&line);
+            self.typing_bar.redraw();
+            self.dirty = true;
+        }
+    }
+
+    /// Shows the canvas of the shown channel, hides the others.
+    fn refresh_canvas(&mut self) {
+        let shown = self.shown_channel();
+        for (i, c) in self.convs.iter_mut().enumerate() {
+            if let Some(canvas) = c.canvas.as_mut() {
+                if i == shown { canvas.widget.show() } else { canvas.widget.hide() }
+            }
+        }
+        self.canvas_slot.redraw();
+    }
+
+    /// A line for us (a mention, a private line) while the window is in
+    /// the background: urgency hint and a notification.
+    fn attend(&mut self, conv: usize, from: &str, text: &str) {
+        if attention::focused(&self.window) {
+            return;
+        }
+        attention::set_urgent(&self.window, true);
+        self.urgent = true;
+        let name = &self.convs[conv].name;
+        let title = if name.starts_with(['#', '&']) { format!("{from} in {name}") } else { from.to_owned() };
+        self.notifier.notify(&title, text);
+        self.dirty = true;
+    }
+
+    /// Remembers the joined channels.
+    fn save_channels(&self) {
+        let channels = self.extra_channels();
+        self.save_config(|c| c.channels = channels);
     }
 
     fn select(&mut self, i: usize) {
@@ -160,20 +327,25 @@ impl App {
 
     fn on_tab_changed(&mut self) {
         let i = self.active();
-        self.set_unread(i, false);
+        self.set_unread(i, 0);
         self.convs[i].log.scroll_to_end();
         self.tabs.redraw();
+        self.refresh_users();
+        self.refresh_topic();
+        self.refresh_typing();
+        self.refresh_canvas();
         self.dirty = true;
     }
 
-    fn set_unread(&mut self, i: usize, unread: bool) {
+    /// Shows a tab's unread count in its label: `#dev (3)`.
+    fn set_unread(&mut self, i: usize, unread: usize) {
         let c = &mut self.convs[i];
         if c.unread == unread {
             return;
         }
         c.unread = unread;
-        if unread {
-            c.group.set_label(&format!("* {}", c.name));
+        if unread > 0 {
+            c.group.set_label(&format!("{} ({unread})", c.name));
             c.group.set_label_color(Color::from_hex(0xc00000));
             c.group.set_label_font(Font::HelveticaBold);
         } else {
@@ -184,10 +356,11 @@ impl App {
         self.tabs.redraw();
     }
 
-    /// A line arrived in conversation `i`: mark it unread unless it is in view.
+    /// A line arrived in conversation `i`: count it unread unless it is in view.
     fn touched(&mut self, i: usize) {
         if i != self.active() {
-            self.set_unread(i, true);
+            let n = self.convs[i].unread + 1;
+            self.set_unread(i, n);
         }
         self.dirty = true;
     }
@@ -212,6 +385,7 @@ impl App {
         self.info.redraw();
         let busy = self.view.state != ConnState::Disconnected;
         self.connect_btn.set_label(if busy { "Disconnect" } else { "Connect" });
+        self.away_btn.set_value(self.view.my_away.is_some());
         self.dirty = true;
     }
 
@@ -233,21 +407,33 @@ impl App {
         }
     }
 
+    /// Connects, joining the main channel and the other open ones.
     fn connect(&mut self) {
         self.handle.send(Command::Connect(self.view.settings.clone()));
+        for c in self.extra_channels() {
+            self.handle.send(Command::Join(c));
+        }
     }
 
     fn on_event(&mut self, ev: Event) {
         for show in self.view.on_event(ev, SystemTime::now()) {
             match show {
-                Show::Message { place, time, from, text, action, history } => {
+                Show::Message { place, time, from, text, action, history, mention, attention } => {
                     let i = self.place(&place);
-                    self.convs[i].log.add_message(&local_hhmm(time), &from, &text, action);
+                    self.convs[i].log.add_message(&local_hhmm(time), &from, &text, action, mention);
                     if history {
                         // Replayed on (re)joining: already seen, or older than this session.
                         self.dirty = true;
                     } else {
                         self.touched(i);
+                    }
+                    if attention {
+                        self.attend(i, &from, &text);
+                    }
+                }
+                Show::System { place: Place::IfOpen(name), time, text } => {
+                    if let Some(i) = self.conv_index(&name) {
+                        self.system(i, time, &text);
                     }
                 }
                 Show::System { place: Place::Active, time, text } => {
@@ -262,24 +448,38 @@ impl App {
                     self.system(i, time, &text);
                 }
                 Show::Info => self.refresh_info(),
-                Show::Users => {
-                    let selected = self.browser.selected_text();
-                    self.browser.clear();
-                    for n in &self.view.users {
-                        self.browser.add(n);
-                        if selected.as_deref() == Some(n.as_str()) {
-                            self.browser.select(self.browser.size());
-                        }
+                Show::Users(ch) | Show::Topic(ch) if !self.convs[self.shown_channel()].name.eq_ignore_ascii_case(&ch) => {}
+                Show::Users(_) => self.refresh_users(),
+                Show::Topic(_) => self.refresh_topic(),
+                Show::Joined(ch) => {
+                    if self.conv_index(&ch).is_none() {
+                        self.conv(&ch);
                     }
-                    self.browser.redraw();
+                    self.save_channels();
+                }
+                Show::Parted(ch) => {
+                    if let Some(i) = self.conv_index(&ch) {
+                        self.close(i);
+                    }
+                    self.save_channels();
+                }
+                Show::ChannelList => {
+                    let joined: Vec<String> = self.convs.iter().map(|c| c.name.to_ascii_lowercase()).collect();
+                    let list = self.view.channel_list.clone();
+                    self.channels.set_list(&list, |n| joined.contains(&n.to_ascii_lowercase()));
                     self.dirty = true;
                 }
-                Show::Stroke(stroke) => {
-                    self.canvas.add(stroke);
+                Show::Typing => self.refresh_typing(),
+                Show::Stroke { channel, stroke } => {
+                    if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
+                        c.add(stroke);
+                    }
                     self.dirty = true;
                 }
-                Show::ClearCanvas => {
-                    self.canvas.clear();
+                Show::ClearCanvas(channel) => {
+                    if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
+                        c.clear();
+                    }
                     self.dirty = true;
                 }
                 Show::Remember => self.save_config(|_| {}),
@@ -293,7 +493,7 @@ impl App {
         match place {
             Place::Main => 0,
             Place::Active => self.active(),
-            Place::Find(name) => self.conv_index(name).unwrap_or(0),
+            Place::Find(name) | Place::IfOpen(name) => self.conv_index(name).unwrap_or(0),
             Place::Open(name) => self.conv(name),
         }
     }
@@ -317,6 +517,12 @@ impl App {
         let line = self.input.value();
         let Some(input) = slash::parse(&line) else { return };
         self.input.set_value("");
+        self.history.push(&line);
+        self.completer.reset();
+        if !matches!(input, Typed::Say(_) | Typed::Me(_)) {
+            self.edited();
+        }
+        self.typing_out.on_sent();
         let now = SystemTime::now();
         match input {
             Typed::Say(text) => {
@@ -336,20 +542,36 @@ impl App {
                 }
             }
             Typed::Nick(n) => self.change_nick(n),
-            Typed::Join(c) => {
-                let i = self.conv(c);
-                self.select(i);
-                self.handle.send(Command::Join(c.to_owned()));
-            }
+            Typed::Join(c) => self.join(c),
             Typed::Part(c) => {
                 let channel = c.map_or_else(|| self.current_target(), str::to_owned);
-                if channel.starts_with(['#', '&']) {
-                    self.handle.send(Command::Part(channel));
+                let i = self.active();
+                if channel.eq_ignore_ascii_case(&self.view.settings.channel) {
+                    self.system(i, now, "the main channel stays open (start with --channel to change it)");
+                } else if channel.starts_with(['#', '&']) {
+                    self.handle.send(Command::Part(channel.clone()));
+                    if let Some(i) = self.conv_index(&channel) {
+                        self.close(i);
+                    }
+                    self.save_channels();
                 } else {
-                    let i = self.active();
-                    self.system(i, now, "usage: /part [#CHANNEL]");
+                    // A private tab: just close it.
+                    self.close(i);
                 }
             }
+            Typed::Away(m) => self.handle.send(Command::Away(Some(m.unwrap_or("away").to_owned()))),
+            Typed::Topic(Some(text)) => {
+                let channel = self.convs[self.shown_channel()].name.clone();
+                self.handle.send(Command::Topic { channel, text: text.to_owned() });
+            }
+            Typed::Topic(None) => {
+                let i = self.active();
+                let ch = self.convs[self.shown_channel()].name.clone();
+                let topic = self.view.topic(&ch);
+                let text = if topic.is_empty() { format!("{ch} has no topic") } else { format!("topic of {ch}: {topic}") };
+                self.system(i, now, &text);
+            }
+            Typed::List => self.on_msg(Msg::ChannelsDialog),
             Typed::Quit => app::quit(),
             Typed::Server(addr) => {
                 let tls = self.view.settings.tls;
@@ -436,12 +658,90 @@ impl App {
         self.connect();
     }
 
+    /// Joins a channel (a tab at once, selected).
+    fn join(&mut self, c: &str) {
+        let i = self.conv(c);
+        self.select(i);
+        self.handle.send(Command::Join(c.to_owned()));
+        let _ = self.input.take_focus();
+    }
+
     fn clear_canvas(&mut self) {
-        self.canvas.clear();
-        self.view.cleared();
-        self.handle.send(Command::Clear { channel: self.view.settings.channel.clone() });
+        let i = self.shown_channel();
+        let channel = self.convs[i].name.clone();
+        if let Some(c) = self.convs[i].canvas.as_mut() {
+            c.clear();
+        }
+        self.view.cleared(&channel);
+        self.handle.send(Command::Clear { channel });
         let text = format!("{} cleared the canvas", self.view.nick);
-        self.system(0, SystemTime::now(), &text);
+        self.system(i, SystemTime::now(), &text);
+    }
+
+    /// A key changed the input line: typing notices, and not idle.
+    fn edited(&mut self) {
+        self.completer.reset();
+        let now = Instant::now();
+        self.last_key = now;
+        if self.auto_away_set {
+            self.auto_away_set = false;
+            self.handle.send(Command::Away(None));
+        }
+        let text = self.input.value();
+        let command = text.starts_with('/') && !text.starts_with("//");
+        let target = self.current_target();
+        for (target, state) in self.typing_out.on_edit(&target, text.trim().is_empty(), command, now) {
+            self.handle.send(Command::Typing { target, state });
+        }
+    }
+
+    fn set_font_size(&mut self, size: i32) {
+        self.font_size = size.clamp(10, 28);
+        for c in &mut self.convs {
+            c.log.set_font_size(self.font_size);
+        }
+        self.input.set_text_size(self.font_size);
+        self.browser.set_text_size(self.font_size);
+        self.browser.redraw();
+        self.input.redraw();
+        let size = self.font_size;
+        self.save_config(|c| c.font_size = Some(size));
+        self.dirty = true;
+    }
+
+    /// Every 40 ms: strokes out, typing paused, lapsed notices, the
+    /// urgency hint cleared on focus, the idle timer.
+    fn tick(&mut self) {
+        for c in &mut self.convs {
+            let Some(canvas) = c.canvas.as_mut() else { continue };
+            for stroke in canvas.flush() {
+                self.view.drawn(&c.name, &stroke);
+                self.handle.send(Command::Stroke { channel: c.name.clone(), stroke });
+            }
+        }
+        let now = Instant::now();
+        if let Some((target, state)) = self.typing_out.on_tick(now) {
+            self.handle.send(Command::Typing { target, state });
+        }
+        if self.view.expire_typing(now) {
+            self.refresh_typing();
+        }
+        if self.urgent && attention::focused(&self.window) {
+            attention::set_urgent(&self.window, false);
+            self.urgent = false;
+            self.dirty = true;
+        }
+        let idle = now.saturating_duration_since(self.last_key);
+        if let Some(after) = self.auto_away
+            && idle >= after
+            && self.view.my_away.is_none()
+            && !self.auto_away_set
+            && self.view.state == ConnState::Connected
+        {
+            self.auto_away_set = true;
+            let text = format!("away (idle for {} min)", after.as_secs() / 60);
+            self.handle.send(Command::Away(Some(text)));
+        }
     }
 
     fn on_msg(&mut self, msg: Msg) {
@@ -456,8 +756,9 @@ impl App {
                 }
             }
             Msg::UserClicked { double } => {
-                if double && let Some(n) = self.browser.selected_text() {
-                    let n = bare_nick(&n, DEFAULT_PREFIXES).to_owned();
+                let row = usize::try_from(self.browser.value()).unwrap_or(0);
+                if double && let Some(n) = row.checked_sub(1).and_then(|r| self.entries.get(r)) {
+                    let n = bare_nick(n, DEFAULT_PREFIXES).to_owned();
                     if n != self.view.nick {
                         let i = self.conv(&n);
                         self.select(i);
@@ -515,17 +816,86 @@ impl App {
             }
             Msg::Colour(i) => {
                 if let Some((_, c)) = COLOURS.get(i) {
-                    self.canvas.set_color(*c);
+                    self.brush.0 = *c;
+                    self.convs.iter_mut().filter_map(|c| c.canvas.as_mut()).for_each(|k| k.set_color(self.brush.0));
                 }
             }
-            Msg::Brush(b) => self.canvas.set_brush(b),
+            Msg::Brush(b) => {
+                self.brush.1 = b;
+                self.convs.iter_mut().filter_map(|c| c.canvas.as_mut()).for_each(|k| k.set_brush(b));
+            }
             Msg::Clear => self.clear_canvas(),
-            Msg::Tick => {
-                for stroke in self.canvas.flush() {
-                    self.view.drawn(&stroke);
-                    self.handle.send(Command::Stroke { channel: self.view.settings.channel.clone(), stroke });
+            Msg::Tick => self.tick(),
+            Msg::ChannelsDialog => {
+                if !self.channels.shown() {
+                    self.channels.open();
+                }
+                self.handle.send(Command::List);
+                self.dirty = true;
+            }
+            Msg::ChannelsClose => {
+                self.channels.close();
+                self.dirty = true;
+            }
+            Msg::ChannelPicked { double } => {
+                self.channels.picked();
+                if double {
+                    self.on_msg(Msg::ChannelJoin);
+                }
+                self.dirty = true;
+            }
+            Msg::ChannelJoin => {
+                if let Some(c) = self.channels.value() {
+                    self.channels.close();
+                    match self.conv_index(&c) {
+                        Some(i) => self.select(i),
+                        None => self.join(&c),
+                    }
+                }
+                self.dirty = true;
+            }
+            Msg::Edited => self.edited(),
+            Msg::Complete => {
+                let ch = self.convs[self.shown_channel()].name.clone();
+                let mut nicks: Vec<String> =
+                    self.view.users(&ch).iter().map(|n| bare_nick(n, DEFAULT_PREFIXES).to_owned()).collect();
+                let i = self.active();
+                if i != self.shown_channel() {
+                    nicks.push(self.convs[i].name.clone());
+                }
+                nicks.retain(|n| *n != self.view.nick);
+                let refs: Vec<&str> = nicks.iter().map(String::as_str).collect();
+                let (line, cursor) = (self.input.value(), self.input.position().max(0) as usize);
+                if let Some((line, at)) = self.completer.complete(&line, cursor, &refs) {
+                    self.input.set_value(&line);
+                    let _ = self.input.set_position(at as i32);
+                    self.dirty = true;
                 }
             }
+            Msg::HistoryUp | Msg::HistoryDown => {
+                let line = match msg {
+                    Msg::HistoryUp => self.history.up(&self.input.value()),
+                    _ => self.history.down(),
+                };
+                if let Some(line) = line {
+                    self.input.set_value(&line);
+                    let _ = self.input.set_position(line.len() as i32);
+                    self.dirty = true;
+                }
+            }
+            Msg::AwayToggle => {
+                self.auto_away_set = false;
+                let away = self.view.my_away.is_none().then(|| "away".to_owned());
+                self.handle.send(Command::Away(away));
+                // Shown as it is until the server confirms.
+                self.away_btn.set_value(self.view.my_away.is_some());
+            }
+            Msg::NotifyToggle => {
+                self.notifier.enabled = !self.notifier.enabled;
+                let quiet = !self.notifier.enabled;
+                self.save_config(|c| c.quiet = quiet);
+            }
+            Msg::FontSize(d) => self.set_font_size(self.font_size + d),
         }
     }
 }
@@ -563,7 +933,21 @@ pub fn run(opts: Options) -> Result<(), String> {
     app.config_path = config_path;
     app.probe = probe::Probe::from_env();
     app.view.nick = nick;
+    app.notifier.enabled = !remembered.quiet;
+    app.auto_away = remembered.auto_away.filter(|m| *m > 0).map(|m| Duration::from_secs(u64::from(m) * 60));
+    if let Some(size) = remembered.font_size {
+        app.font_size = size;
+        for c in &mut app.convs {
+            c.log.set_font_size(size);
+        }
+        app.input.set_text_size(size);
+        app.browser.set_text_size(size);
+    }
+    for c in &remembered.channels {
+        app.conv(c);
+    }
     app.refresh_info();
+    app.refresh_topic();
     app.connect();
     app::add_timeout3(0.04, move |h| {
         tx.send(Msg::Tick);
@@ -578,7 +962,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             c.log.settle();
         }
         if let Some(mut p) = app.probe.take() {
-            let generation = app.canvas.state.borrow().generation;
+            let generation = app.canvas().state.borrow().generation;
             // Scrolling a log changes what it shows, too.
             let scroll: Vec<i32> = app.convs.iter().map(|c| c.log.display.scroll_row()).collect();
             if app.dirty || p.canvas_generation != generation || p.scroll != scroll {
@@ -621,15 +1005,44 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     // The chat: tabs with the logs, and the input line.
     let mut left = Flex::default().column();
     left.set_pad(4);
+    let mut topic_bar = Frame::default();
+    topic_bar.set_frame(FrameType::FlatBox);
+    topic_bar.set_color(Color::from_hex(0xeef2f8));
+    topic_bar.set_align(Align::Inside | Align::Left | Align::Clip);
+    topic_bar.set_label_size(13);
+    left.fixed(&topic_bar, 22);
     let mut tabs = Tabs::default();
     tabs.end();
     tabs.set_callback(move |_| tx.send(Msg::TabChanged));
+    let mut typing_bar = Frame::default();
+    typing_bar.set_align(Align::Inside | Align::Left);
+    typing_bar.set_label_size(12);
+    typing_bar.set_label_font(Font::HelveticaItalic);
+    typing_bar.set_label_color(Color::from_hex(0x606060));
+    left.fixed(&typing_bar, 16);
     let mut input_row = Flex::default().row();
     input_row.set_pad(4);
     let mut input = Input::default();
     input.set_trigger(CallbackTrigger::EnterKeyAlways);
     input.set_callback(move |_| tx.send(Msg::SendInput));
-    input.set_tooltip("Type a message; Enter sends. /msg NICK TEXT talks privately.");
+    input.set_tooltip("Type a message; Enter sends, Tab completes a nick, Up/Down recall sent lines. /msg NICK TEXT talks privately.");
+    input.handle(move |_, ev| {
+        if ev != FlEvent::KeyDown {
+            return false;
+        }
+        let msg = match app::event_key() {
+            Key::Tab => Msg::Complete,
+            Key::Up => Msg::HistoryUp,
+            Key::Down => Msg::HistoryDown,
+            _ => {
+                // After the input has taken the key (the loop reads the message later).
+                tx.send(Msg::Edited);
+                return false;
+            }
+        };
+        tx.send(msg);
+        true
+    });
     let mut emoji = MenuButton::default().with_label("🙂");
     emoji.set_tooltip("Insert an emoji");
     for (i, e) in emoticon::PICKER.iter().enumerate() {
@@ -663,6 +1076,23 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     nick_btn.set_tooltip("Change your nick");
     nick_btn.set_callback(move |_| tx.send(Msg::NickDialog));
     conn.fixed(&nick_btn, 28);
+    let mut channels_btn = Button::default().with_label("Channels…");
+    channels_btn.set_tooltip("The server's channels: join one, or make one");
+    channels_btn.set_callback(move |_| tx.send(Msg::ChannelsDialog));
+    conn.fixed(&channels_btn, 28);
+    let mut row = Flex::default().row();
+    row.set_pad(4);
+    let mut away_btn = LightButton::default().with_label("Away");
+    away_btn.set_tooltip("Mark yourself away (/away MESSAGE says why)");
+    away_btn.set_callback(move |_| tx.send(Msg::AwayToggle));
+    let mut options = MenuButton::default().with_label("Options");
+    options.add("Notifications", fltk::enums::Shortcut::None, MenuFlag::Toggle | MenuFlag::Value, move |_| {
+        tx.send(Msg::NotifyToggle)
+    });
+    options.add("Larger text", fltk::enums::Shortcut::None, MenuFlag::Normal, move |_| tx.send(Msg::FontSize(1)));
+    options.add("Smaller text", fltk::enums::Shortcut::None, MenuFlag::Normal, move |_| tx.send(Msg::FontSize(-1)));
+    row.end();
+    conn.fixed(&row, 28);
     let mut connect_btn = Button::default().with_label("Disconnect");
     connect_btn.set_callback(move |_| tx.send(Msg::ConnectToggle));
     conn.fixed(&connect_btn, 28);
@@ -712,8 +1142,9 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     tools.end();
     right.fixed(&tools, 28);
     let (cw, ch) = canvas_size(ww, wh);
-    let canvas = Canvas::new(0, 0, cw, ch);
-    right.fixed(&canvas.widget, ch);
+    let canvas_slot = Group::new(0, 0, cw, ch, None);
+    canvas_slot.end();
+    right.fixed(&canvas_slot, ch);
     right.end();
     root.fixed(&right, cw);
     root.end();
@@ -730,7 +1161,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     win.resize_callback({
         let mut root = root.clone();
         let mut right = right.clone();
-        let canvas = canvas.widget.clone();
+        let canvas = canvas_slot.clone();
         move |_, _, _, w, h| {
             let (cw, ch) = canvas_size(w, h);
             root.fixed(&right, cw);
@@ -742,6 +1173,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     win.show();
     root.layout();
     let connect = connect::ConnectDialog::new(tx, discover);
+    let channels = channels_dialog::ChannelsDialog::new(tx);
 
     let mut app = App {
         handle,
@@ -760,8 +1192,24 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         server_btn,
         nick_btn,
         clear_btn: clear,
-        canvas,
+        channels_btn,
+        away_btn,
+        canvas_slot,
+        topic_bar,
+        typing_bar,
+        entries: Vec::new(),
         connect,
+        channels,
+        notifier: attention::Notifier::new(true),
+        urgent: false,
+        history: History::default(),
+        completer: Completer::default(),
+        typing_out: Outgoing::default(),
+        font_size: chatlog::FONT_SIZE,
+        auto_away: None,
+        auto_away_set: false,
+        last_key: Instant::now(),
+        brush: (COLOURS[0].1, 6),
         probe: None,
         dirty: true,
     };
