@@ -84,6 +84,7 @@ impl Probe {
         let c = &app.channels;
         let _ = writeln!(s, "channels_dialog: {}", if c.shown() { "shown" } else { "hidden" });
         let _ = writeln!(s, "channels_status: {}", c.status.label());
+        let _ = writeln!(s, "channels_input: {}", c.input.value());
         for ch in &c.shown_list {
             let _ = writeln!(s, "channel_row: {} {} {}", ch.name, ch.users, ch.topic);
         }
