@@ -64,7 +64,7 @@ impl Xvfb {
         let tmp = path.with_extension("tmp.png");
         let ok = Command::new("import").args(["-window", window]).arg(&tmp).env("DISPLAY", &self.display).status();
         assert!(ok.is_ok_and(|s| s.success()), "import failed");
-        let ok = Command::new("convert").arg(&tmp).args(["-strip", "-colors", "64"]).arg(path).status();
+        let ok = Command::new("convert").arg(&tmp).args(["-strip", "+dither", "-colors", "64"]).arg(path).status();
         assert!(ok.is_ok_and(|s| s.success()), "convert failed");
         let _ = std::fs::remove_file(tmp);
         eprintln!("screenshot: {}", path.display());
@@ -635,7 +635,7 @@ fn channels_attention_presence_typing_and_comforts() {
     let p = bob.probe().unwrap();
     bob.focus();
     bob.click(p.centre("channels_button"));
-    let p = bob.wait("#dev listed with its users and topic", |p| {
+    bob.wait("#dev listed with its users and topic", |p| {
         p.get("channels_dialog") == "shown" && p.all("channel_row").contains(&"#dev 1 the dev corner")
     });
     let dialog = x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "^Channels$"]);
@@ -668,7 +668,9 @@ fn channels_attention_presence_typing_and_comforts() {
     x.xdotool(&["type", "--delay", "5", "look at https://example.org/"]);
     x.xdotool(&["key", "Return"]);
     let p = alice.wait("the mention at alice, highlighted, urgent", |p| {
-        p.log_has("#dev", "<bob> alice: look at https://example.org/") && p.num("mentions[#dev]") == 1 && p.get("urgent") == "true"
+        p.log_has("#dev", "<bob> alice: look at https://example.org/")
+            && p.num("mentions[#dev]") == 1
+            && p.get("urgent") == "true"
     });
     assert!(alice.urgent(), "WM_HINTS has the urgency bit");
     assert_eq!(p.get("typing"), "", "a sent line ends typing");
@@ -687,7 +689,9 @@ fn channels_attention_presence_typing_and_comforts() {
     bob.say("/msg alice are you there?");
     alice.wait("bob's private tab, urgent", |p| p.tabs().contains(&"bob (1)") && p.get("urgent") == "true");
     assert!(alice.urgent());
-    wait_for("the second notification", || std::fs::read_to_string(&record).ok().filter(|s| s.contains("|bob|are you there?|")));
+    wait_for("the second notification", || {
+        std::fs::read_to_string(&record).ok().filter(|s| s.contains("|bob|are you there?|"))
+    });
 
     // Away: bob marks himself away; alice sees him greyed.
     let p = bob.probe().unwrap();

@@ -42,7 +42,9 @@ impl Config {
                 "server" => c.server = Some(value.to_owned()),
                 "nick" => c.nick = Some(value.to_owned()),
                 "tls" => c.tls = matches!(value, "yes" | "true" | "1"),
-                "channels" => c.channels = value.split(',').filter(|v| v.starts_with(['#', '&'])).map(String::from).collect(),
+                "channels" => {
+                    c.channels = value.split(',').filter(|v| v.starts_with(['#', '&'])).map(String::from).collect()
+                }
                 "notify" => c.quiet = matches!(value, "no" | "false" | "0"),
                 "font_size" => c.font_size = value.parse().ok().filter(|n| (8..=40).contains(n)),
                 "auto_away" => c.auto_away = value.parse().ok(),

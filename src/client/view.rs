@@ -30,6 +30,7 @@ pub enum Place {
 }
 
 /// What to change on screen after an event.
+#[allow(clippy::large_enum_variant)] // a Stroke, consumed at once (as in Event)
 #[derive(Clone, Debug, PartialEq)]
 pub enum Show {
     /// A chat line; `text` is ready to show (emoji, notice mark). A replayed

@@ -136,7 +136,8 @@ impl ChatLog {
         display.handle({
             let (buf, style) = (buf.clone(), style.clone());
             move |d, ev| {
-                if ev != fltk::enums::Event::Released || fltk::app::event_mouse_button() != fltk::app::MouseButton::Left {
+                if ev != fltk::enums::Event::Released || fltk::app::event_mouse_button() != fltk::app::MouseButton::Left
+                {
                     return false;
                 }
                 let pos = d.xy_to_position(fltk::app::event_x(), fltk::app::event_y(), PositionType::Character);

@@ -41,9 +41,9 @@ use fltk::window::Window;
 use crate::canvas::{HEIGHT, MAX_BRUSH, WIDTH};
 use crate::client::config::{self, Config};
 use crate::client::input::{Completer, History};
-use crate::client::typing::Outgoing;
 use crate::client::slash::{self, Input as Typed};
 use crate::client::trust;
+use crate::client::typing::Outgoing;
 use crate::client::view::{Place, Show, View};
 use crate::client::{Command, ConnState, DEFAULT_PREFIXES, Event, Handle, Settings, bare_nick, spawn};
 use crate::clock::local_hhmm;
@@ -239,7 +239,8 @@ impl App {
     /// Shows the user list of the shown channel, away users greyed.
     fn refresh_users(&mut self) {
         let ch = self.convs[self.shown_channel()].name.clone();
-        let selected = usize::try_from(self.browser.value()).ok().and_then(|v| self.entries.get(v.wrapping_sub(1)).cloned());
+        let selected =
+            usize::try_from(self.browser.value()).ok().and_then(|v| self.entries.get(v.wrapping_sub(1)).cloned());
         self.browser.clear();
         self.entries.clear();
         let mut tip = Vec::new();
@@ -266,7 +267,8 @@ impl App {
     fn refresh_topic(&mut self) {
         let ch = &self.convs[self.shown_channel()].name;
         let topic = self.view.topic(ch);
-        let text = if topic.is_empty() { format!("{ch}: no topic (/topic TEXT sets one)") } else { format!("{ch}: {topic}") };
+        let text =
+            if topic.is_empty() { format!("{ch}: no topic (/topic TEXT sets one)") } else { format!("{ch}: {topic}") };
         // '@' would be read as a symbol code.
         self.topic_bar.set_label(&text.replace('@', "@@"));
         self.topic_bar.set_tooltip(topic);
@@ -448,7 +450,8 @@ impl App {
                     self.system(i, time, &text);
                 }
                 Show::Info => self.refresh_info(),
-                Show::Users(ch) | Show::Topic(ch) if !self.convs[self.shown_channel()].name.eq_ignore_ascii_case(&ch) => {}
+                Show::Users(ch) | Show::Topic(ch)
+                    if !self.convs[self.shown_channel()].name.eq_ignore_ascii_case(&ch) => {}
                 Show::Users(_) => self.refresh_users(),
                 Show::Topic(_) => self.refresh_topic(),
                 Show::Joined(ch) => {
@@ -568,7 +571,8 @@ impl App {
                 let i = self.active();
                 let ch = self.convs[self.shown_channel()].name.clone();
                 let topic = self.view.topic(&ch);
-                let text = if topic.is_empty() { format!("{ch} has no topic") } else { format!("topic of {ch}: {topic}") };
+                let text =
+                    if topic.is_empty() { format!("{ch} has no topic") } else { format!("topic of {ch}: {topic}") };
                 self.system(i, now, &text);
             }
             Typed::List => self.on_msg(Msg::ChannelsDialog),
@@ -1025,7 +1029,9 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     let mut input = Input::default();
     input.set_trigger(CallbackTrigger::EnterKeyAlways);
     input.set_callback(move |_| tx.send(Msg::SendInput));
-    input.set_tooltip("Type a message; Enter sends, Tab completes a nick, Up/Down recall sent lines. /msg NICK TEXT talks privately.");
+    input.set_tooltip(
+        "Type a message; Enter sends, Tab completes a nick, Up/Down recall sent lines. /msg NICK TEXT talks privately.",
+    );
     input.handle(move |_, ev| {
         if ev != FlEvent::KeyDown {
             return false;

@@ -34,7 +34,8 @@ impl Probe {
         }
         let _ = writeln!(s, "fingerprint: {}", app.view.fingerprint.as_deref().unwrap_or(""));
         let _ = writeln!(s, "users: {}", app.entries.join(","));
-        let away: Vec<&str> = app.entries.iter().filter(|n| app.view.away_message(n).is_some()).map(String::as_str).collect();
+        let away: Vec<&str> =
+            app.entries.iter().filter(|n| app.view.away_message(n).is_some()).map(String::as_str).collect();
         let _ = writeln!(s, "away_users: {}", away.join(","));
         let _ = writeln!(s, "my_away: {}", app.view.my_away.as_deref().unwrap_or("-"));
         let _ = writeln!(s, "topic: {}", app.topic_bar.label());
