@@ -640,12 +640,16 @@ fn channels_attention_presence_typing_and_comforts() {
     });
     let dialog = x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "^Channels$"]);
     let dialog = dialog.lines().next().unwrap().to_string();
-    // The name typed in the dialog's line (it has the focus when it opens).
-    x.xdotool(&["windowfocus", "--sync", &dialog]);
-    x.xdotool(&["type", "--delay", "20", "#dev"]);
+    let p = bob.probe().unwrap();
+    let row = p.all("channel_row").iter().position(|r| r.starts_with("#dev ")).unwrap() as i32;
+    let (lx, ly, _, _) = p.area("channels_list_area");
+    x.xdotool(&["mousemove", "--window", &dialog, &(lx + 40).to_string(), &(ly + 8 + 18 * row).to_string()]);
+    x.xdotool(&["click", "1"]);
     bob.wait("#dev picked", |p| p.get("channels_input") == "#dev");
     x.screenshot_window(&dialog, &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot-channels.png"));
-    x.xdotool(&["key", "Return"]);
+    let (bx, by) = p.centre("channels_join_button");
+    x.xdotool(&["mousemove", "--window", &dialog, &bx.to_string(), &by.to_string()]);
+    x.xdotool(&["click", "1"]);
     let p = bob.wait("bob in #dev with its drawing", |p| {
         p.get("channels_dialog") == "hidden" && p.get("active") == "#dev" && p.num("ink") > 0
     });

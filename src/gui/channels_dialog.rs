@@ -74,6 +74,8 @@ impl ChannelsDialog {
         buttons.end();
         col.fixed(&buttons, 30);
         col.end();
+        // Placed now, not at the first draw: the probe reports the positions.
+        col.layout();
         win.end();
         win.set_callback(move |_| tx.send(Msg::ChannelsClose));
         ChannelsDialog { win, list, input, status, join, shown_list: Vec::new() }
