@@ -162,10 +162,11 @@ impl<'x> Gui<'x> {
 
     /// [`Gui::start_discovering`] with more flags.
     fn start_with(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32), discover: &str, extra: &[&str]) -> Gui<'x> {
-        Gui::start_env(x, server, nick, at, discover, extra, None)
+        Gui::start_env(x, server, nick, at, discover, extra, None, None)
     }
 
-    /// [`Gui::start_with`] with PATH set.
+    /// [`Gui::start_with`] with PATH set, and the config of another window.
+    #[allow(clippy::too_many_arguments)]
     fn start_env(
         x: &'x Xvfb,
         server: &str,
@@ -174,11 +175,12 @@ impl<'x> Gui<'x> {
         discover: &str,
         extra: &[&str],
         path: Option<&str>,
+        config: Option<&Path>,
     ) -> Gui<'x> {
         assert!(discover.split(',').all(|a| a.starts_with("127.")), "discovery must stay on loopback");
         let dir = temp_dir(&format!("gui-{nick}"));
         let probe = dir.join("probe.txt");
-        let config_home = dir.join("config");
+        let config_home = config.map_or_else(|| dir.join("config"), Path::to_path_buf);
         let child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
             .args(["--client", "--server", server, "--nick", nick, "--channel", "#lobby", "--discover-addr", discover])
             .args(extra)
@@ -610,7 +612,7 @@ fn channels_attention_presence_typing_and_comforts() {
     Command::new("chmod").arg("755").arg(bin.join("notify-send")).status().unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
 
-    let alice = Gui::start_env(&x, &addr, "alice", (0, 0), "127.0.0.1:9", &[], Some(&path));
+    let alice = Gui::start_env(&x, &addr, "alice", (0, 0), "127.0.0.1:9", &[], Some(&path), None);
     alice.wait("alice connected", connected);
     let bob = Gui::start(&x, &addr, "bob", (1030, 0));
     bob.wait("bob connected", connected);
@@ -629,6 +631,7 @@ fn channels_attention_presence_typing_and_comforts() {
     alice.drag((0.2, 0.3), (0.7, 0.6));
     alice.wait("ink on #dev's canvas", |p| p.num("ink") > 0);
     let conf = std::fs::read_to_string(alice.config_home.join("lanchat/client.conf")).expect("client.conf");
+    let config_home = alice.config_home.clone();
     assert!(conf.contains("channels=#dev"), "joined channels are remembered: {conf}");
 
     // Bob joins from the Channels… dialog.
@@ -706,11 +709,50 @@ fn channels_attention_presence_typing_and_comforts() {
     alice.say("/msg bob back soon?");
     let p = alice.wait("alice on bob's private tab", |p| p.get("active") == "bob" && p.log_has("bob", "bob is away"));
     assert_eq!(p.get("shown_channel"), "#lobby", "a private tab shows the main channel's list and canvas");
-    alice.drag((0.15, 0.7), (0.85, 0.25));
-    alice.wait("ink on #lobby's canvas", |p| p.num("ink") > 0);
+
+    // The README's picture: #lobby with a topic, chat, bob greyed, a drawing, bob's private tab.
+    alice.say("/msg #lobby");
+    alice.wait("#lobby in view", |p| p.get("active") == "#lobby");
+    alice.say("/topic Friday: pizza in the lab at 12");
+    alice.say("the canvas is for the seating plan :)");
+    alice.drag((0.1, 0.8), (0.5, 0.2));
+    alice.drag((0.5, 0.2), (0.9, 0.8));
+    alice.drag((0.1, 0.8), (0.9, 0.8));
+    // The last segment is on the base line and ends where the mouse was released (logical 1440,800).
+    alice.wait("the drawing on #lobby's canvas", |p| {
+        p.all("stroke").last().is_some_and(|s| {
+            let v: Vec<i64> = s.split(',').skip(3).map(|n| n.parse().unwrap()).collect();
+            v.chunks(2).all(|xy| (xy[1] - 800).abs() <= 8) && (v[v.len() - 2] - 1440).abs() <= 8
+        })
+    });
+    bob.focus();
+    bob.say("/msg alice I'll bring the projector");
+    alice.wait("bob's private tab counts one unread", |p| {
+        p.tabs().contains(&"bob (1)") && p.get("topic") == "#lobby: Friday: pizza in the lab at 12"
+    });
     x.screenshot_window(&alice.window, &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot-main.png"));
+    alice.focus();
+
+    // The splitter gives the canvas more of the width.
+    let p = alice.probe().unwrap();
+    let before = p.area("canvas_area").2;
+    let (sx, sy) = p.centre("splitter_area");
+    alice.mouse((sx, sy));
+    x.xdotool(&["mousedown", "1"]);
+    for i in 1..=10 {
+        alice.mouse((sx - 12 * i, sy));
+    }
+    x.xdotool(&["mouseup", "1"]);
+    let p = alice.wait("a wider canvas", |p| p.area("canvas_area").2 > before + 80);
+    assert!(p.area("log_area").2 < 480, "the chat gave the room: {:?}", p.area("log_area"));
 
     // Bob quits: alice's private tab says so.
     drop(bob);
     alice.wait("bob left, in the private tab", |p| p.log_has("bob", "bob left the server"));
+
+    // The next start (with alice's config) rejoins #dev by itself; neither the
+    // join line nor the history replayed there counts as unread.
+    drop(alice);
+    let again = Gui::start_env(&x, &addr, "alice2", (0, 0), "127.0.0.1:9", &[], None, Some(&config_home));
+    again.wait("#dev rejoined on start", |p| p.tabs().contains(&"#dev") && p.log_has("#dev", "<bob> alice: look at"));
 }

@@ -21,8 +21,11 @@ mod channels_dialog;
 pub mod chatlog;
 mod connect;
 mod probe;
+mod splitter;
 
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use fltk::app;
@@ -134,6 +137,7 @@ pub struct App {
     nick_btn: Button,
     clear_btn: Button,
     channels_btn: Button,
+    split: Frame,
     away_btn: LightButton,
     /// Holds every channel's canvas, one shown at a time.
     canvas_slot: Group,
@@ -367,9 +371,10 @@ impl App {
         self.dirty = true;
     }
 
+    /// A grey line; it does not count as unread (joins and parts would drown the count).
     fn system(&mut self, i: usize, time: SystemTime, text: &str) {
         self.convs[i].log.add_system(&local_hhmm(time), text);
-        self.touched(i);
+        self.dirty = true;
     }
 
     fn refresh_info(&mut self) {
@@ -969,7 +974,9 @@ pub fn run(opts: Options) -> Result<(), String> {
             let generation = app.canvas().state.borrow().generation;
             // Scrolling a log changes what it shows, too.
             let scroll: Vec<i32> = app.convs.iter().map(|c| c.log.display.scroll_row()).collect();
-            if app.dirty || p.canvas_generation != generation || p.scroll != scroll {
+            let g = app.canvas().geometry();
+            let moved = p.canvas_at != (g.x, g.y, g.w, g.h);
+            if app.dirty || moved || p.canvas_generation != generation || p.scroll != scroll {
                 p.scroll = scroll;
                 app.dirty = false;
                 p.write(&app);
@@ -984,8 +991,12 @@ pub fn run(opts: Options) -> Result<(), String> {
 /// The canvas's size in a window of `w` x `h`: about half the width, in the
 /// logical aspect ratio (plus its border), leaving room above it for the info
 /// pane, the buttons and the user list.
-fn canvas_size(w: i32, h: i32) -> (i32, i32) {
-    let mut cw = ((w - 20) / 2).max(320);
+/// `share`: the part of the width the splitter gave the canvas side.
+fn canvas_size(w: i32, h: i32, share: Option<f64>) -> (i32, i32) {
+    let half = (w - 20) / 2;
+    let wanted = share.map_or(half, |f| (f64::from(w) * f) as i32);
+    // Room for the chat on the left, and for the buttons and list above.
+    let mut cw = wanted.min(w - 360).max(320);
     let mut ch = cw * i32::from(HEIGHT) / i32::from(WIDTH) + 2;
     let room = h - 12 - 34 - 200;
     if ch > room {
@@ -1004,7 +1015,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     win.set_xclass("lanchat");
     let mut root = Flex::new(0, 0, ww, wh, None).row();
     root.set_margin(6);
-    root.set_pad(8);
+    root.set_pad(1);
 
     // The chat: tabs with the logs, and the input line.
     let mut left = Flex::default().column();
@@ -1062,6 +1073,14 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     left.fixed(&input_row, 30);
     left.end();
 
+    let share = Rc::new(Cell::new(None));
+    // Replaced by the real layout once the right side is built.
+    let relayout: Rc<RefCell<Rc<dyn Fn(i32, i32)>>> = Rc::new(RefCell::new(Rc::new(|_, _| {})));
+    let split = splitter::new(share.clone(), {
+        let relayout = relayout.clone();
+        Rc::new(move |w, h| (relayout.borrow())(w, h))
+    });
+    root.fixed(&split, splitter::WIDTH);
     let mut right = Flex::default().column();
     right.set_pad(6);
     let mut upper = Flex::default().row();
@@ -1147,7 +1166,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     tools.fixed(&clear, 70);
     tools.end();
     right.fixed(&tools, 28);
-    let (cw, ch) = canvas_size(ww, wh);
+    let (cw, ch) = canvas_size(ww, wh, None);
     let canvas_slot = Group::new(0, 0, cw, ch, None);
     canvas_slot.end();
     right.fixed(&canvas_slot, ch);
@@ -1163,19 +1182,20 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
             app::quit();
         }
     });
-    // The canvas grows and shrinks with the window, keeping its aspect.
-    win.resize_callback({
-        let mut root = root.clone();
-        let mut right = right.clone();
-        let canvas = canvas_slot.clone();
-        move |_, _, _, w, h| {
-            let (cw, ch) = canvas_size(w, h);
+    // The canvas grows and shrinks with the window (and the splitter), keeping its aspect.
+    let layout: Rc<dyn Fn(i32, i32)> = Rc::new({
+        let (root, right, canvas) = (root.clone(), right.clone(), canvas_slot.clone());
+        move |w, h| {
+            let (mut root, mut right) = (root.clone(), right.clone());
+            let (cw, ch) = canvas_size(w, h, share.get());
             root.fixed(&right, cw);
             right.fixed(&canvas, ch);
             root.layout();
             right.layout();
         }
     });
+    *relayout.borrow_mut() = layout.clone();
+    win.resize_callback(move |_, _, _, w, h| layout(w, h));
     win.show();
     root.layout();
     let connect = connect::ConnectDialog::new(tx, discover);
@@ -1199,6 +1219,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         nick_btn,
         clear_btn: clear,
         channels_btn,
+        split,
         away_btn,
         canvas_slot,
         topic_bar,

@@ -16,13 +16,21 @@ pub struct Probe {
     pub canvas_generation: u64,
     /// The logs' top lines when last written.
     pub scroll: Vec<i32>,
+    /// Where the canvas was when last written (the splitter moves it).
+    pub canvas_at: (i32, i32, i32, i32),
     seq: u64,
 }
 
 impl Probe {
     pub fn from_env() -> Option<Probe> {
         let path = std::env::var_os("LANCHAT_GUI_PROBE")?;
-        Some(Probe { path: path.into(), canvas_generation: u64::MAX, scroll: Vec::new(), seq: 0 })
+        Some(Probe {
+            path: path.into(),
+            canvas_generation: u64::MAX,
+            scroll: Vec::new(),
+            canvas_at: (0, 0, 0, 0),
+            seq: 0,
+        })
     }
 
     pub fn write(&mut self, app: &App) {
@@ -62,6 +70,7 @@ impl Probe {
         }
         drop(st);
         let g = canvas.geometry();
+        self.canvas_at = (g.x, g.y, g.w, g.h);
         // Positions are inside the window (for `xdotool mousemove --window`).
         let (wx, wy) = (0, 0);
         let _ = writeln!(s, "canvas_area: {} {} {} {}", wx + g.x, wy + g.y, g.w, g.h);
@@ -81,6 +90,7 @@ impl Probe {
         let _ = writeln!(s, "server_button: {}", r(&app.server_btn, o));
         let _ = writeln!(s, "nick_button: {}", r(&app.nick_btn, o));
         let _ = writeln!(s, "channels_button: {}", r(&app.channels_btn, o));
+        let _ = writeln!(s, "splitter_area: {}", r(&app.split, o));
         let _ = writeln!(s, "away_button: {}", r(&app.away_btn, o));
         let c = &app.channels;
         let _ = writeln!(s, "channels_dialog: {}", if c.shown() { "shown" } else { "hidden" });
