@@ -23,7 +23,7 @@ mod connect;
 mod probe;
 mod splitter;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
@@ -1073,14 +1073,6 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     left.fixed(&input_row, 30);
     left.end();
 
-    let share = Rc::new(Cell::new(None));
-    // Replaced by the real layout once the right side is built.
-    let relayout: Rc<RefCell<Rc<dyn Fn(i32, i32)>>> = Rc::new(RefCell::new(Rc::new(|_, _| {})));
-    let split = splitter::new(share.clone(), {
-        let relayout = relayout.clone();
-        Rc::new(move |w, h| (relayout.borrow())(w, h))
-    });
-    root.fixed(&split, splitter::WIDTH);
     let mut right = Flex::default().column();
     right.set_pad(6);
     let mut upper = Flex::default().row();
@@ -1183,8 +1175,9 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         }
     });
     // The canvas grows and shrinks with the window (and the splitter), keeping its aspect.
+    let share = Rc::new(Cell::new(None));
     let layout: Rc<dyn Fn(i32, i32)> = Rc::new({
-        let (root, right, canvas) = (root.clone(), right.clone(), canvas_slot.clone());
+        let (root, right, canvas, share) = (root.clone(), right.clone(), canvas_slot.clone(), share.clone());
         move |w, h| {
             let (mut root, mut right) = (root.clone(), right.clone());
             let (cw, ch) = canvas_size(w, h, share.get());
@@ -1194,7 +1187,10 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
             right.layout();
         }
     });
-    *relayout.borrow_mut() = layout.clone();
+    // Between the chat and the right side.
+    let split = splitter::new(share, layout.clone());
+    root.insert(&split, 1);
+    root.fixed(&split, splitter::WIDTH);
     win.resize_callback(move |_, _, _, w, h| layout(w, h));
     win.show();
     root.layout();
