@@ -761,6 +761,14 @@ fn channels_attention_presence_typing_and_comforts() {
     x.screenshot_window(&alice.window, &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot-main.png"));
     alice.focus();
 
+    // Options → Larger text: a bigger font, remembered.
+    let p = alice.probe().unwrap();
+    alice.click(p.centre("options_button"));
+    x.xdotool(&["key", "Down", "Down", "Return"]);
+    alice.wait("larger text", |p| p.num("font_size") == 15);
+    let conf = std::fs::read_to_string(alice.config_home.join("lanchat/client.conf")).expect("client.conf");
+    assert!(conf.contains("font_size=15"), "{conf}");
+
     // The splitter gives the canvas more of the width.
     let p = alice.probe().unwrap();
     let before = p.area("canvas_area").2;

@@ -139,6 +139,7 @@ pub struct App {
     channels_btn: Button,
     split: Frame,
     away_btn: LightButton,
+    options_btn: MenuButton,
     /// Holds every channel's canvas, one shown at a time.
     canvas_slot: Group,
     topic_bar: Frame,
@@ -943,6 +944,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     app.probe = probe::Probe::from_env();
     app.view.nick = nick;
     app.notifier.enabled = !remembered.quiet;
+    if remembered.quiet
+        && let Some(mut item) = app.options_btn.find_item("Notifications")
+    {
+        item.clear();
+    }
     app.auto_away = remembered.auto_away.filter(|m| *m > 0).map(|m| Duration::from_secs(u64::from(m) * 60));
     if let Some(size) = remembered.font_size {
         app.font_size = size;
@@ -1103,6 +1109,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     away_btn.set_tooltip("Mark yourself away (/away MESSAGE says why)");
     away_btn.set_callback(move |_| tx.send(Msg::AwayToggle));
     let mut options = MenuButton::default().with_label("Options");
+    options.set_tooltip("Notifications, text size");
     options.add("Notifications", fltk::enums::Shortcut::None, MenuFlag::Toggle | MenuFlag::Value, move |_| {
         tx.send(Msg::NotifyToggle)
     });
@@ -1217,6 +1224,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         channels_btn,
         split,
         away_btn,
+        options_btn: options,
         canvas_slot,
         topic_bar,
         typing_bar,

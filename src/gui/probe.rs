@@ -92,6 +92,7 @@ impl Probe {
         let _ = writeln!(s, "channels_button: {}", r(&app.channels_btn, o));
         let _ = writeln!(s, "splitter_area: {}", r(&app.split, o));
         let _ = writeln!(s, "away_button: {}", r(&app.away_btn, o));
+        let _ = writeln!(s, "options_button: {}", r(&app.options_btn, o));
         let c = &app.channels;
         let _ = writeln!(s, "channels_dialog: {}", if c.shown() { "shown" } else { "hidden" });
         let _ = writeln!(s, "channels_status: {}", c.status.label());
