@@ -134,6 +134,8 @@ struct Link {
     warned_no_tags: bool,
     /// A LIST reply being gathered.
     list: Option<Vec<ChannelInfo>>,
+    /// The server has MONITOR (ISUPPORT).
+    monitor: bool,
 }
 
 /// The client state machine. See the module doc.
@@ -154,6 +156,8 @@ pub struct Core {
     seen: Seen,
     /// Our away message, set again after a reconnect.
     away: Option<String>,
+    /// Nicks to MONITOR (private conversations).
+    watched: Vec<String>,
     /// Quit once what is pending is delivered.
     quitting: bool,
     done: bool,
@@ -187,6 +191,7 @@ impl Core {
             channels: Vec::new(),
             seen: HashMap::new(),
             away: None,
+            watched: Vec::new(),
             quitting: false,
             done: false,
             out: Vec::new(),
@@ -277,7 +282,7 @@ impl Core {
                     self.send(format!("@{} TAGMSG {channel}", canvas::CLEAR_TAG));
                 }
             }
-            Command::List | Command::Away(_) | Command::Typing { .. } | Command::Topic { .. } => {
+            Command::List | Command::Away(_) | Command::Typing { .. } | Command::Topic { .. } | Command::Watch(_) => {
                 self.on_people_command(cmd)
             }
         }
@@ -421,6 +426,12 @@ impl Core {
                 if let Some(v) = msg.params.iter().find_map(|p| p.strip_prefix("PREFIX=")) {
                     link.prefixes = v.split_once(')').map_or(v, |(_, chars)| chars).to_string();
                 }
+                if !link.monitor && msg.params.iter().any(|p| *p == "MONITOR" || p.starts_with("MONITOR=")) {
+                    link.monitor = true;
+                    if !self.watched.is_empty() {
+                        self.send(format!("MONITOR + {}", self.watched.join(",")));
+                    }
+                }
             }
             Some(n @ (ERR_ERRONEUSNICKNAME | ERR_NICKNAMEINUSE)) => {
                 self.on_nick_refused(msg, n == ERR_ERRONEUSNICKNAME, now)
@@ -442,9 +453,10 @@ impl Core {
                 self.system(Some(msg.param(1)), format!("topic: {}", msg.param(2)), now);
                 self.emit(Event::Topic { channel: msg.param(1).into(), topic: msg.param(2).into() });
             }
-            Some(n @ (RPL_AWAY | RPL_UNAWAY | RPL_NOWAWAY | RPL_WHOREPLY | RPL_LISTSTART | RPL_LIST | RPL_LISTEND)) => {
-                self.on_people_numeric(n, msg, now)
-            }
+            Some(
+                n @ (RPL_AWAY | RPL_UNAWAY | RPL_NOWAWAY | RPL_WHOREPLY | RPL_LISTSTART | RPL_LIST | RPL_LISTEND
+                | RPL_MONONLINE | RPL_MONOFFLINE),
+            ) => self.on_people_numeric(n, msg, now),
             // No MOTD is not worth a line in the log.
             Some(ERR_NOMOTD) => {}
             _ if code.len() == 3 && code.starts_with(['4', '5']) => {
@@ -483,6 +495,7 @@ impl Core {
             last_heard: now.at,
             warned_no_tags: false,
             list: None,
+            monitor: false,
         });
         self.emit(Event::State(ConnState::Connecting));
         self.out.push(connect);

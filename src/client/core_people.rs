@@ -1,6 +1,7 @@
 //! The core's part about people and channels rather than the connection:
 //! the channel list (LIST), away (AWAY, away-notify, WHO flags), typing
-//! notices (`+typing`) and topics set from the input line.
+//! notices (`+typing`), topics set from the input line, and MONITOR for
+//! the people we talk to privately.
 
 use super::{ChannelInfo, Command, Core, Event, Message, Now};
 use crate::client::TypingState;
@@ -26,6 +27,15 @@ impl Core {
                 }
             }
             Command::Topic { channel, text } if registered => self.send(format!("TOPIC {channel} :{text}")),
+            Command::Watch(nick) => {
+                if self.watched.iter().any(|n| n.eq_ignore_ascii_case(&nick)) {
+                    return;
+                }
+                if registered && self.link.as_ref().is_some_and(|l| l.monitor) {
+                    self.send(format!("MONITOR + {nick}"));
+                }
+                self.watched.push(nick);
+            }
             _ => {}
         }
     }
@@ -57,6 +67,14 @@ impl Core {
                 let (nick, flags) = (msg.param(5), msg.param(6));
                 let message = flags.starts_with('G').then(String::new);
                 self.emit(Event::Away { nick: nick.into(), message });
+            }
+            RPL_MONONLINE | RPL_MONOFFLINE => {
+                // `nick!user@host,...` online, `nick,...` offline.
+                let online = n == RPL_MONONLINE;
+                for target in msg.param(1).split(',').filter(|t| !t.is_empty()) {
+                    let nick = target.split('!').next().unwrap_or(target);
+                    self.emit(Event::Presence { nick: nick.into(), online });
+                }
             }
             RPL_LISTSTART => link.list = Some(Vec::new()),
             RPL_LIST => {

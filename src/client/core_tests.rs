@@ -616,3 +616,31 @@ fn channels_away_typing_and_presence() {
     t.server(":ann!x@h PART #side");
     assert!(t.events().iter().any(|e| matches!(e, Event::Parted(c) if c == "#side")));
 }
+
+#[test]
+fn monitor_watches_private_peers_when_the_server_has_it() {
+    let mut t = T::start("ann");
+    t.cmd(Command::Watch("bob".into()));
+    t.server(&lanchat_welcome("ann"));
+    assert!(!t.sent().iter().any(|l| l.starts_with("MONITOR")), "lanchat 0.1.0 has no MONITOR");
+    t.server(":srv 005 ann MONITOR=100 :are supported by this server");
+    assert!(t.sent().contains(&"MONITOR + bob".to_string()), "asked once the server says it has it");
+    t.cmd(Command::Watch("carl".into()));
+    t.cmd(Command::Watch("Carl".into()));
+    assert_eq!(t.sent(), ["MONITOR + carl"]);
+    t.events();
+    t.server(":srv 731 ann :bob\n:srv 730 ann :bob!b@h,carl!c@h");
+    let presence: Vec<(String, bool)> = t
+        .events()
+        .into_iter()
+        .filter_map(|e| if let Event::Presence { nick, online } = e { Some((nick, online)) } else { None })
+        .collect();
+    assert_eq!(presence, [("bob".into(), false), ("bob".into(), true), ("carl".into(), true)]);
+    // After a reconnect, the watch list is asked for again.
+    t.lost("test");
+    t.wait(Duration::from_secs(60));
+    t.connected();
+    t.sent();
+    t.server(&format!("{}\n:srv 005 ann MONITOR :are supported", lanchat_welcome("ann")));
+    assert!(t.sent().contains(&"MONITOR + bob,carl".to_string()));
+}

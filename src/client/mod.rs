@@ -65,6 +65,9 @@ pub enum Command {
     Typing { target: String, state: TypingState },
     /// Set a channel's topic.
     Topic { channel: String, text: String },
+    /// Say when this nick (a private conversation) comes and goes: MONITOR
+    /// where the server has it, kept over reconnects.
+    Watch(String),
     /// Send QUIT and end the connection thread. Lines still queued are sent
     /// first if a connection is being made; else they are reported NotSent.
     Quit,

@@ -198,6 +198,10 @@ impl App {
             c.widget.hide();
             c
         });
+        if canvas.is_none() {
+            // A private tab says when its peer goes and comes back.
+            self.handle.send(Command::Watch(name.to_owned()));
+        }
         self.convs.push(Conv { name: name.to_owned(), group, log, unread: 0, canvas });
         self.tabs.redraw();
         self.dirty = true;
