@@ -196,6 +196,7 @@ pub enum Event {
 pub mod config;
 mod conn;
 pub mod core;
+pub mod idle;
 pub mod input;
 pub mod line_mode;
 pub mod slash;

@@ -43,6 +43,7 @@ use fltk::window::Window;
 
 use crate::canvas::{HEIGHT, MAX_BRUSH, WIDTH};
 use crate::client::config::{self, Config};
+use crate::client::idle::AutoAway;
 use crate::client::input::{Completer, History};
 use crate::client::slash::{self, Input as Typed};
 use crate::client::trust;
@@ -155,10 +156,7 @@ pub struct App {
     completer: Completer,
     typing_out: Outgoing,
     font_size: i32,
-    /// Away after this long without a key; set by the idle timer (not by the user).
-    auto_away: Option<Duration>,
-    auto_away_set: bool,
-    last_key: Instant,
+    auto_away: AutoAway,
     brush: (u32, u8),
     probe: Option<probe::Probe>,
     dirty: bool,
@@ -572,7 +570,11 @@ impl App {
                     self.close(i);
                 }
             }
-            Typed::Away(m) => self.handle.send(Command::Away(Some(m.unwrap_or("away").to_owned()))),
+            Typed::Away(m) => {
+                // As IRC has it: with a message away, without one back.
+                self.auto_away.chosen();
+                self.handle.send(Command::Away(m.map(str::to_owned)));
+            }
             Typed::Topic(Some(text)) => {
                 let channel = self.convs[self.shown_channel()].name.clone();
                 self.handle.send(Command::Topic { channel, text: text.to_owned() });
@@ -696,9 +698,7 @@ impl App {
     fn edited(&mut self) {
         self.completer.reset();
         let now = Instant::now();
-        self.last_key = now;
-        if self.auto_away_set {
-            self.auto_away_set = false;
+        if self.auto_away.key(now) {
             self.handle.send(Command::Away(None));
         }
         let text = self.input.value();
@@ -745,15 +745,8 @@ impl App {
             self.urgent = false;
             self.dirty = true;
         }
-        let idle = now.saturating_duration_since(self.last_key);
-        if let Some(after) = self.auto_away
-            && idle >= after
-            && self.view.my_away.is_none()
-            && !self.auto_away_set
-            && self.view.state == ConnState::Connected
-        {
-            self.auto_away_set = true;
-            let text = format!("away (idle for {} min)", after.as_secs() / 60);
+        let (away, connected) = (self.view.my_away.is_some(), self.view.state == ConnState::Connected);
+        if let Some(text) = self.auto_away.tick(now, away, connected) {
             self.handle.send(Command::Away(Some(text)));
         }
     }
@@ -898,7 +891,7 @@ impl App {
                 }
             }
             Msg::AwayToggle => {
-                self.auto_away_set = false;
+                self.auto_away.chosen();
                 let away = self.view.my_away.is_none().then(|| "away".to_owned());
                 self.handle.send(Command::Away(away));
                 // Shown as it is until the server confirms.
@@ -953,7 +946,8 @@ pub fn run(opts: Options) -> Result<(), String> {
     {
         item.clear();
     }
-    app.auto_away = remembered.auto_away.filter(|m| *m > 0).map(|m| Duration::from_secs(u64::from(m) * 60));
+    let idle = remembered.auto_away.map(|m| Duration::from_secs(u64::from(m) * 60));
+    app.auto_away = AutoAway::new(idle, Instant::now());
     if let Some(size) = remembered.font_size {
         app.font_size = size;
         for c in &mut app.convs {
@@ -1241,9 +1235,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         completer: Completer::default(),
         typing_out: Outgoing::default(),
         font_size: chatlog::FONT_SIZE,
-        auto_away: None,
-        auto_away_set: false,
-        last_key: Instant::now(),
+        auto_away: AutoAway::new(None, Instant::now()),
         brush: (COLOURS[0].1, 6),
         probe: None,
         dirty: true,
