@@ -638,6 +638,10 @@ fn channels_attention_presence_typing_and_comforts() {
     let script = format!("#!/bin/sh\nprintf '%s|' \"$@\" >> '{}'\necho >> '{}'\n", record.display(), record.display());
     std::fs::write(bin.join("notify-send"), script).unwrap();
     Command::new("chmod").arg("755").arg(bin.join("notify-send")).status().unwrap();
+    // And an xdg-open that records the address it was to open.
+    let opened = bin.join("opened.txt");
+    std::fs::write(bin.join("xdg-open"), format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display())).unwrap();
+    Command::new("chmod").arg("755").arg(bin.join("xdg-open")).status().unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
 
     let alice = Gui::start_env(&x, &addr, "alice", (0, 0), "127.0.0.1:9", &[], Some(&path), None);
@@ -716,8 +720,14 @@ fn channels_attention_presence_typing_and_comforts() {
     bob.wait("the sent line recalled", |p| p.get("input") == "alice: look at https://example.org/");
     x.xdotool(&["key", "ctrl+a", "BackSpace"]);
     alice.focus();
-    alice.wait("the hint cleared on focus", |p| p.get("urgent") == "false");
+    let p = alice.wait("the hint cleared on focus", |p| p.get("urgent") == "false" && !p.get("link").is_empty());
     assert!(!alice.urgent(), "WM_HINTS without the urgency bit");
+    // A click on the address opens it in the browser.
+    let (lx, ly) =
+        p.get("link").split_once(' ').map(|(a, b)| (a.parse::<i32>().unwrap(), b.parse::<i32>().unwrap())).unwrap();
+    alice.click((lx + 12, ly + 6));
+    let url = wait_for("xdg-open", || std::fs::read_to_string(&opened).ok().filter(|s| !s.is_empty()));
+    assert_eq!(url.trim(), "https://example.org/");
 
     // A private line while alice's window is in the background: a private tab, a notification.
     bob.focus();

@@ -367,6 +367,15 @@ impl ChatLog {
         if self.drawn.get() > self.drawn_at_append { self.at_bottom() } else { self.follow }
     }
 
+    /// Where the last web address shown starts, in the window (for the probe).
+    pub fn last_link_xy(&self) -> Option<(i32, i32)> {
+        let styles = self.style.text();
+        let at = styles.as_bytes().iter().rposition(|&b| b == STYLE_LINK)?;
+        let start = styles.as_bytes()[..at].iter().rposition(|&b| b != STYLE_LINK).map_or(0, |i| i + 1);
+        let (x, y) = self.display.position_to_xy(start as i32);
+        (x > 0 || y > 0).then_some((x, y))
+    }
+
     pub fn lines(&self) -> usize {
         self.lines
     }

@@ -85,6 +85,9 @@ impl Probe {
         let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
         let log = &app.convs[active].log.display;
         let _ = writeln!(s, "log_area: {}", r(log, o));
+        if let Some((x, y)) = app.convs[active].log.last_link_xy() {
+            let _ = writeln!(s, "link: {x} {y}");
+        }
         let _ = writeln!(s, "clear_button: {}", r(&app.clear_btn, o));
         let _ = writeln!(s, "connect_button: {}", r(&app.connect_btn, o));
         let _ = writeln!(s, "server_button: {}", r(&app.server_btn, o));
