@@ -319,7 +319,9 @@ impl View {
             Event::Away { nick, message } => {
                 let key = nick.to_ascii_lowercase();
                 if nick.eq_ignore_ascii_case(&self.nick) {
-                    self.my_away = message.clone();
+                    // WHO's `G` has no message: keep the one we know.
+                    let known = self.my_away.take().filter(|_| message.as_ref().is_some_and(String::is_empty));
+                    self.my_away = known.or_else(|| message.clone());
                     show.push(Show::Info);
                 }
                 let changed = match message {
@@ -496,6 +498,10 @@ mod tests {
         assert_eq!(v.away_message("bob"), None);
         v.on_event(Event::Away { nick: "ann".into(), message: Some("brb".into()) }, t);
         assert_eq!(v.my_away.as_deref(), Some("brb"));
+        v.on_event(Event::Away { nick: "ann".into(), message: Some(String::new()) }, t);
+        assert_eq!(v.my_away.as_deref(), Some("brb"), "a WHO reply keeps our message");
+        v.on_event(Event::Away { nick: "ann".into(), message: None }, t);
+        assert_eq!(v.my_away, None);
 
         let gone = v.on_event(Event::Presence { nick: "bob".into(), online: false }, t);
         assert!(
