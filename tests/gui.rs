@@ -712,6 +712,7 @@ fn channels_attention_presence_typing_and_comforts() {
             && p.get("urgent") == "true"
     });
     assert!(alice.urgent(), "WM_HINTS has the urgency bit");
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-mention.png"));
     assert_eq!(p.get("typing"), "", "a sent line ends typing");
     let notified = wait_for("notify-send", || std::fs::read_to_string(&record).ok().filter(|s| !s.is_empty()));
     assert!(notified.contains("bob in #dev|alice: look at https://example.org/|"), "{notified}");
