@@ -49,7 +49,9 @@ pub use super::names::{valid_channel, valid_nick};
 pub type ClientId = u64;
 
 /// Clients by id, hashed with [`IdHasher`].
-type Clients = HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>;
+/// Boxed: a map slot is 16 bytes, not a whole `Client`, in the quarter or
+/// more of its slots that the map keeps empty.
+type Clients = HashMap<ClientId, Box<Client>, BuildHasherDefault<IdHasher>>;
 
 /// Hashes a [`ClientId`] with one multiplication. Ids are our own counter,
 /// never chosen by a client, so there is no flooding attack to defend
@@ -269,7 +271,7 @@ impl State {
     // ---- reading ----
 
     pub fn client(&self, id: ClientId) -> Option<&Client> {
-        self.clients.get(&id)
+        self.clients.get(&id).map(|c| &**c)
     }
 
     /// The client's nick, or `*` (before NICK, or for a departed client).
@@ -400,7 +402,7 @@ impl State {
             signon: 0,
             last_spoke: Instant::now(),
         };
-        self.clients.insert(id, client);
+        self.clients.insert(id, Box::new(client));
         Ok(())
     }
 
@@ -594,7 +596,7 @@ impl State {
     /// Leaves the channel `key`, telling its members (the leaver included);
     /// the channel goes when its last member does.
     pub fn part(&mut self, id: ClientId, key: &str, reason: &str) {
-        let Some(prefix) = self.clients.get(&id).map(Client::prefix) else { return };
+        let Some(prefix) = self.clients.get(&id).map(|c| c.prefix()) else { return };
         let Some(ch) = self.channels.get(key) else { return };
         if ch.member(id).is_none() {
             return;
