@@ -20,8 +20,10 @@ pub mod canvas;
 mod channels_dialog;
 pub mod chatlog;
 mod connect;
+mod input;
 mod probe;
 mod splitter;
+mod tabs;
 
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -167,142 +169,6 @@ fn same(a: &impl WidgetExt, b: &impl WidgetExt) -> bool {
 }
 
 impl App {
-    fn conv_index(&self, name: &str) -> Option<usize> {
-        self.convs.iter().position(|c| c.name.eq_ignore_ascii_case(name))
-    }
-
-    /// Finds a conversation's tab or opens a new one (not selected).
-    fn conv(&mut self, name: &str) -> usize {
-        if let Some(i) = self.conv_index(name) {
-            return i;
-        }
-        let (x, y, w, h) = self.tabs.client_area();
-        self.tabs.begin();
-        let mut group = Group::new(x, y, w, h, None);
-        group.set_label(name);
-        let mut log = ChatLog::new(x, y, w, h);
-        log.set_font_size(self.font_size);
-        group.resizable(&log.display);
-        group.end();
-        self.tabs.end();
-        group.hide();
-        let canvas = name.starts_with(['#', '&']).then(|| {
-            let s = &self.canvas_slot;
-            self.canvas_slot.begin();
-            let mut c = Canvas::new(s.x(), s.y(), s.w(), s.h());
-            self.canvas_slot.end();
-            c.set_color(self.brush.0);
-            c.set_brush(self.brush.1);
-            c.widget.hide();
-            c
-        });
-        if canvas.is_none() {
-            // A private tab says when its peer goes and comes back.
-            self.handle.send(Command::Watch(name.to_owned()));
-        }
-        self.convs.push(Conv { name: name.to_owned(), group, log, unread: 0, canvas });
-        self.tabs.redraw();
-        self.dirty = true;
-        self.convs.len() - 1
-    }
-
-    /// Closes a channel's or private tab (never the main channel's).
-    fn close(&mut self, i: usize) {
-        if i == 0 || i >= self.convs.len() {
-            return;
-        }
-        let active = self.active() == i;
-        let c = self.convs.remove(i);
-        self.tabs.remove(&c.group);
-        Group::delete(c.group);
-        if let Some(canvas) = c.canvas {
-            self.canvas_slot.remove(&canvas.widget);
-            fltk::widget::Widget::delete(canvas.widget);
-        }
-        if active {
-            self.select(0);
-        }
-        self.tabs.redraw();
-        self.dirty = true;
-    }
-
-    /// The channel whose users, topic and canvas are shown: the tab in
-    /// view, or for a private tab the main channel.
-    fn shown_channel(&self) -> usize {
-        let i = self.active();
-        if self.convs[i].canvas.is_some() { i } else { 0 }
-    }
-
-    fn canvas(&self) -> &Canvas {
-        let i = self.shown_channel();
-        self.convs[i].canvas.as_ref().or(self.convs[0].canvas.as_ref()).expect("the main channel has a canvas")
-    }
-
-    /// The channels joined besides the main one, for the config.
-    fn extra_channels(&self) -> Vec<String> {
-        self.convs.iter().skip(1).filter(|c| c.canvas.is_some()).map(|c| c.name.clone()).collect()
-    }
-
-    /// Shows the user list of the shown channel, away users greyed.
-    fn refresh_users(&mut self) {
-        let ch = self.convs[self.shown_channel()].name.clone();
-        let selected =
-            usize::try_from(self.browser.value()).ok().and_then(|v| self.entries.get(v.wrapping_sub(1)).cloned());
-        self.browser.clear();
-        self.entries.clear();
-        let mut tip = Vec::new();
-        for n in self.view.users(&ch).to_vec() {
-            match self.view.away_message(&n) {
-                Some(m) => {
-                    // Grey (FLTK's inactive colour) and italic.
-                    let why = if m.is_empty() { String::new() } else { format!(" – {m}") };
-                    self.browser.add(&format!("\u{1}C8\u{1}i{n}{why}"));
-                    tip.push(if m.is_empty() { format!("{n}: away") } else { format!("{n}: away ({m})") });
-                }
-                None => self.browser.add(&n),
-            }
-            if selected.as_deref() == Some(n.as_str()) {
-                self.browser.select(self.browser.size());
-            }
-            self.entries.push(n);
-        }
-        self.browser.set_tooltip(&tip.join("\n"));
-        self.browser.redraw();
-        self.dirty = true;
-    }
-
-    fn refresh_topic(&mut self) {
-        let ch = &self.convs[self.shown_channel()].name;
-        let topic = self.view.topic(ch);
-        let text =
-            if topic.is_empty() { format!("{ch}: no topic (/topic TEXT sets one)") } else { format!("{ch}: {topic}") };
-        // '@' would be read as a symbol code.
-        self.topic_bar.set_label(&text.replace('@', "@@"));
-        self.topic_bar.set_tooltip(topic);
-        self.topic_bar.redraw();
-        self.dirty = true;
-    }
-
-    fn refresh_typing(&mut self) {
-        let line = self.view.typing.line(&self.convs[self.active()].name);
-        if self.typing_bar.label() != line {
-            self.typing_bar.set_label(&line);
-            self.typing_bar.redraw();
-            self.dirty = true;
-        }
-    }
-
-    /// Shows the canvas of the shown channel, hides the others.
-    fn refresh_canvas(&mut self) {
-        let shown = self.shown_channel();
-        for (i, c) in self.convs.iter_mut().enumerate() {
-            if let Some(canvas) = c.canvas.as_mut() {
-                if i == shown { canvas.widget.show() } else { canvas.widget.hide() }
-            }
-        }
-        self.canvas_slot.redraw();
-    }
-
     /// A line for us (a mention, a private line) while the window is in
     /// the background: urgency hint and a notification.
     fn attend(&mut self, conv: usize, from: &str, text: &str) {
@@ -321,63 +187,6 @@ impl App {
     fn save_channels(&self) {
         let channels = self.extra_channels();
         self.save_config(|c| c.channels = channels);
-    }
-
-    fn select(&mut self, i: usize) {
-        let g = self.convs[i].group.clone();
-        let _ = self.tabs.set_value(&g);
-        self.on_tab_changed();
-    }
-
-    fn active(&self) -> usize {
-        let v = self.tabs.value();
-        self.convs.iter().position(|c| v.as_ref().is_some_and(|v| same(v, &c.group))).unwrap_or(0)
-    }
-
-    fn on_tab_changed(&mut self) {
-        let i = self.active();
-        self.set_unread(i, 0);
-        self.convs[i].log.scroll_to_end();
-        self.tabs.redraw();
-        self.refresh_users();
-        self.refresh_topic();
-        self.refresh_typing();
-        self.refresh_canvas();
-        self.dirty = true;
-    }
-
-    /// Shows a tab's unread count in its label: `#dev (3)`.
-    fn set_unread(&mut self, i: usize, unread: usize) {
-        let c = &mut self.convs[i];
-        if c.unread == unread {
-            return;
-        }
-        c.unread = unread;
-        if unread > 0 {
-            c.group.set_label(&format!("{} ({unread})", c.name));
-            c.group.set_label_color(Color::from_hex(0xc00000));
-            c.group.set_label_font(Font::HelveticaBold);
-        } else {
-            c.group.set_label(&c.name);
-            c.group.set_label_color(Color::Black);
-            c.group.set_label_font(Font::Helvetica);
-        }
-        self.tabs.redraw();
-    }
-
-    /// A line arrived in conversation `i`: count it unread unless it is in view.
-    fn touched(&mut self, i: usize) {
-        if i != self.active() {
-            let n = self.convs[i].unread + 1;
-            self.set_unread(i, n);
-        }
-        self.dirty = true;
-    }
-
-    /// A grey line; it does not count as unread (joins and parts would drown the count).
-    fn system(&mut self, i: usize, time: SystemTime, text: &str) {
-        self.convs[i].log.add_system(&local_hhmm(time), text);
-        self.dirty = true;
     }
 
     fn refresh_info(&mut self) {
@@ -497,22 +306,6 @@ impl App {
                 Show::Pin { server, fingerprint } => self.save_config(|c| drop(c.pins.insert(server, fingerprint))),
             }
         }
-    }
-
-    /// The tab a line goes to.
-    fn place(&mut self, place: &Place) -> usize {
-        match place {
-            Place::Main => 0,
-            Place::Active => self.active(),
-            Place::Find(name) | Place::IfOpen(name) => self.conv_index(name).unwrap_or(0),
-            Place::Open(name) => self.conv(name),
-        }
-    }
-
-    /// The conversation that plain typed lines go to.
-    fn current_target(&self) -> String {
-        let i = self.active();
-        if i == 0 { self.view.settings.channel.clone() } else { self.convs[i].name.clone() }
     }
 
     /// Sends a line to a channel or nick; the connection echoes it back as
@@ -694,21 +487,6 @@ impl App {
         self.system(i, SystemTime::now(), &text);
     }
 
-    /// A key changed the input line: typing notices, and not idle.
-    fn edited(&mut self) {
-        self.completer.reset();
-        let now = Instant::now();
-        if self.auto_away.key(now) {
-            self.handle.send(Command::Away(None));
-        }
-        let text = self.input.value();
-        let command = text.starts_with('/') && !text.starts_with("//");
-        let target = self.current_target();
-        for (target, state) in self.typing_out.on_edit(&target, text.trim().is_empty(), command, now) {
-            self.handle.send(Command::Typing { target, state });
-        }
-    }
-
     fn set_font_size(&mut self, size: i32) {
         self.font_size = size.clamp(10, 28);
         for c in &mut self.convs {
@@ -862,34 +640,9 @@ impl App {
                 self.dirty = true;
             }
             Msg::Edited => self.edited(),
-            Msg::Complete => {
-                let ch = self.convs[self.shown_channel()].name.clone();
-                let mut nicks: Vec<String> =
-                    self.view.users(&ch).iter().map(|n| bare_nick(n, DEFAULT_PREFIXES).to_owned()).collect();
-                let i = self.active();
-                if i != self.shown_channel() {
-                    nicks.push(self.convs[i].name.clone());
-                }
-                nicks.retain(|n| *n != self.view.nick);
-                let refs: Vec<&str> = nicks.iter().map(String::as_str).collect();
-                let (line, cursor) = (self.input.value(), self.input.position().max(0) as usize);
-                if let Some((line, at)) = self.completer.complete(&line, cursor, &refs) {
-                    self.input.set_value(&line);
-                    let _ = self.input.set_position(at as i32);
-                    self.dirty = true;
-                }
-            }
-            Msg::HistoryUp | Msg::HistoryDown => {
-                let line = match msg {
-                    Msg::HistoryUp => self.history.up(&self.input.value()),
-                    _ => self.history.down(),
-                };
-                if let Some(line) = line {
-                    self.input.set_value(&line);
-                    let _ = self.input.set_position(line.len() as i32);
-                    self.dirty = true;
-                }
-            }
+            Msg::Complete => self.complete(),
+            Msg::HistoryUp => self.recall(true),
+            Msg::HistoryDown => self.recall(false),
             Msg::AwayToggle => {
                 self.auto_away.chosen();
                 let away = self.view.my_away.is_none().then(|| "away".to_owned());
