@@ -796,6 +796,9 @@ fn channels_attention_presence_typing_and_comforts() {
     // Bob quits: alice's private tab says so.
     drop(bob);
     alice.wait("bob left, in the private tab", |p| p.log_has("bob", "bob left the server"));
+    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    alice.wait("bob back, in the private tab", |p| p.log_has("bob", "bob is back"));
+    drop(bob);
 
     // The next start (with alice's config) rejoins #dev by itself; neither the
     // join line nor the history replayed there counts as unread.
