@@ -90,11 +90,12 @@ impl Caps {
     pub const BATCH: Caps = Caps(8);
     pub const MULTI_PREFIX: Caps = Caps(16);
     pub const USERHOST_IN_NAMES: Caps = Caps(32);
-    // (64 is left for away-notify, which the desktop branch adds.)
+    pub const AWAY_NOTIFY: Caps = Caps(64);
     pub const INVITE_NOTIFY: Caps = Caps(128);
 
     /// Every capability with its name, in the order CAP LS lists them.
-    pub const ALL: [(&'static str, Caps); 7] = [
+    pub const ALL: [(&'static str, Caps); 8] = [
+        ("away-notify", Caps::AWAY_NOTIFY),
         ("batch", Caps::BATCH),
         ("echo-message", Caps::ECHO_MESSAGE),
         ("invite-notify", Caps::INVITE_NOTIFY),
@@ -778,9 +779,16 @@ impl State {
         }
     }
 
+    /// Sets or clears the away message; neighbours with away-notify are told.
     pub fn set_away(&mut self, id: ClientId, away: Option<String>) {
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.away = away;
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        let line = format!(":{} AWAY{}\r\n", c.prefix(), away.as_deref().map_or(String::new(), |m| format!(" :{m}")));
+        c.away = away;
+        let line = Line::from(line);
+        for n in self.neighbours(id) {
+            if let Some(c) = self.clients.get(&n).filter(|c| c.caps.has(Caps::AWAY_NOTIFY)) {
+                c.out.push(&line);
+            }
         }
     }
 
