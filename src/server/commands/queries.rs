@@ -123,6 +123,9 @@ pub fn away(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     Flow::Continue
 }
 
+/// Most users a WHO with a mask lists.
+const WHO_MAX: usize = 500;
+
 /// `WHO mask [%fields[,token]]`: the members of a channel, or the clients
 /// whose nick, user, host or realname match a mask (`*`, `nick*`,
 /// `*.host`); with `%fields`, WHOX replies (354) with those fields.
@@ -156,6 +159,8 @@ pub fn who(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
             }
         }
         rows.sort_by(|a, b| a.1.nick.cmp(&b.1.nick));
+        // `WHO *` on a full server must not overflow the asker's queue.
+        rows.truncate(WHO_MAX);
     }
     let server = cx.shared.config.name.as_str();
     for (chan, c, m) in rows {
