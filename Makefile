@@ -145,7 +145,7 @@ test-gui: deps-gui deps-peers
 # makes them; every other run leaves them in target/ and the tree clean.
 screenshots: deps-gui deps-peers
 	@$(APT_INSTALL) $(GUI_TEST_DEPS)
-	LANCHAT_README_SHOTS=1 $(GUI_PATH) $(CARGO) test --test gui channels_attention_presence_typing_and_comforts
+	LANCHAT_README_SHOTS=1 $(GUI_PATH) $(CARGO) test --test gui -- channels_attention_presence_typing_and_comforts the_connect_dialog_lists_servers_found_on_the_lan
 
 # Scrolling a 100,000-line log and redrawing 10,000 strokes, in a real window.
 bench-gui: deps-gui

@@ -525,6 +525,7 @@ fn the_connect_dialog_lists_servers_found_on_the_lan() {
     x.xdotool(&["click", "1"]);
     gui.wait("lab's address in the line", |p| p.get("dialog_input") == lab.addr());
     x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-dialog.png"));
+    x.screenshot_window(&dialog, &readme_shot("screenshot-discovery.png"));
     let (bx, by) = p.centre("dialog_ok_button");
     x.xdotool(&["mousemove", "--window", &dialog, &bx.to_string(), &by.to_string()]);
     x.xdotool(&["click", "1"]);
