@@ -119,8 +119,11 @@ endif
 GUI_VENV      := $(CURDIR)/target/tools/venv
 GUI_PATH      := PATH="$(GUI_VENV)/bin:$$PATH"
 GUI_DEPS      := g++ make python3-venv libpango1.0-dev libxext-dev libxinerama-dev libxcursor-dev libxfixes-dev
-# A real X server, real input events, a screenshot, and a colour emoji font.
-GUI_TEST_DEPS := xvfb xauth xdotool x11-utils imagemagick fonts-noto-color-emoji
+# A real X server, real input events, a screenshot, a colour emoji font, and
+# a real notification daemon (dunst on a private D-Bus session bus; dunstctl
+# asks it through dbus-send) for the client's notify-send to deliver to.
+GUI_TEST_DEPS := xvfb xauth xdotool x11-utils imagemagick fonts-noto-color-emoji \
+                 dunst dbus-daemon dbus-bin libnotify-bin
 
 .PHONY: deps-gui gui test-gui bench-gui screenshots
 
