@@ -174,18 +174,26 @@ fn echo_message_server_time_and_client_tags() {
     a.send("@+draft/react=x;+lanchat/k=v\\sw;msgid=forged PRIVMSG #t :tagged");
     let echo = a.expect_has("PRIVMSG");
     assert!(echo.starts_with("@time="), "{echo}");
-    assert!(echo.contains(";+draft/react=x;+lanchat/k=v\\sw :alice!alice@127.0.0.1 PRIVMSG #t :tagged"), "{echo}");
+    assert!(echo.contains(";+draft/react=x;+lanchat/k=v\\sw;msgid="), "{echo}");
+    assert!(echo.ends_with(" :alice!alice@127.0.0.1 PRIVMSG #t :tagged"), "{echo}");
     assert!(!echo.contains("forged"));
-    assert_eq!(b.expect_has("PRIVMSG"), "@+draft/react=x;+lanchat/k=v\\sw :alice!alice@127.0.0.1 PRIVMSG #t :tagged");
+    // Our own msgid, the same for everyone, after the client's tags.
+    let msgid = echo.split("msgid=").nth(1).unwrap().split(' ').next().unwrap();
+    assert_eq!(
+        b.expect_has("PRIVMSG"),
+        format!("@+draft/react=x;+lanchat/k=v\\sw;msgid={msgid} :alice!alice@127.0.0.1 PRIVMSG #t :tagged")
+    );
     assert_eq!(c.expect_has("PRIVMSG"), ":alice!alice@127.0.0.1 PRIVMSG #t :tagged");
     // TAGMSG goes to message-tags clients only.
     a.send("@+typing=active TAGMSG #t");
-    assert_eq!(b.expect_has("TAGMSG"), "@+typing=active :alice!alice@127.0.0.1 TAGMSG #t");
+    let tagmsg = b.expect_has("TAGMSG");
+    assert!(tagmsg.starts_with("@+typing=active;msgid="), "{tagmsg}");
+    assert!(tagmsg.ends_with(" :alice!alice@127.0.0.1 TAGMSG #t"), "{tagmsg}");
     assert!(a.expect_has("TAGMSG").contains("+typing=active"));
     assert!(c.sync().iter().all(|l| !l.contains("TAGMSG")));
     // CAP LIST shows what was negotiated; an unknown cap is NAKed whole.
     a.send("CAP LIST");
-    assert!(a.expect_has(" LIST ").ends_with(":echo-message message-tags server-time"));
+    assert!(a.expect_has(" LIST ").ends_with(":cap-notify echo-message message-tags server-time"));
     a.send("CAP REQ :batch bogus");
     a.expect_has(" NAK :batch bogus");
     // Capabilities changed after JOIN apply to what the channel relays at once.

@@ -4,8 +4,14 @@
 //! The journal is one text file, `history.journal`, a record per line:
 //!
 //! ```text
-//! CRC32HEX UNIX_MS CHANNEL :nick!user@host PRIVMSG #channel :text
+//! CRC32HEX UNIX_MS CHANNEL @msgid=ID :nick!user@host PRIVMSG #channel :text
 //! ```
+//!
+//! `ID` is the message's `msgid` in hex, so a replay or CHATHISTORY carries
+//! the id the live message had. Journals written before msgids have no
+//! `@msgid=` part: their records get ids at load, from their time and order
+//! (the same ids at every start), and keep them once a compaction rewrites
+//! them.
 //!
 //! The CRC covers everything after the first space. A record is written with
 //! one `write` call before the message is relayed, so a message anyone has
@@ -43,6 +49,8 @@ pub const MAX_CHANNELS: usize = 1000;
 pub struct Entry {
     /// When the server relayed it.
     pub time_ms: u64,
+    /// Its msgid (see [`Journal::next_id`]).
+    pub id: u64,
     /// The relayed line without tags or CR LF: `:src PRIVMSG #chan :text`.
     pub line: Arc<str>,
 }
@@ -57,6 +65,8 @@ pub struct Journal {
     keep: usize,
     channels: HashMap<String, VecDeque<Entry>>,
     max_channels: usize,
+    /// The last msgid given out or read.
+    last_id: u64,
     /// Set while the disk refuses writes; cleared by a successful compaction.
     failing: Option<Instant>,
     dirty: bool,
@@ -67,8 +77,11 @@ pub struct Journal {
     fsync_delay: Duration,
 }
 
-/// Splits one journal record into (time, channel, line); `None` when torn or corrupt.
-pub fn parse_record(record: &[u8]) -> Option<(u64, &str, &str)> {
+/// A record's parts: time, channel, msgid (None in old records), line.
+pub type Record<'a> = (u64, &'a str, Option<u64>, &'a str);
+
+/// Splits one journal record; `None` when torn or corrupt.
+pub fn parse_record(record: &[u8]) -> Option<Record<'_>> {
     let record = std::str::from_utf8(record).ok()?;
     let (crc, body) = record.split_once(' ')?;
     if crc.len() != 8 || u32::from_str_radix(crc, 16).ok()? != crc32(body.as_bytes()) {
@@ -79,11 +92,18 @@ pub fn parse_record(record: &[u8]) -> Option<(u64, &str, &str)> {
     if channel.is_empty() || line.is_empty() || line.contains(['\r', '\n', '\0']) {
         return None;
     }
-    Some((time.parse().ok()?, channel, line))
+    let (id, line) = match line.strip_prefix("@msgid=") {
+        Some(rest) => {
+            let (id, line) = rest.split_once(' ')?;
+            (Some(u64::from_str_radix(id, 16).ok()?), line)
+        }
+        None => (None, line),
+    };
+    Some((time.parse().ok()?, channel, id, line))
 }
 
-fn format_record(out: &mut Vec<u8>, time_ms: u64, channel: &str, line: &str) {
-    let body = format!("{time_ms} {channel} {line}");
+fn format_record(out: &mut Vec<u8>, time_ms: u64, channel: &str, id: u64, line: &str) {
+    let body = format!("{time_ms} {channel} @msgid={id:x} {line}");
     let _ = writeln!(out, "{:08x} {body}", crc32(body.as_bytes()));
 }
 
@@ -97,7 +117,7 @@ pub fn sync(f: &File, delay: Duration) -> io::Result<()> {
 
 /// What a compaction writes, taken under the lock; written without it.
 pub struct Snapshot {
-    records: Vec<(u64, String, Arc<str>)>,
+    records: Vec<(u64, String, u64, Arc<str>)>,
     dir: PathBuf,
     fsync_delay: Duration,
 }
@@ -121,8 +141,8 @@ impl Snapshot {
     /// Writes and fsyncs the temporary file. The slow part: call it without the lock.
     pub fn write(self) -> io::Result<Written> {
         let mut data = Vec::with_capacity(self.records.len() * 96);
-        for (time_ms, key, line) in &self.records {
-            format_record(&mut data, *time_ms, key, line);
+        for (time_ms, key, id, line) in &self.records {
+            format_record(&mut data, *time_ms, key, *id, line);
         }
         let tmp = self.dir.join(TMP_NAME);
         let res = (|| {
@@ -165,6 +185,7 @@ impl Journal {
             keep,
             channels: HashMap::new(),
             max_channels: MAX_CHANNELS,
+            last_id: 0,
             failing: None,
             dirty: false,
             tail: None,
@@ -175,7 +196,16 @@ impl Journal {
         let mut dropped = 0;
         for record in data[..good_len].split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
             match parse_record(record) {
-                Some((time_ms, channel, line)) => j.remember(channel, time_ms, line.into()),
+                Some((time_ms, channel, id, line)) => {
+                    let id = match id {
+                        Some(id) => {
+                            j.last_id = j.last_id.max(id);
+                            id
+                        }
+                        None => j.next_id(time_ms),
+                    };
+                    j.remember(channel, time_ms, id, line.into())
+                }
                 None => dropped += 1,
             }
         }
@@ -216,7 +246,15 @@ impl Journal {
         self.channels.get(key).into_iter().flatten()
     }
 
-    fn remember(&mut self, channel: &str, time_ms: u64, line: Arc<str>) {
+    /// A new msgid: the time in milliseconds times 1024, plus one for each
+    /// earlier message of the same millisecond, so ids grow with time and
+    /// are unique across restarts (the last one is read back from the journal).
+    pub fn next_id(&mut self, time_ms: u64) -> u64 {
+        self.last_id = (self.last_id + 1).max(time_ms << 10);
+        self.last_id
+    }
+
+    fn remember(&mut self, channel: &str, time_ms: u64, id: u64, line: Arc<str>) {
         if self.keep == 0 {
             return;
         }
@@ -235,15 +273,15 @@ impl Journal {
         if ring.len() == self.keep {
             ring.pop_front();
         }
-        ring.push_back(Entry { time_ms, line });
+        ring.push_back(Entry { time_ms, id, line });
     }
 
     /// Appends one line of `channel`; a disk error is logged once and the
     /// line is still kept in memory (and written by the next compaction).
-    pub fn append(&mut self, channel: &str, time_ms: u64, line: &Arc<str>) {
-        self.remember(channel, time_ms, line.clone());
-        let mut rec = Vec::with_capacity(line.len() + 48);
-        format_record(&mut rec, time_ms, channel, line);
+    pub fn append(&mut self, channel: &str, time_ms: u64, id: u64, line: &Arc<str>) {
+        self.remember(channel, time_ms, id, line.clone());
+        let mut rec = Vec::with_capacity(line.len() + 64);
+        format_record(&mut rec, time_ms, channel, id, line);
         if let Some(tail) = &mut self.tail {
             tail.extend_from_slice(&rec);
         }
@@ -298,7 +336,7 @@ impl Journal {
         // under; the line's own words need not name it.
         let mut records = Vec::with_capacity(self.channels.values().map(VecDeque::len).sum());
         for (key, ring) in &self.channels {
-            records.extend(ring.iter().map(|e| (e.time_ms, key.clone(), e.line.clone())));
+            records.extend(ring.iter().map(|e| (e.time_ms, key.clone(), e.id, e.line.clone())));
         }
         self.tail = Some(Vec::new());
         Snapshot { records, dir: self.dir.clone(), fsync_delay: self.fsync_delay }
@@ -409,11 +447,11 @@ mod tests {
         let mut j = Journal::open(&dir, 5, 1 << 20).unwrap();
         j.max_channels = 3;
         for (i, c) in ["#a", "#b", "#c"].iter().enumerate() {
-            j.append(c, i as u64, &Arc::from(format!(":n!u@h PRIVMSG {c} :x")));
+            j.append(c, i as u64, i as u64, &Arc::from(format!(":n!u@h PRIVMSG {c} :x")));
         }
-        j.append("#a", 10, &Arc::from(":n!u@h PRIVMSG #a :again"));
+        j.append("#a", 10, 10, &Arc::from(":n!u@h PRIVMSG #a :again"));
         // A fourth channel pushes out the quietest one, #b.
-        j.append("#d", 11, &Arc::from(":n!u@h PRIVMSG #d :new"));
+        j.append("#d", 11, 11, &Arc::from(":n!u@h PRIVMSG #d :new"));
         assert_eq!(j.channel_count(), 3);
         assert_eq!(j.recent("#b").count(), 0);
         assert_eq!(j.recent("#a").count(), 2);
@@ -428,9 +466,9 @@ mod tests {
     #[test]
     fn records_round_trip_and_corruption_is_refused() {
         let mut rec = Vec::new();
-        format_record(&mut rec, 42, "#a", ":n!u@h PRIVMSG #a :hi there");
+        format_record(&mut rec, 42, "#a", 0x2a7, ":n!u@h PRIVMSG #a :hi there");
         let rec = &rec[..rec.len() - 1];
-        assert_eq!(parse_record(rec), Some((42, "#a", ":n!u@h PRIVMSG #a :hi there")));
+        assert_eq!(parse_record(rec), Some((42, "#a", Some(0x2a7), ":n!u@h PRIVMSG #a :hi there")));
         let mut bad = rec.to_vec();
         *bad.last_mut().unwrap() = b'X';
         assert_eq!(parse_record(&bad), None);
@@ -446,7 +484,7 @@ mod tests {
         {
             let mut j = Journal::open(&dir, 3, 1 << 20).unwrap();
             for i in 0..5 {
-                j.append("#A", i, &Arc::from(format!(":n!u@h PRIVMSG #A :line {i}")));
+                j.append("#A", i, i, &Arc::from(format!(":n!u@h PRIVMSG #A :line {i}")));
             }
         }
         // A torn record, as a kill -9 in the middle of a write would leave.
@@ -476,23 +514,47 @@ mod tests {
         let line = |i: u64| Arc::from(format!(":n!u@h PRIVMSG #a :line {i}"));
         let mut j = Journal::open(&dir, 10, 1 << 20).unwrap();
         for i in 0..5 {
-            j.append("#a", i, &line(i));
+            j.append("#a", i, i, &line(i));
         }
         let snapshot = j.begin_compaction();
         assert!(!j.wants_compaction(), "one compaction at a time");
-        j.append("#a", 5, &line(5));
+        j.append("#a", 5, 5, &line(5));
         let mut written = snapshot.write();
         assert!(j.take_tail(1 << 20).is_none(), "small tails wait for the swap");
         let tail = j.take_tail(0).unwrap();
         written.as_mut().unwrap().append(&tail).unwrap();
-        j.append("#a", 6, &line(6));
+        j.append("#a", 6, 6, &line(6));
         assert!(j.finish_compaction(written).is_some());
-        j.append("#a", 7, &line(7));
+        j.append("#a", 7, 7, &line(7));
         drop(j);
         let j = Journal::open(&dir, 10, 1 << 20).unwrap();
         let times: Vec<u64> = j.recent("#a").map(|e| e.time_ms).collect();
         assert_eq!(times, (0..8).collect::<Vec<_>>());
         assert!(!dir.join(TMP_NAME).exists());
+        let ids: Vec<u64> = j.recent("#a").map(|e| e.id).collect();
+        assert_eq!(ids, (0..8).collect::<Vec<_>>(), "msgids survive a compaction");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A journal from before msgids is read, its records get the same ids
+    /// at every start, and new ids come after them.
+    #[test]
+    fn old_records_without_msgids_get_stable_ids() {
+        let dir = std::env::temp_dir().join(format!("lanchat-journal-old-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut data = String::new();
+        for (t, text) in [(5u64, "a"), (5, "b"), (7, "c")] {
+            let body = format!("{t} #a :n!u@h PRIVMSG #a :{text}");
+            data += &format!("{:08x} {body}\n", crc32(body.as_bytes()));
+        }
+        std::fs::write(dir.join(FILE_NAME), data).unwrap();
+        let ids = || -> Vec<u64> { Journal::open(&dir, 10, 1 << 20).unwrap().recent("#a").map(|e| e.id).collect() };
+        let first = ids();
+        assert_eq!(first, [5 << 10, (5 << 10) + 1, 7 << 10]);
+        assert_eq!(ids(), first);
+        let mut j = Journal::open(&dir, 10, 1 << 20).unwrap();
+        assert_eq!(j.next_id(6), (7 << 10) + 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -106,6 +106,8 @@ struct Queue {
     /// Cut off: nothing more is written.
     dead: bool,
     overflowed: bool,
+    /// While a labeled command runs: what it sends, held back to be labeled.
+    held: Option<Vec<u8>>,
 }
 
 impl Inner {
@@ -165,7 +167,8 @@ impl Outbox {
         if q.dead || q.closed {
             return false;
         }
-        if q.pending.len() + q.writing + line.len() > self.inner.limit {
+        let held = q.held.as_ref().map_or(0, Vec::len);
+        if q.pending.len() + q.writing + held + line.len() > self.inner.limit {
             // The client stopped reading: what waits is dropped, ERROR goes
             // after the chunk being written (a client that reads again sees
             // why it was cut off), and the reading half is shut, so the
@@ -184,6 +187,10 @@ impl Outbox {
             }
             return false;
         }
+        if let Some(h) = &mut q.held {
+            h.extend_from_slice(line.as_bytes());
+            return true;
+        }
         if q.pending.capacity() == 0 {
             q.pending = self.inner.spare.take();
         }
@@ -194,6 +201,17 @@ impl Outbox {
             w.wake();
         }
         true
+    }
+
+    /// Holds back what is pushed from now on, until [`Outbox::release`]:
+    /// the answer to one labeled command (labeled-response).
+    pub fn hold(&self) {
+        self.inner.queue().held = Some(Vec::new());
+    }
+
+    /// Ends [`Outbox::hold`], returning what was held (to be pushed labeled).
+    pub fn release(&self) -> Vec<u8> {
+        self.inner.queue().held.take().unwrap_or_default()
     }
 
     /// Bytes waiting to be written.

@@ -81,7 +81,7 @@ impl Hasher for IdHasher {
 
 /// The IRCv3 capabilities we offer, as a bit set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Caps(pub u8);
+pub struct Caps(pub u16);
 
 impl Caps {
     pub const MESSAGE_TAGS: Caps = Caps(1);
@@ -92,16 +92,26 @@ impl Caps {
     pub const USERHOST_IN_NAMES: Caps = Caps(32);
     pub const AWAY_NOTIFY: Caps = Caps(64);
     pub const INVITE_NOTIFY: Caps = Caps(128);
+    pub const LABELED_RESPONSE: Caps = Caps(256);
+    pub const EXTENDED_JOIN: Caps = Caps(512);
+    pub const SETNAME: Caps = Caps(1024);
+    pub const CAP_NOTIFY: Caps = Caps(2048);
+    pub const CHATHISTORY: Caps = Caps(4096);
 
     /// Every capability with its name, in the order CAP LS lists them.
-    pub const ALL: [(&'static str, Caps); 8] = [
+    pub const ALL: [(&'static str, Caps); 13] = [
         ("away-notify", Caps::AWAY_NOTIFY),
         ("batch", Caps::BATCH),
+        ("cap-notify", Caps::CAP_NOTIFY),
+        ("draft/chathistory", Caps::CHATHISTORY),
         ("echo-message", Caps::ECHO_MESSAGE),
+        ("extended-join", Caps::EXTENDED_JOIN),
         ("invite-notify", Caps::INVITE_NOTIFY),
+        ("labeled-response", Caps::LABELED_RESPONSE),
         ("message-tags", Caps::MESSAGE_TAGS),
         ("multi-prefix", Caps::MULTI_PREFIX),
         ("server-time", Caps::SERVER_TIME),
+        ("setname", Caps::SETNAME),
         ("userhost-in-names", Caps::USERHOST_IN_NAMES),
     ];
 
@@ -693,6 +703,13 @@ impl State {
         }
     }
 
+    /// SETNAME: a new realname.
+    pub fn set_realname(&mut self, id: ClientId, realname: String) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.realname = realname;
+        }
+    }
+
     /// Marks the client registered; it must hold its nick.
     pub fn register(&mut self, id: ClientId, now: SystemTime) {
         if let Some(c) = self.clients.get_mut(&id) {
@@ -820,6 +837,7 @@ impl State {
             return Err(JoinError::TooManyChannels);
         }
         let (prefix, caps, out) = (client.prefix(), client.caps, client.out.clone());
+        let realname = client.realname.clone();
         let now = SystemTime::now();
         let ch = self.channels.entry(key.clone()).or_insert_with(|| Channel {
             name: name.to_string(),
@@ -839,10 +857,18 @@ impl State {
         ch.members.push(Member { id, op, voice: false, caps, out });
         ch.invited.retain(|i| *i != id);
         let line = format!(":{prefix} JOIN {}", ch.name);
+        // extended-join: the account (lanchat has none: `*`) and the realname.
+        let ext = format!("{line} * :{realname}");
+        let (mut plain, mut extended) = (Variants::new(&line, "", now), Variants::new(&ext, "", now));
+        for m in &ch.members {
+            let v = if m.caps.has(Caps::EXTENDED_JOIN) { &mut extended } else { &mut plain };
+            if let Some(l) = v.for_caps(m.caps) {
+                m.out.push(l);
+            }
+        }
         if let Some(c) = self.clients.get_mut(&id) {
             c.channels.push(key.clone());
         }
-        self.fanout_channel(&key, None, &mut Variants::new(&line, "", now));
         Ok(key)
     }
 
@@ -997,9 +1023,14 @@ impl State {
 
     // ---- history ----
 
-    /// Journals a channel line; call it before fanning the line out.
-    pub fn journal(&mut self, channel: &str, time: SystemTime, line: &str) {
-        self.history.append(channel, crate::clock::unix_ms(time), &Line::from(line));
+    /// A new msgid for a message relayed at `time`.
+    pub fn msgid(&mut self, time: SystemTime) -> u64 {
+        self.history.next_id(crate::clock::unix_ms(time))
+    }
+
+    /// Journals a channel line with its msgid; call it before fanning the line out.
+    pub fn journal(&mut self, channel: &str, time: SystemTime, id: u64, line: &str) {
+        self.history.append(channel, crate::clock::unix_ms(time), id, &Line::from(line));
     }
 
     /// The journal, for the disk thread's compaction and fsync steps.
@@ -1141,20 +1172,40 @@ pub struct Variants<'a> {
     /// Escaped client-only tags (`+a=b;+c`), possibly empty.
     client_tags: &'a str,
     time: String,
-    /// Only for recipients with message-tags (TAGMSG).
-    tags_only: bool,
+    /// The msgid, for recipients with message-tags; empty for none.
+    msgid: String,
+    /// Only for recipients with all these caps (message-tags for a TAGMSG).
+    need: Caps,
     cache: [Option<Line>; 4],
 }
 
 impl<'a> Variants<'a> {
     /// A message with the given base line, client tags and time.
     pub fn new(base: &'a str, client_tags: &'a str, time: SystemTime) -> Variants<'a> {
-        Variants { base, client_tags, time: crate::clock::rfc3339(time), tags_only: false, cache: Default::default() }
+        Variants {
+            base,
+            client_tags,
+            time: crate::clock::rfc3339(time),
+            msgid: String::new(),
+            need: Caps(0),
+            cache: Default::default(),
+        }
+    }
+
+    /// The message with a msgid (PRIVMSG, NOTICE, TAGMSG).
+    pub fn with_msgid(mut self, id: u64) -> Variants<'a> {
+        self.msgid = format!("{id:x}");
+        self
     }
 
     /// A message that reaches only clients with message-tags (TAGMSG).
-    pub fn tags_only(mut self) -> Variants<'a> {
-        self.tags_only = true;
+    pub fn tags_only(self) -> Variants<'a> {
+        self.only_for(Caps::MESSAGE_TAGS)
+    }
+
+    /// A message that reaches only clients with `caps` (SETNAME).
+    pub fn only_for(mut self, caps: Caps) -> Variants<'a> {
+        self.need = caps;
         self
     }
 
@@ -1173,12 +1224,12 @@ impl<'a> Variants<'a> {
     pub fn for_caps(&mut self, caps: Caps) -> Option<&Line> {
         let mt = caps.has(Caps::MESSAGE_TAGS);
         let st = caps.has(Caps::SERVER_TIME);
-        if self.tags_only && !mt {
+        if !caps.has(self.need) {
             return None;
         }
         let slot = &mut self.cache[Variants::kind(caps)];
         if slot.is_none() {
-            let mut s = String::with_capacity(self.base.len() + self.client_tags.len() + 40);
+            let mut s = String::with_capacity(self.base.len() + self.client_tags.len() + 64);
             let mut sep = '@';
             if st {
                 s.push(sep);
@@ -1189,6 +1240,12 @@ impl<'a> Variants<'a> {
             if mt && !self.client_tags.is_empty() {
                 s.push(sep);
                 s.push_str(self.client_tags);
+                sep = ';';
+            }
+            if mt && !self.msgid.is_empty() {
+                s.push(sep);
+                s.push_str("msgid=");
+                s.push_str(&self.msgid);
                 sep = ';';
             }
             if sep == ';' {
@@ -1289,7 +1346,7 @@ mod tests {
                         format!("{id} parts {chan}")
                     }
                     (8, Some(id)) => {
-                        st.set_caps(id, Caps(rng.below(256) as u8));
+                        st.set_caps(id, Caps(rng.below(1 << 13) as u16));
                         match rng.below(4) {
                             0 => drop(st.monitor_add(id, nick)),
                             1 => st.monitor_remove(id, nick),

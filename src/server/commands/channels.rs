@@ -4,6 +4,7 @@
 use log::info;
 use std::time::SystemTime;
 
+use super::chathistory::entry_line;
 use super::{Cx, Flow};
 use crate::clock;
 use crate::line::Message;
@@ -95,24 +96,15 @@ fn replay(cx: &mut Cx<'_>, key: &str) -> Replay {
     let mut entries = cx.st.history().recent(key).peekable();
     if entries.peek().is_some() {
         let name = &cx.shared.config.name;
+        let mut batch = String::new();
         if caps.has(Caps::BATCH) && caps.has(Caps::SERVER_TIME) {
             cx.conn.batch_seq += 1;
-            let id = format!("h{}x{}", cx.conn.id, cx.conn.batch_seq);
-            lines.push(Line::from(format!(":{name} BATCH +{id} chathistory {}\r\n", ch.name)));
-            for e in entries {
-                let t = clock::rfc3339(clock::from_unix_ms(e.time_ms));
-                lines.push(Line::from(format!("@batch={id};time={t} {}\r\n", e.line)));
-            }
-            lines.push(Line::from(format!(":{name} BATCH -{id}\r\n")));
-        } else if caps.has(Caps::SERVER_TIME) {
-            for e in entries {
-                let t = clock::rfc3339(clock::from_unix_ms(e.time_ms));
-                lines.push(Line::from(format!("@time={t} {}\r\n", e.line)));
-            }
-        } else {
-            for e in entries {
-                lines.push(Line::from(stamp_plain(&e.line, clock::from_unix_ms(e.time_ms)) + "\r\n"));
-            }
+            batch = format!("h{}x{}", cx.conn.id, cx.conn.batch_seq);
+            lines.push(Line::from(format!(":{name} BATCH +{batch} chathistory {}\r\n", ch.name)));
+        }
+        lines.extend(entries.map(|e| entry_line(e, caps, &batch)));
+        if !batch.is_empty() {
+            lines.push(Line::from(format!(":{name} BATCH -{batch}\r\n")));
         }
     }
     let canvas_from = lines.len();
@@ -275,7 +267,7 @@ pub fn topic(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
 
 /// A history line for a client without server-time: `[HH:MM] ` before the
 /// text (inside a CTCP ACTION, after its verb).
-fn stamp_plain(line: &str, time: SystemTime) -> String {
+pub(super) fn stamp_plain(line: &str, time: SystemTime) -> String {
     let hhmm = clock::local_hhmm(time);
     let Some(idx) = line.find(" :") else {
         return line.to_string();

@@ -75,6 +75,7 @@ struct Relay<'m> {
     /// The sender's capabilities (echo-message).
     caps: Caps,
     now: SystemTime,
+    msgid: u64,
 }
 
 impl Relay<'_> {
@@ -101,7 +102,7 @@ impl Relay<'_> {
     }
 
     fn variants(&self) -> Variants<'_> {
-        let v = Variants::new(&self.base, &self.client_tags, self.now);
+        let v = Variants::new(&self.base, &self.client_tags, self.now).with_msgid(self.msgid);
         if self.tagmsg { v.tags_only() } else { v }
     }
 }
@@ -126,6 +127,7 @@ fn message(cx: &mut Cx<'_>, cmd: &str, msg: &Message<'_>) -> Flow {
         base,
         caps: sender.caps,
         now: SystemTime::now(),
+        msgid: 0,
     };
     if target.is_empty() {
         r.error(cx, ERR_NORECIPIENT, &[&format!("No recipient given ({cmd})")]);
@@ -142,6 +144,8 @@ fn message(cx: &mut Cx<'_>, cmd: &str, msg: &Message<'_>) -> Flow {
     if tagmsg && r.client_tags.is_empty() {
         return Flow::Continue;
     }
+    let mut r = r;
+    r.msgid = cx.st.msgid(r.now);
     if target.starts_with('#') {
         to_channel(cx, r, target, msg);
     } else {
@@ -186,7 +190,7 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
     }
     if !r.tagmsg {
         // In the journal before anyone sees it: what was relayed is in history.
-        cx.st.journal(&chname, r.now, &r.base);
+        cx.st.journal(&chname, r.now, r.msgid, &r.base);
     }
     let mut v = r.variants();
     match canvas_change {

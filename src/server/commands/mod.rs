@@ -17,6 +17,7 @@
 //! WHO, WHOIS, WHOWAS).
 
 mod channels;
+mod chathistory;
 mod messages;
 mod moderation;
 mod modes;
@@ -30,7 +31,7 @@ use std::net::SocketAddr;
 use log::debug;
 
 use super::outbox::Outbox;
-use super::state::{ClientId, Shared, State};
+use super::state::{Caps, ClientId, Shared, State};
 use crate::line::{MAX_LINE, MAX_TAGS, Message, ParseError, write_line};
 use crate::numeric::{self, Numeric};
 
@@ -169,6 +170,8 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "PRIVMSG", run: messages::privmsg, min_params: 0, before_registration: Before::No },
     Spec { name: "NOTICE", run: messages::notice, min_params: 0, before_registration: Before::No },
     Spec { name: "TAGMSG", run: messages::tagmsg, min_params: 0, before_registration: Before::No },
+    Spec { name: "CHATHISTORY", run: chathistory::chathistory, min_params: 1, before_registration: Before::No },
+    Spec { name: "SETNAME", run: register::setname, min_params: 1, before_registration: Before::No },
     Spec { name: "WHO", run: queries::who, min_params: 0, before_registration: Before::No },
     Spec { name: "WHOIS", run: queries::whois, min_params: 0, before_registration: Before::No },
     Spec { name: "WHOWAS", run: queries::whowas, min_params: 0, before_registration: Before::No },
@@ -181,6 +184,42 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "VERSION", run: queries::version, min_params: 0, before_registration: Before::No },
     Spec { name: "TIME", run: queries::time, min_params: 0, before_registration: Before::No },
 ];
+
+/// labeled-response: sends what the command answered with its label, as
+/// one tagged line, a `labeled-response` batch, or ACK for no answer. A
+/// JOIN's history replay comes after, outside the batch. Without the batch
+/// capability, an answer of several lines goes out unlabeled.
+fn labeled(cx: &mut Cx<'_>, caps: Caps, label: &str) {
+    let held = cx.conn.out.release();
+    let text = String::from_utf8_lossy(&held);
+    let lines: Vec<&str> = text.split_terminator("\r\n").collect();
+    let tag = |line: &str, tag: &str| match line.strip_prefix('@') {
+        Some(rest) => format!("@{tag};{rest}\r\n"),
+        None => format!("@{tag} {line}\r\n"),
+    };
+    let name = &cx.shared.config.name;
+    let out = match lines.len() {
+        0 => format!("@label={label} :{name} ACK\r\n"),
+        1 => tag(lines[0], &format!("label={label}")),
+        _ if caps.has(Caps::BATCH) => {
+            cx.conn.batch_seq += 1;
+            let id = format!("l{}x{}", cx.conn.id, cx.conn.batch_seq);
+            let mut out = format!("@label={label} :{name} BATCH +{id} labeled-response\r\n");
+            for line in lines {
+                // Lines of a batch inside (chathistory) stay in theirs.
+                if line.starts_with("@batch=") {
+                    out.push_str(line);
+                    out.push_str("\r\n");
+                } else {
+                    out.push_str(&tag(line, &format!("batch={id}")));
+                }
+            }
+            out + &format!(":{name} BATCH -{id}\r\n")
+        }
+        _ => text.into_owned(),
+    };
+    cx.conn.out.push(&out);
+}
 
 /// UTF8ONLY: a line that is not UTF-8 gets `FAIL <command> INVALID_UTF8` and
 /// is dropped; but a USER before registration (an old client may send its
@@ -259,7 +298,15 @@ pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
         cx.need_more_params(spec.name);
         return Flow::Continue;
     }
+    let caps = cx.st.client(cx.conn.id).map(|c| c.caps).unwrap_or_default();
+    let label = msg.tag("label").filter(|l| caps.has(Caps::LABELED_RESPONSE) && !l.is_empty());
+    if label.is_some() {
+        cx.conn.out.hold();
+    }
     let flow = (spec.run)(cx, &msg);
+    if let Some(label) = label {
+        labeled(cx, caps, label);
+    }
     if matches!(flow, Flow::Continue) && register::password_refused(cx) {
         return Flow::Quit("Bad password".into());
     }

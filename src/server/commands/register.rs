@@ -11,7 +11,9 @@ use crate::numeric::*;
 use crate::server::names::{AWAYLEN, CHANNELLEN, KICKLEN, NICKLEN, TOPICLEN, USERLEN, valid_nick};
 use crate::server::state::{Caps, MAXLIST, MONITOR_MAX};
 
+use super::chathistory::CHATHISTORY_MAX;
 use super::modes::{KEYLEN, MODES};
+use crate::server::state::Variants;
 
 pub fn cap(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     let id = cx.conn.id;
@@ -24,6 +26,13 @@ pub fn cap(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
             }
             let all: Vec<&str> = Caps::ALL.iter().map(|(n, _)| *n).collect();
             cx.reply("CAP", &[&nick, "LS"], Some(&all.join(" ")));
+            // CAP LS 302 enables cap-notify by itself (our caps never change,
+            // so it never brings a CAP NEW or DEL).
+            if msg.param(1).parse::<u32>().is_ok_and(|v| v >= 302)
+                && let Some(c) = cx.st.client(id)
+            {
+                cx.st.set_caps(id, Caps(c.caps.0 | Caps::CAP_NOTIFY.0));
+            }
         }
         "LIST" => {
             let caps = cx.st.client(id).map(|c| c.caps).unwrap_or_default();
@@ -98,7 +107,7 @@ pub fn user(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         .take(USERLEN)
         .collect();
     let user = if user.is_empty() { "user".to_string() } else { user };
-    cx.st.set_user(cx.conn.id, user, msg.param(3).chars().take(100).collect());
+    cx.st.set_user(cx.conn.id, user, msg.param(3).chars().take(REALNAMELEN).collect());
     cx.conn.got_user = true;
     try_register(cx);
     Flow::Continue
@@ -124,6 +133,26 @@ pub fn nick(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         Ok(old) if cx.conn.registered => info!("{}: {old} is now {new}", cx.conn.peer),
         Ok(_) => try_register(cx),
     }
+    Flow::Continue
+}
+
+/// Longest realname, from USER or SETNAME.
+const REALNAMELEN: usize = 100;
+
+/// SETNAME: a new realname, told to this client and everyone sharing a
+/// channel with it who has the setname capability.
+pub fn setname(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    let name = msg.param(0);
+    if name.is_empty() || name.chars().count() > REALNAMELEN {
+        cx.reply("FAIL", &["SETNAME", "INVALID_REALNAME"], Some("Realname is not valid"));
+        return Flow::Continue;
+    }
+    let id = cx.conn.id;
+    cx.st.set_realname(id, name.to_string());
+    let line = format!(":{} SETNAME :{name}", cx.prefix());
+    let mut to = cx.st.neighbours(id);
+    to.push(id);
+    cx.st.fanout(to, &mut Variants::new(&line, "", SystemTime::now()).only_for(Caps::SETNAME));
     Flow::Continue
 }
 
@@ -185,7 +214,14 @@ fn try_register(cx: &mut Cx<'_>) {
             "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:",
             &format!("TOPICLEN={TOPICLEN}"),
         ],
-        &[&format!("MONITOR={MONITOR_MAX}"), &format!("USERLEN={USERLEN}"), "UTF8ONLY", "WHOX"],
+        &[
+            &format!("CHATHISTORY={CHATHISTORY_MAX}"),
+            &format!("MONITOR={MONITOR_MAX}"),
+            "MSGREFTYPES=msgid,timestamp",
+            &format!("USERLEN={USERLEN}"),
+            "UTF8ONLY",
+            "WHOX",
+        ],
     ];
     for tokens in isupport {
         let mut params = tokens.to_vec();
