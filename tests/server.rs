@@ -295,7 +295,7 @@ fn canvas_is_relayed_and_replayed_to_a_late_joiner() {
     b.expect_has(" 366 ");
     a.send("@+lanchat/stroke=1,ff0000,3,10,10,20,20 TAGMSG #draw");
     a.send("@+lanchat/stroke=1,ff0000,3,20,20,30,40 TAGMSG #draw");
-    assert!(b.expect_has("TAGMSG").starts_with("@+lanchat/stroke=1,ff0000,3,10,10,20,20 :alice!"));
+    assert!(b.expect_has("TAGMSG").starts_with("@+lanchat/stroke=1,ff0000,3,10,10,20,20;msgid="));
     b.expect_has("20,20,30,40");
     // An invalid stroke is refused and not relayed.
     a.send("@+lanchat/stroke=1,ff0000,3,99999,1 TAGMSG #draw");
@@ -308,7 +308,7 @@ fn canvas_is_relayed_and_replayed_to_a_late_joiner() {
     assert!(b.sync().iter().all(|l| !l.contains("99999")));
     // After a clear, a new joiner gets an empty canvas.
     b.send("@+lanchat/clear TAGMSG #draw");
-    assert!(late.expect_has("TAGMSG").starts_with("@+lanchat/clear :bob!"));
+    assert!(late.expect_has("TAGMSG").starts_with("@+lanchat/clear;msgid="));
     let mut later = Client::register_caps(&s.addr(), "dave", &["message-tags"]);
     later.send("JOIN #draw");
     later.expect_has(" 366 ");
@@ -610,7 +610,7 @@ fn lines_sent_together_arrive_in_order_in_each_format() {
             .collect::<Vec<_>>(),
             "threads {threads}"
         );
-        assert!(tagged[2].contains(";+lanchat/x=1 "), "{}", tagged[2]);
+        assert!(tagged[2].contains(";+lanchat/x=1;msgid="), "{}", tagged[2]);
         // Each message is in history once: a late joiner gets the three of #a's PRIVMSGs, in order.
         let mut dave = Client::register(&addr, "dave");
         dave.send("JOIN #a");
