@@ -10,7 +10,8 @@
 //! back in [`Flow::Replay`], for the session to push after unlocking.
 //!
 //! Handlers live in files by what they touch: [`register`] (CAP, PASS,
-//! NICK, USER and the welcome), [`channels`] (JOIN, PART, TOPIC, NAMES,
+//! NICK, USER, SETNAME and the welcome), [`chathistory`] (CHATHISTORY and
+//! how a history line is formatted), [`channels`] (JOIN, PART, TOPIC, NAMES,
 //! LIST), [`modes`] (MODE), [`moderation`] (KICK, INVITE), [`opers`] (OPER,
 //! KILL, WALLOPS), [`monitor`] (MONITOR), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
 //! [`queries`] (PING, MOTD, LUSERS, VERSION, TIME, USERHOST, ISON, AWAY,
@@ -237,7 +238,8 @@ fn invalid_utf8(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
     Flow::Continue
 }
 
-/// Handles one line (without CR LF) from the client.
+/// Handles one line (without CR LF) from the client; with a `label` tag
+/// (labeled-response), its answer is held and sent labeled.
 pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
     let (tags_len, rest_len) = match raw.first() {
         Some(b'@') => {
