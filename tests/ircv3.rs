@@ -71,7 +71,8 @@ fn msgid_is_the_same_live_in_replay_after_restart_and_in_chathistory() {
     assert_eq!(ids.len(), 4, "ids are unique: {ids:?}");
     // The JOIN replay carries the live msgid, before and after a restart.
     for round in 0..2 {
-        let mut late = Client::register_caps(&s.addr(), &format!("late{round}"), &["batch", "server-time", "message-tags"]);
+        let mut late =
+            Client::register_caps(&s.addr(), &format!("late{round}"), &["batch", "server-time", "message-tags"]);
         late.send("JOIN #m");
         let (_, lines) = batch(&mut late);
         assert_eq!(tag(&lines[0], "msgid"), Some(id.clone()), "{lines:?}");
@@ -258,7 +259,10 @@ fn chathistory_answers_each_subcommand_from_the_journal() {
     a.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10");
     let (start, lines) = batch(&mut a);
     assert!(start.ends_with(" draft/chathistory-targets"), "{start}");
-    assert_eq!(lines.iter().map(|l| bare(l)).collect::<Vec<_>>(), [format!(":lanchat CHATHISTORY TARGETS #h {}", times[9])]);
+    assert_eq!(
+        lines.iter().map(|l| bare(l)).collect::<Vec<_>>(),
+        [format!(":lanchat CHATHISTORY TARGETS #h {}", times[9])]
+    );
     a.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2000-01-02T00:00:00.000Z 10");
     assert!(batch(&mut a).1.is_empty());
 }

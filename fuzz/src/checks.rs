@@ -92,7 +92,7 @@ pub fn canvas(data: &[u8]) {
 /// a valid CRC, so the fuzzer reaches past the checksum.
 pub fn journal(data: &[u8]) {
     for record in data.split(|&b| b == b'\n') {
-        if let Some((_, channel, line)) = history::parse_record(record) {
+        if let Some((_, channel, _, line)) = history::parse_record(record) {
             assert!(!channel.is_empty() && !channel.contains(' '));
             assert!(!line.is_empty() && !line.contains(['\r', '\n', '\0']));
         }
@@ -125,15 +125,22 @@ pub fn journal(data: &[u8]) {
     assert_eq!(keyed(&j, &file), channels, "the compacted journal reads back differently");
 }
 
+/// A channel's entries: time, msgid, line.
+type Entries = Vec<(u64, u64, String)>;
+
 /// Every channel key the journal knows with its entries, sorted.
-fn keyed(j: &Journal, file: &[u8]) -> Vec<(String, Vec<(u64, String)>)> {
-    let mut keys: Vec<String> =
-        file.split(|&b| b == b'\n').filter_map(history::parse_record).map(|(_, c, _)| c.to_ascii_lowercase()).collect();
+fn keyed(j: &Journal, file: &[u8]) -> Vec<(String, Entries)> {
+    let mut keys: Vec<String> = file
+        .split(|&b| b == b'\n')
+        .filter_map(history::parse_record)
+        .map(|(_, c, _, _)| c.to_ascii_lowercase())
+        .collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
         .map(|k| {
-            let entries: Vec<(u64, String)> = j.recent(&k).map(|e| (e.time_ms, e.line.to_string())).collect();
+            // msgids included: a compaction keeps them too.
+            let entries: Entries = j.recent(&k).map(|e| (e.time_ms, e.id, e.line.to_string())).collect();
             assert!(entries.len() <= 1000);
             (k, entries)
         })

@@ -89,9 +89,6 @@ pub fn parse_record(record: &[u8]) -> Option<Record<'_>> {
     }
     let (time, rest) = body.split_once(' ')?;
     let (channel, line) = rest.split_once(' ')?;
-    if channel.is_empty() || line.is_empty() || line.contains(['\r', '\n', '\0']) {
-        return None;
-    }
     let (id, line) = match line.strip_prefix("@msgid=") {
         Some(rest) => {
             let (id, line) = rest.split_once(' ')?;
@@ -99,6 +96,9 @@ pub fn parse_record(record: &[u8]) -> Option<Record<'_>> {
         }
         None => (None, line),
     };
+    if channel.is_empty() || line.is_empty() || line.contains(['\r', '\n', '\0']) {
+        return None;
+    }
     Some((time.parse().ok()?, channel, id, line))
 }
 
@@ -250,7 +250,7 @@ impl Journal {
     /// earlier message of the same millisecond, so ids grow with time and
     /// are unique across restarts (the last one is read back from the journal).
     pub fn next_id(&mut self, time_ms: u64) -> u64 {
-        self.last_id = (self.last_id + 1).max(time_ms << 10);
+        self.last_id = self.last_id.saturating_add(1).max(time_ms << 10);
         self.last_id
     }
 
@@ -474,6 +474,9 @@ mod tests {
         assert_eq!(parse_record(&bad), None);
         assert_eq!(parse_record(b""), None);
         assert_eq!(parse_record(b"zzzzzzzz 1 #a x"), None);
+        let body = b"1 #a @msgid=1f ";
+        let rec = [format!("{:08x} ", crc32(body)).as_bytes(), body].concat();
+        assert_eq!(parse_record(&rec), None, "a msgid and no line");
     }
 
     #[test]

@@ -206,4 +206,3 @@ pub fn close_batch(cx: &Cx<'_>, id: &str) {
         cx.conn.out.push(&format!(":{} BATCH -{id}\r\n", cx.shared.config.name));
     }
 }
-
