@@ -303,8 +303,8 @@ fn canvas_is_relayed_and_replayed_to_a_late_joiner() {
     let mut late = Client::register_caps(&s.addr(), "carol", &["message-tags"]);
     late.send("JOIN #draw");
     late.expect_has(" 366 ");
-    late.expect_has("+lanchat/stroke=1,ff0000,3,10,10,20,20 ");
-    late.expect_has("+lanchat/stroke=1,ff0000,3,20,20,30,40 ");
+    late.expect_has("+lanchat/stroke=1,ff0000,3,10,10,20,20;msgid=");
+    late.expect_has("+lanchat/stroke=1,ff0000,3,20,20,30,40;msgid=");
     assert!(b.sync().iter().all(|l| !l.contains("99999")));
     // After a clear, a new joiner gets an empty canvas.
     b.send("@+lanchat/clear TAGMSG #draw");
