@@ -300,13 +300,16 @@ pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
         cx.need_more_params(spec.name);
         return Flow::Continue;
     }
-    let caps = cx.st.client(cx.conn.id).map(|c| c.caps).unwrap_or_default();
-    let label = msg.tag("label").filter(|l| caps.has(Caps::LABELED_RESPONSE) && !l.is_empty());
+    // (The tag first: most lines have none, and then the caps are not looked up.)
+    let label = msg.tag("label").filter(|l| !l.is_empty()).and_then(|l| {
+        let caps = cx.st.client(cx.conn.id)?.caps;
+        caps.has(Caps::LABELED_RESPONSE).then_some((l, caps))
+    });
     if label.is_some() {
         cx.conn.out.hold();
     }
     let flow = (spec.run)(cx, &msg);
-    if let Some(label) = label {
+    if let Some((label, caps)) = label {
         labeled(cx, caps, label);
     }
     if matches!(flow, Flow::Continue) && register::password_refused(cx) {
