@@ -62,7 +62,7 @@ fn start_with(kind: &str, lanchat: &Path, tls: bool, tweak: impl FnOnce(&mut Com
     let mut cmd = match kind {
         "lanchat" => {
             let mut c = Command::new(lanchat);
-            c.args(["--serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--data-dir"])
+            c.args(["--serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-web", "--data-dir"])
                 .arg(dir.join("data"))
                 // Bench settings: no flood limit, every generator client from 127.0.0.1 allowed.
                 .args(["--flood-rate", "0", "--max-per-ip", "100000", "--max-clients", "100000"]);
