@@ -154,7 +154,7 @@ bench-gui: deps-gui
 # (ignored by git) and crashes to fuzz/artifacts/. `cargo test` replays the
 # seeds through the same checks (tests/fuzz_corpus.rs).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := line tags canvas journal commands
+FUZZ_TARGETS := line tags canvas journal commands http websocket
 
 .PHONY: fuzz fuzz-tools
 
