@@ -165,7 +165,10 @@ fn garbage_a_plain_line_or_a_stalled_handshake_on_the_tls_port_harm_nobody() {
 fn without_the_plain_port_only_tls_is_served() {
     let dir = temp_dir("tls-only");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
-        .args(["--serve", "--bind", "127.0.0.1", "--no-plain", "--tls-port", "0", "--no-discovery", "--no-web", "--data-dir"])
+        .args([
+            "--serve", "--bind", "127.0.0.1", "--no-plain", "--tls-port", "0", "--no-discovery", "--no-web",
+            "--data-dir",
+        ])
         .arg(&dir)
         .stderr(Stdio::piped())
         .spawn()

@@ -183,9 +183,7 @@ pub fn bind(config: &Config) -> Result<Listeners, String> {
         plain: config.plain.then(|| listen(config.port)).transpose()?,
         tls: config.tls_port.map(listen).transpose()?,
         // The page is a convenience, like discovery: without it, IRC still serves.
-        web: config.web_port.and_then(|port| {
-            listen(port).map_err(|e| warn!("no web page: {e}")).ok()
-        }),
+        web: config.web_port.and_then(|port| listen(port).map_err(|e| warn!("no web page: {e}")).ok()),
     };
     if listeners.plain.is_none() && listeners.tls.is_none() {
         return Err("nothing to listen on: --no-plain and no TLS".into());

@@ -441,7 +441,8 @@ function canvasMessage(m) {
   } else if ('+lanchat/clear' in t) {
     resetCanvas(v);
     sys(v, t, `${m.nick} cleared the canvas`);
-  } else if ('+lanchat/snapshot' in t) {
+  } else if ('+lanchat/snapshot' in t && !m.src.includes('!')) {
+    // Only the server sends snapshots: a client's would wipe everyone's picture.
     const [part, data] = t['+lanchat/snapshot'].split(',');
     const [i, n] = part.split('/').map(Number);
     v.snap = (i === 1 ? '' : v.snap) + (data || '');

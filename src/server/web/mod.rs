@@ -181,9 +181,9 @@ fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) 
         return true;
     }
     let same = |host: &str| {
-        origin.split_once("://").is_some_and(|(scheme, rest)| {
-            matches!(scheme, "http" | "https") && rest.eq_ignore_ascii_case(host)
-        })
+        origin
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest.eq_ignore_ascii_case(host))
     };
     host.is_some_and(same)
 }

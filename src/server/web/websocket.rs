@@ -14,8 +14,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 
-use smol::Async;
 use async_net::TcpStream;
+use smol::Async;
 use smol::io::{AsyncRead, AsyncWrite};
 
 const OP_CONT: u8 = 0;
