@@ -357,6 +357,7 @@ $('send').onsubmit = e => {
 
 function say(v, text) {
   if (v.key === '*server*' || !text) return;
+  if (!ws || ws.readyState !== 1) return add(v, null, '', `Not connected, not sent: ${text}`, 'err');
   send(`PRIVMSG ${v.name} :${text}`);
   if (!caps.has('echo-message')) {
     const act = /^\x01ACTION (.*)\x01$/.exec(text);

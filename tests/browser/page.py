@@ -196,6 +196,23 @@ def main():
             .replace("log_text()", "document.getElementById('log').innerText")) or "bob (1)" in a.execute_script(
             "return document.getElementById('tabs').innerText"))
 
+        b.find_element(By.XPATH, "//nav[@id='tabs']/button[starts-with(., '#room')]").click()
+
+        # Moderation from the user list: a plain user gets only "Message";
+        # an operator's menu sends MODE, and everyone's log says who did what.
+        def menu(d, who):
+            d.find_element(By.XPATH, f"//ul[@id='userlist']/li[normalize-space()='{who}' or normalize-space()='@{who}']").click()
+            return d.execute_script("return [...document.querySelectorAll('#menu button')].map(b => b.textContent)")
+        assert menu(a, "bob") == ["Message"], menu(a, "bob")
+        a.find_element(By.TAG_NAME, "body").click()
+        tcp.send("MODE #room +o alice")
+        wait("alice an operator", lambda: "@alice" in users(a) and "@alice" in users(b))
+        assert "Make op" in menu(a, "bob")
+        a.find_element(By.XPATH, "//div[@id='menu']/button[.='Make op']").click()
+        tcp.expect(lambda l: ":alice!" in l and " MODE #room +o " in l and l.endswith("bob"))
+        wait("bob an operator in his list", lambda: "@bob" in users(b))
+        wait("the log says who", lambda: "alice sets +o bob" in log_text(b))
+
         # A stroke drawn in a browser reaches the IRC client and the other browser.
         a.find_element(By.CSS_SELECTOR, "#tools button[title=Red]").click()
         drag(a, [(200, 200), (400, 300), (600, 300)])

@@ -12,8 +12,9 @@ pub mod websocket;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use async_channel::{Receiver, Sender};
 
 use async_net::{TcpListener, TcpStream};
 use log::{error, info};
@@ -40,14 +41,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Web {
     listener: TcpListener,
     pub local: SocketAddr,
-    reading: Arc<AtomicUsize>,
+    /// One slot per request being read: a semaphore, so the accept loop
+    /// waits (and new connections wait in the listen queue) when all are taken.
+    slots: (Sender<()>, Receiver<()>),
 }
 
 impl Web {
     pub fn start(l: std::net::TcpListener) -> Result<Web, String> {
         let local = l.local_addr().map_err(|e| e.to_string())?;
         let listener = TcpListener::try_from(l).map_err(|e| format!("cannot listen on {local}: {e}"))?;
-        Ok(Web { listener, local, reading: Arc::default() })
+        Ok(Web { listener, local, slots: async_channel::bounded(MAX_READING) })
     }
 
     /// The page's addresses: one per LAN address when bound to all of them.
@@ -67,17 +70,17 @@ impl Web {
 
     pub async fn accept_loop(self, shared: Arc<Shared>) {
         loop {
+            if self.slots.0.send(()).await.is_err() {
+                return;
+            }
             match self.listener.accept().await {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    if self.reading.fetch_add(1, Ordering::Relaxed) >= MAX_READING {
-                        self.reading.fetch_sub(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    let reading = Reading(self.reading.clone());
+                    let reading = Reading(self.slots.1.clone());
                     shared.rt.spawn(connection(shared.clone(), stream, peer, reading));
                 }
                 Err(e) => {
+                    let _ = self.slots.1.try_recv();
                     error!("accept failed: {e}");
                     smol::Timer::after(Duration::from_millis(100)).await;
                 }
@@ -86,12 +89,12 @@ impl Web {
     }
 }
 
-/// Counts a request being read, until dropped.
-struct Reading(Arc<AtomicUsize>);
+/// Holds a slot while a request is read; dropping it frees the slot.
+struct Reading(Receiver<()>);
 
 impl Drop for Reading {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let _ = self.0.try_recv();
     }
 }
 
