@@ -43,9 +43,16 @@ struct Session {
     waited: bool,
 }
 
+/// A connection's reading and writing sides, whatever the transport (TCP,
+/// TLS, WebSocket): boxed, so the session's code exists once in the binary,
+/// not once per transport (a virtual call per read or write costs nothing
+/// next to the system call behind it).
+pub type Reader = Box<dyn AsyncRead + Unpin + Send>;
+pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+
 /// Serves one plain TCP connection until it closes.
 pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
-    serve(shared, stream.clone(), stream.clone(), stream, peer, true).await;
+    serve(shared, Box::new(stream.clone()), Box::new(stream.clone()), stream, peer, true).await;
 }
 
 /// Serves one connection until it closes, reading from `reader` and writing
@@ -53,11 +60,14 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 /// is the socket. With `peekable`, `raw` is what `reader` reads, so an idle
 /// connection can wait with a peek and hold no read buffer; a TLS stream may
 /// hold decrypted bytes the socket no longer shows, so it reads instead.
-pub async fn serve<R, W>(shared: Arc<Shared>, reader: R, writer: W, raw: TcpStream, peer: SocketAddr, peekable: bool)
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+pub async fn serve(
+    shared: Arc<Shared>,
+    reader: Reader,
+    writer: Writer,
+    raw: TcpStream,
+    peer: SocketAddr,
+    peekable: bool,
+) {
     let cfg = &shared.config;
     let (out, room) = Outbox::start(&shared.rt, writer, raw.clone(), cfg.sendq, cfg.ping_timeout);
     let ip = match peer.ip() {
@@ -82,7 +92,7 @@ where
 }
 
 impl Session {
-    async fn read_loop(&mut self, mut reader: impl AsyncRead + Unpin, peek: Option<TcpStream>) -> String {
+    async fn read_loop(&mut self, mut reader: Reader, peek: Option<TcpStream>) -> String {
         // The settings through our own handle on them, not a copy per connection.
         let shared = self.shared.clone();
         let cfg = &shared.config;

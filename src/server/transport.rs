@@ -77,7 +77,7 @@ async fn handshake(shared: Arc<Shared>, tls: Arc<super::tls::Tls>, stream: async
     match done {
         Some(Ok(tls_stream)) => {
             let (reader, writer) = smol::io::split(tls_stream);
-            super::session::serve(shared, reader, writer, stream, peer, false).await;
+            super::session::serve(shared, Box::new(reader), Box::new(writer), stream, peer, false).await;
         }
         Some(Err(e)) => log::info!("{peer}: TLS handshake failed: {e}"),
         None => log::info!("{peer}: TLS handshake timed out"),

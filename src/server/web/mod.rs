@@ -137,7 +137,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                 if write_within(&stream, answer.as_bytes(), deadline).await {
                     drop((buf, reading));
                     let (reader, writer) = websocket::split(stream.clone(), binary);
-                    super::session::serve(shared, reader, writer, stream, peer, true).await;
+                    super::session::serve(shared, Box::new(reader), Box::new(writer), stream, peer, true).await;
                 }
             }
         }
