@@ -106,7 +106,9 @@ function show(v) {
 function renderTabs() {
   const tabs = $('tabs');
   tabs.textContent = '';
-  for (const v of views.values()) {
+  // Channels, then private chats, then the server's notices.
+  const order = v => v.chan ? 0 : v.key === '*server*' ? 2 : 1;
+  for (const v of [...views.values()].sort((x, y) => order(x) - order(y))) {
     const b = document.createElement('button');
     b.textContent = v.name + (v.unread ? ` (${v.unread})` : '');
     b.className = (v === current ? 'on' : '') + (v.unread ? ' unread' : '');
@@ -159,6 +161,9 @@ function userMenu(n, e) {
   menu.hidden = false;
   e.stopPropagation();
 }
+document.addEventListener('keydown', e => {
+  if (e.key === 'Escape') $('menu').hidden = $('emoji').hidden = true;
+});
 document.addEventListener('click', e => {
   if (!$('menu').contains(e.target)) $('menu').hidden = true;
   if (!$('emoji').contains(e.target) && e.target !== $('emoji-btn')) $('emoji').hidden = true;
@@ -462,9 +467,14 @@ function canvasMessage(m) {
 
 // Drawing: pointer events for mouse, finger and pen alike.
 let stroke = null;
+// Where the picture is inside the element (object-fit: contain letterboxes it).
+function picture() {
+  const r = cv.getBoundingClientRect(), s = Math.min(r.width / W, r.height / H);
+  return { x: r.left + (r.width - W * s) / 2, y: r.top, s };
+}
 function point(e) {
-  const r = cv.getBoundingClientRect();
-  const x = Math.round((e.clientX - r.left) * W / r.width), y = Math.round((e.clientY - r.top) * H / r.height);
+  const p = picture();
+  const x = Math.round((e.clientX - p.x) / p.s), y = Math.round((e.clientY - p.y) / p.s);
   return [Math.max(0, Math.min(W - 1, x)), Math.max(0, Math.min(H - 1, y))];
 }
 

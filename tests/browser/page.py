@@ -37,8 +37,9 @@ def wait(what, f, limit=DEADLINE):
 
 
 class Server:
-    def __init__(self, binary, *extra):
-        self.dir = tempfile.mkdtemp(prefix="lanchat-web-")
+    def __init__(self, binary, *extra, data=None):
+        self.binary, self.extra = binary, extra
+        self.dir = data or tempfile.mkdtemp(prefix="lanchat-web-")
         self.p = subprocess.Popen(
             [binary, "--serve", "--bind", "127.0.0.1", "--port", "0", "--web-port", "0", "--no-tls",
              "--no-discovery", "--data-dir", self.dir, *extra],
@@ -66,6 +67,14 @@ class Server:
     def stop(self):
         self.p.kill()
         self.p.wait()
+
+    def restart(self):
+        """Kills the server and starts it again on the same ports and data."""
+        self.stop()
+        web, irc = self.web.rsplit(":", 1)[1], self.irc.rsplit(":", 1)[1]
+        again = Server(self.binary, *self.extra, "--web-port", web, "--port", irc, data=self.dir)
+        assert (again.web, again.irc) == (self.web, self.irc)
+        self.p, self.log = again.p, again.log
 
 
 class Irc:
@@ -136,10 +145,10 @@ def pixel(d, x, y):
 def drag(d, points):
     """Draws with the mouse through logical canvas points (pointer events)."""
     cv = d.find_element(By.ID, "canvas")
+    # The picture is letterboxed in the element, at its top; offsets are from the element's centre.
     r = d.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", cv)
-    sx, sy = r[0] / 1600, r[1] / 1000
-    # Offsets are from the element's centre.
-    off = [(int(x * sx - r[0] / 2), int(y * sy - r[1] / 2)) for x, y in points]
+    s = min(r[0] / 1600, r[1] / 1000)
+    off = [(int((x - 800) * s), int(y * s - r[1] / 2)) for x, y in points]
     a = ActionChains(d, duration=20).move_to_element_with_offset(cv, *off[0]).click_and_hold()
     for x, y in off[1:]:
         a = a.move_to_element_with_offset(cv, x, y)
@@ -204,7 +213,8 @@ def main():
             d.find_element(By.XPATH, f"//ul[@id='userlist']/li[normalize-space()='{who}' or normalize-space()='@{who}']").click()
             return d.execute_script("return [...document.querySelectorAll('#menu button')].map(b => b.textContent)")
         assert menu(a, "bob") == ["Message"], menu(a, "bob")
-        a.find_element(By.TAG_NAME, "body").click()
+        a.find_element(By.ID, "input").send_keys(Keys.ESCAPE)
+        assert not a.find_element(By.ID, "menu").is_displayed()
         tcp.send("MODE #room +o alice")
         wait("alice an operator", lambda: "@alice" in users(a) and "@alice" in users(b))
         assert "Make op" in menu(a, "bob")
@@ -242,15 +252,27 @@ def main():
         wait("bob's canvas after a reload", lambda: pixel(b, 900, 600) == "2050e0" and pixel(b, 400, 825) == "e02020")
 
         # Screenshots: phone and desktop.
-        for (w, h, name) in [(390, 844, "web-phone.png"), (1280, 800, "web-desktop.png")]:
+        for (w, h, name) in [(360, 740, None), (390, 844, "web-phone.png"), (1280, 800, "web-desktop.png")]:
             a.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                               {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 800})
             a.execute_script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             vw = a.execute_script("return innerWidth")
-            a.save_screenshot(os.path.join(out, name))
+            if name:
+                a.save_screenshot(os.path.join(out, name))
             # Nothing wider than the screen: no sideways scrolling on a phone.
             sw = a.execute_script("return document.documentElement.scrollWidth")
             assert sw <= vw, f"{name}: page {sw} px wide in a {vw} px window"
+        # The server goes away and comes back: the page reconnects by itself
+        # (with backoff), rejoins and shows the history again.
+        srv.restart()
+        wait("alice offline", lambda: "offline" in a.find_element(By.ID, "status").text)
+        wait("alice back", lambda: a.find_element(By.ID, "status").text == "alice", 30)
+        wait("alice's history after the restart", lambda: "hi from alice" in log_text(a))
+        tcp = Irc(srv.irc, "tina")
+        tcp.send("JOIN #room")
+        tcp.send("PRIVMSG #room :welcome back")
+        wait("alice chats again", lambda: "welcome back" in log_text(a))
+
         snapshot(binary)
         print("page test: ok; screenshots in", out)
     finally:
