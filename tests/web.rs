@@ -474,3 +474,44 @@ fn a_websocket_client_that_stops_reading_is_cut_off_at_its_sendq() {
     assert!(quit.starts_with(":sleepy!") && quit.contains("SendQ exceeded"), "{quit}");
     tcp.sync();
 }
+
+/// The server's resident memory, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// An idle WebSocket holds no read or write buffer, like an idle TCP
+/// connection: within the 8 KiB per idle connection that `make bench`
+/// holds TCP to (scenario 3). (RSS is too coarse to compare the two
+/// directly: one batch reuses what the other freed.)
+#[test]
+fn an_idle_websocket_holds_no_buffers() {
+    const N: usize = 500;
+    lanchat::sys::raise_nofile(4 * N as u64 + 64);
+    let s = Server::start(&["--max-per-ip", "10000"]);
+    let w = web_addr(&s);
+    let batch = |kind: &str| {
+        let mut ws: Vec<Ws> = (0..N).map(|_| Ws::open(&w, "")).collect();
+        for (i, c) in ws.iter_mut().enumerate() {
+            c.send(&format!("NICK {kind}{i}"));
+            c.send(&format!("USER {kind}{i} 0 * :idle"));
+        }
+        for c in &mut ws {
+            c.expect_has(" 001 ");
+        }
+        ws
+    };
+    // Warm up: the allocator's, the tables' and the executor's first growth
+    // is not per connection.
+    let mut probe = Client::register(&s.addr(), "probe");
+    let _warm = batch("x");
+    probe.sync();
+    let base = rss_kib(s.pid());
+    let _idle = batch("w");
+    probe.sync();
+    let per = rss_kib(s.pid()).saturating_sub(base) as f64 / N as f64;
+    eprintln!("an idle WebSocket: {per:.2} KiB");
+    assert!(per <= 8.0, "{per:.2} KiB per idle WebSocket");
+}

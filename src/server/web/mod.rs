@@ -99,7 +99,7 @@ impl Drop for Reading {
 }
 
 /// Reads one request and answers it; an upgrade turns into an IRC session.
-async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr, reading: Reading) {
+async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr, _reading: Reading) {
     let deadline = Instant::now() + REQUEST_TIMEOUT.min(shared.config.register_timeout);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 2048];
@@ -135,9 +135,13 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             }
             Ok((answer, binary)) => {
                 if write_within(&stream, answer.as_bytes(), deadline).await {
-                    drop((buf, reading));
+                    // A task of its own: this one's request buffers are not
+                    // kept for the connection's life (an idle WebSocket costs
+                    // what an idle TCP connection does).
                     let (reader, writer) = websocket::split(stream.clone(), binary);
-                    super::session::serve(shared, Box::new(reader), Box::new(writer), stream, peer, true).await;
+                    let session =
+                        super::session::serve(shared.clone(), Box::new(reader), Box::new(writer), stream, peer, true);
+                    shared.rt.spawn(session);
                 }
             }
         }
