@@ -233,15 +233,12 @@ pub fn websocket(data: &[u8]) {
         let (mut out, mut controls) = (Vec::new(), Vec::new());
         for piece in pieces {
             let mut buf = [&[0][..], piece].concat();
-            match dec.decode(&mut buf, |c| controls.push(format!("{c:?}"))) {
-                Ok(w) => {
-                    assert!(w <= piece.len() + 1);
-                    out.extend_from_slice(&buf[..w]);
-                }
-                Err(v) => return (out, controls, Some(v)),
+            if let Ok(w) = dec.decode(&mut buf, |c| controls.push(format!("{c:?}"))) {
+                assert!(w <= piece.len() + 1);
+                out.extend_from_slice(&buf[..w]);
             }
         }
-        (out, controls, None)
+        (out, controls, dec.broken, dec.closed)
     };
     let whole = decode(&[data]);
     let at = usize::from(cut).min(data.len());

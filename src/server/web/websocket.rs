@@ -146,6 +146,8 @@ pub struct Decoder {
     ctrl: Vec<u8>,
     /// The peer sent a close frame: nothing after it counts.
     pub closed: bool,
+    /// The peer broke the protocol: nothing after that counts either.
+    pub broken: Option<Violation>,
 }
 
 /// The header's full length once its first two bytes are known.
@@ -164,10 +166,11 @@ impl Decoder {
     /// the returned count says how many bytes that is. (`buf[0]` is room for
     /// the `\n` of a message whose header came in an earlier read; every
     /// later header makes room for its own.) Control frames go to `control`.
-    /// After a close frame, or on a violation, the rest is ignored.
+    /// After a close frame, or a violation (in `broken`; an error once the
+    /// lines before it are out), the rest is ignored.
     pub fn decode(&mut self, buf: &mut [u8], mut control: impl FnMut(Control<'_>)) -> Result<usize, Violation> {
         let (n, mut r, mut w) = (buf.len(), 1, 0);
-        while !self.closed {
+        while !self.closed && self.broken.is_none() {
             let Some(left) = self.left else {
                 if r == n {
                     break;
@@ -175,8 +178,11 @@ impl Decoder {
                 self.hdr[self.hdr_len as usize] = buf[r];
                 self.hdr_len += 1;
                 r += 1;
-                if self.hdr_len >= 2 && self.hdr_len as usize == header_len(self.hdr[1]) {
-                    self.start_frame()?;
+                if self.hdr_len >= 2
+                    && self.hdr_len as usize == header_len(self.hdr[1])
+                    && let Err(v) = self.start_frame()
+                {
+                    self.broken = Some(v);
                 }
                 continue;
             };
@@ -219,7 +225,10 @@ impl Decoder {
             }
             self.ctrl = Vec::new();
         }
-        Ok(w)
+        match self.broken {
+            Some(v) if w == 0 => Err(v),
+            _ => Ok(w),
+        }
     }
 
     /// Checks a complete header and sets up its payload.
@@ -360,6 +369,11 @@ impl AsyncRead for Reader {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let me = &mut *self;
         loop {
+            if let Some(v) = me.dec.broken.filter(|_| me.failed.is_none()) {
+                // The lines before the violation went out with the last read.
+                me.link.send_control(OP_CLOSE, &v.code.to_be_bytes());
+                me.failed = Some(v);
+            }
             if let Some(v) = me.failed {
                 return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, format!("WebSocket: {}", v.why))));
             }
@@ -385,10 +399,7 @@ impl AsyncRead for Reader {
             match res {
                 Ok(0) => {}
                 Ok(w) => return Poll::Ready(Ok(w)),
-                Err(v) => {
-                    link.send_control(OP_CLOSE, &v.code.to_be_bytes());
-                    me.failed = Some(v);
-                }
+                Err(_) => {}
             }
         }
     }
@@ -526,6 +537,15 @@ mod tests {
         for (input, why) in cases {
             assert_eq!(run(&input, 1).0, Err(violation(why)));
         }
+        // The lines before a violation in the same read still count.
+        let mut input = frame(0x81, b"PING a", [1, 2, 3, 4]);
+        input.extend([0x81, 0x01, b'x']);
+        let mut dec = Decoder::default();
+        let mut buf = [&[0][..], &input].concat();
+        assert_eq!(dec.decode(&mut buf, |_| {}), Ok(7));
+        assert_eq!(&buf[..7], b"PING a\n");
+        assert_eq!(dec.broken, Some(violation("unmasked frame")));
+        assert_eq!(dec.decode(&mut [0, 1], |_| {}), Err(violation("unmasked frame")));
     }
 
     #[test]
