@@ -208,6 +208,10 @@ fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
 fn the_page_and_http_errors() {
     let s = Server::start(&[]);
     let w = web_addr(&s);
+    // The log says where the page is.
+    assert!(s.startup_log.iter().any(|l| l.contains(&format!("open http://{w}/ in a browser"))), "{:?}", s.startup_log);
+    let off = Server::start(&["--no-web"]);
+    assert!(!off.startup_log.iter().any(|l| l.contains("web page")), "{:?}", off.startup_log);
     let page = http(&w, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status(&page), "200", "{page}");
     assert!(page.contains("Content-Type: text/html") && page.contains("<!doctype html>"), "{page}");
