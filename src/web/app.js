@@ -240,8 +240,8 @@ function handle(m) {
     case '001':
       me = p[0]; registered = true; backoff = 1000;
       setStatus(me);
-      for (const v of views.values()) if (v.chan) joinChan(v.name);
-      if (![...views.values()].some(v => v.chan)) joinChan(params.get('channel') || $('chan').value || '#lobby');
+      for (const v of views.values()) if (v.chan && !v.left) joinChan(v.name);
+      if (![...views.values()].some(v => v.chan && !v.left)) joinChan(params.get('channel') || $('chan').value || '#lobby');
       break;
     case '433': case '432':
       if (!registered) {
@@ -254,7 +254,7 @@ function handle(m) {
       const v = view(p[0], m.nick === me && lc(p[0]) === lc(params.get('channel') || p[0]));
       if (m.nick === me) {
         // A (re)join replays history and the canvas: start afresh.
-        v.log.textContent = ''; v.users.clear(); resetCanvas(v); v.replaying = true;
+        v.log.textContent = ''; v.users.clear(); resetCanvas(v); v.replaying = true; v.left = false;
         show(v);
       } else sys(v, tags, `→ ${m.nick} joined`);
       v.users.set(m.nick, '');
@@ -267,7 +267,8 @@ function handle(m) {
       const who = m.cmd === 'KICK' ? p[1] : m.nick;
       sys(v, tags, m.cmd === 'KICK' ? `${m.nick} kicked ${who} (${p[2] || ''})` : `← ${who} left${p[1] ? ' (' + p[1] + ')' : ''}`);
       v.users.delete(who);
-      if (who === me) v.users.clear();
+      // Not rejoined on reconnection.
+      if (who === me) { v.users.clear(); v.left = true; }
       if (v === current) renderUsers();
       break;
     }
@@ -456,12 +457,14 @@ function canvasMessage(m) {
     const b64 = v.snap;
     resetCanvas(v);
     if (!b64) return;
-    const gen = v.gen, bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const gen = v.gen, bad = () => sys(v, null, 'The canvas snapshot could not be read.');
+    let bytes;
+    try { bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0)); } catch { return bad(); }
     createImageBitmap(new Blob([bytes], { type: 'image/png' })).then(img => {
       if (v.gen !== gen) return;
       v.base.getContext('2d').drawImage(img, 0, 0);
       if (v === board) redraw();
-    }, () => sys(v, null, 'The canvas snapshot could not be read.'));
+    }, bad);
   }
 }
 
