@@ -895,16 +895,18 @@ mod ws {
             return Err(io::Error::other(String::from_utf8_lossy(&head).into_owned()));
         }
         let seed = stream.local_addr().map_or(1, |a| u32::from(a.port())) | 1;
-        let r = Reader { stream: stream.clone(), raw: Vec::new(), at: 0, out: Vec::new(), sent: 0 };
+        let r = Reader { stream: stream.clone(), raw: Vec::new(), have: 0, out: Vec::new(), sent: 0 };
         let w = Writer { stream, pending: Vec::new(), mask: seed };
         Ok((Box::new(r), Box::new(w)))
     }
 
     struct Reader {
         stream: TcpStream,
-        /// Raw bytes not yet decoded (from `at`), and decoded lines not yet read (from `sent`).
+        /// Raw bytes read and not yet decoded (`raw[..have]`; the buffer is
+        /// allocated once, never zeroed again), and decoded lines not yet
+        /// read (`out[sent..]`).
         raw: Vec<u8>,
-        at: usize,
+        have: usize,
         out: Vec<u8>,
         sent: usize,
     }
@@ -912,8 +914,9 @@ mod ws {
     impl Reader {
         /// Decodes the complete frames in `raw` into lines in `out`.
         fn decode(&mut self) {
+            let mut at = 0;
             loop {
-                let b = &self.raw[self.at..];
+                let b = &self.raw[at..self.have];
                 if b.len() < 2 {
                     break;
                 }
@@ -930,10 +933,10 @@ mod ws {
                     self.out.extend_from_slice(&b[hdr..hdr + len]);
                     self.out.extend_from_slice(b"\r\n");
                 }
-                self.at += hdr + len;
+                at += hdr + len;
             }
-            self.raw.drain(..self.at);
-            self.at = 0;
+            self.raw.copy_within(at..self.have, 0);
+            self.have -= at;
         }
     }
 
@@ -951,19 +954,15 @@ mod ws {
                     }
                     return Poll::Ready(Ok(n));
                 }
-                let old = me.raw.len();
-                me.raw.resize(old + 64 * 1024, 0);
-                let n = match Pin::new(&mut me.stream).poll_read(cx, &mut me.raw[old..]) {
-                    Poll::Ready(Ok(n)) => n,
-                    other => {
-                        me.raw.truncate(old);
-                        return other;
-                    }
-                };
-                me.raw.truncate(old + n);
+                if me.have == me.raw.len() {
+                    let grown = (me.raw.len() * 2).max(64 * 1024);
+                    me.raw.resize(grown, 0);
+                }
+                let n = ready!(Pin::new(&mut me.stream).poll_read(cx, &mut me.raw[me.have..]))?;
                 if n == 0 {
                     return Poll::Ready(Ok(0));
                 }
+                me.have += n;
                 me.decode();
             }
         }
