@@ -554,3 +554,31 @@ fn tls_shows_the_lock_and_the_fingerprint_and_plain_says_so() {
     assert!(p.info().contains(&"Security: 🔒 TLS, SHA-256:"));
     assert_eq!(pinned(&dgui, &tls_addr), Some(fp));
 }
+
+#[test]
+fn a_changed_certificate_is_refused_until_slash_accept() {
+    let x = Xvfb::start();
+    let mut s = Server::start(&["--tls-port", "0"]);
+    let (port, fp) = tls_of(&s);
+    let tls_addr = format!("127.0.0.1:{port}");
+    let gui = Gui::start_with(&x, &tls_addr, "ada", (0, 0), "127.0.0.1:9", &["--tls"]);
+    gui.wait("ada connected over TLS", |p| connected(p) && p.get("fingerprint") == fp);
+
+    // The same address comes back with another certificate: refused, said, the pin kept.
+    s.kill9();
+    let other = Server::start_in(&temp_dir("gui-tls-other"), &["--tls-port", &port.to_string()]);
+    let (_, fp2) = tls_of(&other);
+    let refused = format!("the TLS certificate of {tls_addr} changed. Pinned SHA-256 {fp}");
+    let p = gui.wait("the new certificate refused", |p| p.log("#lobby").iter().any(|l| l.contains(&refused)));
+    assert!(!connected(&p));
+    assert!(p.log_has("#lobby", "connection lost: the server closed the connection"), "{:?}", p.log("#lobby"));
+    assert!(p.log("#lobby").iter().any(|l| l.contains(&format!("the server now shows SHA-256 {fp2}"))));
+    assert_eq!(pinned(&gui, &tls_addr), Some(fp.clone()), "the pin is kept");
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-refused.png"));
+
+    // /accept trusts what was refused, pins it and connects.
+    gui.say("/accept");
+    let p = gui.wait("ada connected with the new certificate", |p| connected(p) && p.get("fingerprint") == fp2);
+    assert!(p.log_has("#lobby", &format!("accepted: pinned the certificate of {tls_addr}, SHA-256 {fp2}")));
+    assert_eq!(pinned(&gui, &tls_addr), Some(fp2));
+}

@@ -87,6 +87,29 @@ impl Config {
             .map_err(|e| format!("cannot save {}: {e}", path.display()))
     }
 
+    /// Pins a fingerprint LAN discovery reported for `server`, unless it has
+    /// a pin already: a reply anyone on the LAN could send never replaces
+    /// one. Gives what to tell the user.
+    pub fn pin_discovered(server: &str, fingerprint: &str) -> Result<String, String> {
+        let Some(path) = path() else { return Ok(format!("{server}: no config file to pin SHA-256 {fingerprint} in")) };
+        let mut said = String::new();
+        Config::update(&path, |c| {
+            said = match c.pins.get(server) {
+                None => {
+                    c.pins.insert(server.to_string(), fingerprint.to_string());
+                    format!("{} (as LAN discovery reported it)", super::trust::pinned_text(server, fingerprint))
+                }
+                Some(pinned) if pinned == fingerprint => format!("{server}: the pinned certificate, SHA-256 {pinned}"),
+                Some(pinned) => format!(
+                    "{server} reports SHA-256 {fingerprint}, but SHA-256 {pinned} is pinned: connecting is \
+                     refused until you check the server's log and accept it (--accept-fingerprint {fingerprint})"
+                ),
+            }
+        })
+        .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+        Ok(said)
+    }
+
     /// Reads the file; a missing or unreadable one gives the empty config.
     pub fn load(path: &Path) -> Config {
         std::fs::read_to_string(path).map(|t| Config::parse(&t)).unwrap_or_default()

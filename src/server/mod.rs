@@ -13,6 +13,7 @@
 
 pub mod commands;
 pub mod disk;
+pub mod handshakes;
 pub mod history;
 pub mod names;
 pub mod outbox;

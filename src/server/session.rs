@@ -7,7 +7,7 @@
 //! and the end of the batch are the only points where it lets go. Replays
 //! are pushed without the lock, only as fast as the client reads them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,12 +70,10 @@ pub async fn serve(
 ) {
     let cfg = &shared.config;
     let (out, room) = Outbox::start(&shared.rt, writer, raw.clone(), cfg.sendq, cfg.ping_timeout);
-    let ip = match peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = super::handshakes::client_ip(peer);
     let id = shared.next_id();
-    let refused = shared.lock().connect(id, ip, out.clone(), cfg);
+    let handshaking = shared.handshakes.pending(ip);
+    let refused = shared.lock().connect(id, ip, out.clone(), cfg, handshaking);
     if let Err(why) = refused {
         info!("{peer}: refused: {}", why.reason());
         out.push(&Line::from(format!("ERROR :Closing Link: {ip} ({})\r\n", why.reason())));

@@ -291,6 +291,11 @@ impl State {
         self.clients.len()
     }
 
+    /// Connections (registered or not) from one address.
+    pub fn connections_from(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&ip).copied().unwrap_or(0)
+    }
+
     /// Number of registered clients.
     pub fn user_count(&self) -> usize {
         self.clients.values().filter(|c| c.registered).count()
@@ -358,12 +363,20 @@ impl State {
 
     // ---- connections ----
 
-    /// Adds a new, unregistered connection, unless a limit refuses it.
-    pub fn connect(&mut self, id: ClientId, ip: IpAddr, out: Outbox, cfg: &Config) -> Result<(), Refused> {
+    /// Adds a new, unregistered connection, unless a limit refuses it;
+    /// `handshaking` more from the same address are still in a handshake.
+    pub fn connect(
+        &mut self,
+        id: ClientId,
+        ip: IpAddr,
+        out: Outbox,
+        cfg: &Config,
+        handshaking: usize,
+    ) -> Result<(), Refused> {
         if self.clients.len() >= cfg.max_clients {
             return Err(Refused::TooManyClients);
         }
-        if self.per_ip.get(&ip).copied().unwrap_or(0) >= cfg.max_per_ip {
+        if self.connections_from(ip) + handshaking >= cfg.max_per_ip {
             return Err(Refused::TooManyFromAddress);
         }
         *self.per_ip.entry(ip).or_default() += 1;
@@ -714,6 +727,8 @@ pub struct Shared {
     pub started: SystemTime,
     /// The executor and buffer pool of this server (no process-wide ones).
     pub rt: Runtime,
+    /// Connections still in a TLS or HTTP handshake, per address.
+    pub handshakes: super::handshakes::Handshakes,
     state: Mutex<State>,
     next_id: AtomicU64,
 }
@@ -732,6 +747,7 @@ impl Shared {
             tls,
             started: SystemTime::now(),
             rt,
+            handshakes: Default::default(),
             state: Mutex::new(State::new(history)),
             next_id: AtomicU64::new(1),
         }
@@ -875,7 +891,7 @@ mod tests {
                 let what = match (op, pick(&mut rng, &ids)) {
                     (0 | 1, _) | (_, None) => {
                         let ip = ips[rng.below(3) as usize];
-                        if st.connect(next, ip, Outbox::detached(1 << 16), &cfg).is_ok() {
+                        if st.connect(next, ip, Outbox::detached(1 << 16), &cfg, 0).is_ok() {
                             ids.push(next);
                         }
                         next += 1;
