@@ -100,6 +100,15 @@ impl Drop for Reading {
 
 /// Reads one request and answers it; an upgrade turns into an IRC session.
 async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr, _reading: Reading) {
+    // Counted against --max-per-ip while the request is read, as a TLS
+    // handshake is: one address cannot hold every slot.
+    let admitted = match super::handshakes::begin(&shared, peer) {
+        Ok(slot) => slot,
+        Err(why) => {
+            info!("{peer}: refused before the HTTP request: {}", why.reason());
+            return respond(&stream, Err(Status::Unavailable), false).await;
+        }
+    };
     let deadline = Instant::now() + REQUEST_TIMEOUT.min(shared.config.register_timeout);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 2048];
@@ -138,6 +147,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                     // A task of its own: this one's request buffers are not
                     // kept for the connection's life (an idle WebSocket costs
                     // what an idle TCP connection does).
+                    drop(admitted);
                     let (reader, writer) = websocket::split(stream.clone(), binary);
                     let session =
                         super::session::serve(shared.clone(), Box::new(reader), Box::new(writer), stream, peer, true);
