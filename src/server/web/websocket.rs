@@ -192,8 +192,8 @@ impl Decoder {
                 }
                 let take = (left.min((n - r) as u64)) as usize;
                 for i in r..r + take {
-                    let b = buf[i] ^ self.mask[self.mask_at & 3];
-                    self.mask_at += 1;
+                    let b = buf[i] ^ self.mask[self.mask_at];
+                    self.mask_at = (self.mask_at + 1) & 3;
                     if self.opcode >= OP_CLOSE {
                         self.ctrl.push(b);
                     } else {
