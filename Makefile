@@ -132,7 +132,7 @@ GUI_VENV      := $(CURDIR)/target/tools/venv
 GUI_PATH      := PATH="$(GUI_VENV)/bin:$$PATH"
 GUI_DEPS      := g++ make python3-venv libpango1.0-dev libxext-dev libxinerama-dev libxcursor-dev libxfixes-dev
 # A real X server, real input events, a screenshot, and a colour emoji font.
-GUI_TEST_DEPS := xvfb xauth xdotool imagemagick fonts-noto-color-emoji
+GUI_TEST_DEPS := xvfb xauth xdotool x11-utils imagemagick fonts-noto-color-emoji
 
 .PHONY: deps-gui gui test-gui bench-gui
 

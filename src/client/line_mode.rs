@@ -153,6 +153,10 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
             let pin = config::path().and_then(|p| Config::load(&p).pin(&server));
             handle.send(Command::Connect(Settings { server, channel, pin, ..settings.clone() }));
         }
+        Input::Away(m) => handle.send(Command::Away(m.map(str::to_string))),
+        Input::Topic(Some(text)) => handle.send(Command::Topic { channel: channel(), text: text.into() }),
+        Input::Topic(None) => eprintln!("usage: /topic TEXT"),
+        Input::List => handle.send(Command::List),
         Input::Accept => eprintln!("/accept is for the window; line mode takes --accept-fingerprint FP"),
         Input::Connect | Input::Disconnect | Input::Clear => {
             eprintln!("{} is for the window; line mode connects by itself", line.trim())
@@ -201,6 +205,13 @@ fn render(ev: &Event, current: &str) -> Option<String> {
         Event::Secure { fingerprint } => format!("-!- TLS, the server's certificate is SHA-256 {fingerprint}"),
         // A System line says these.
         Event::Pinned { .. } | Event::CertChanged { .. } => return None,
+        Event::ChannelList(list) => {
+            let rows: Vec<String> = list.iter().map(|c| format!("{} ({}) {}", c.name, c.users, c.topic)).collect();
+            format!("-!- channels: {}", rows.join("; "))
+        }
+        Event::Away { nick, message: Some(m) } if !m.is_empty() => format!("-!- {nick} is away: {m}"),
         Event::State(_) | Event::Rtt(_) | Event::Stroke { .. } => return None,
+        Event::Joined(_) | Event::Parted(_) | Event::Topic { .. } | Event::Away { .. } => return None,
+        Event::Typing { .. } | Event::Presence { .. } => return None,
     })
 }

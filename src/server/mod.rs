@@ -19,6 +19,7 @@ pub mod names;
 pub mod outbox;
 pub mod runtime;
 pub mod session;
+pub mod sock;
 pub mod state;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -349,7 +350,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<state::Shared>) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                shared.rt.spawn(session::run(shared.clone(), stream, peer));
+                session::run(&shared, stream, peer);
             }
             Err(e) => {
                 // EMFILE and friends: log, back off briefly so the loop does not spin.

@@ -49,7 +49,9 @@ pub use super::names::{valid_channel, valid_nick};
 pub type ClientId = u64;
 
 /// Clients by id, hashed with [`IdHasher`].
-type Clients = HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>;
+/// Boxed: a map slot is 16 bytes, not a whole `Client`, in the quarter or
+/// more of its slots that the map keeps empty.
+type Clients = HashMap<ClientId, Box<Client>, BuildHasherDefault<IdHasher>>;
 
 /// Hashes a [`ClientId`] with one multiplication. Ids are our own counter,
 /// never chosen by a client, so there is no flooding attack to defend
@@ -87,9 +89,11 @@ impl Caps {
     pub const BATCH: Caps = Caps(8);
     pub const MULTI_PREFIX: Caps = Caps(16);
     pub const USERHOST_IN_NAMES: Caps = Caps(32);
+    pub const AWAY_NOTIFY: Caps = Caps(64);
 
     /// Every capability with its name, in the order CAP LS lists them.
-    pub const ALL: [(&'static str, Caps); 6] = [
+    pub const ALL: [(&'static str, Caps); 7] = [
+        ("away-notify", Caps::AWAY_NOTIFY),
         ("batch", Caps::BATCH),
         ("echo-message", Caps::ECHO_MESSAGE),
         ("message-tags", Caps::MESSAGE_TAGS),
@@ -267,7 +271,7 @@ impl State {
     // ---- reading ----
 
     pub fn client(&self, id: ClientId) -> Option<&Client> {
-        self.clients.get(&id)
+        self.clients.get(&id).map(|c| &**c)
     }
 
     /// The client's nick, or `*` (before NICK, or for a departed client).
@@ -398,7 +402,7 @@ impl State {
             signon: 0,
             last_spoke: Instant::now(),
         };
-        self.clients.insert(id, client);
+        self.clients.insert(id, Box::new(client));
         Ok(())
     }
 
@@ -528,9 +532,16 @@ impl State {
         }
     }
 
+    /// Sets or clears the away message; neighbours with away-notify are told.
     pub fn set_away(&mut self, id: ClientId, away: Option<String>) {
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.away = away;
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        let line = format!(":{} AWAY{}\r\n", c.prefix(), away.as_deref().map_or(String::new(), |m| format!(" :{m}")));
+        c.away = away;
+        let line = Line::from(line);
+        for n in self.neighbours(id) {
+            if let Some(c) = self.clients.get(&n).filter(|c| c.caps.has(Caps::AWAY_NOTIFY)) {
+                c.out.push(&line);
+            }
         }
     }
 
@@ -585,7 +596,7 @@ impl State {
     /// Leaves the channel `key`, telling its members (the leaver included);
     /// the channel goes when its last member does.
     pub fn part(&mut self, id: ClientId, key: &str, reason: &str) {
-        let Some(prefix) = self.clients.get(&id).map(Client::prefix) else { return };
+        let Some(prefix) = self.clients.get(&id).map(|c| c.prefix()) else { return };
         let Some(ch) = self.channels.get(key) else { return };
         if ch.member(id).is_none() {
             return;

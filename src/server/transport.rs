@@ -83,7 +83,9 @@ async fn handshake(shared: Arc<Shared>, tls: Arc<super::tls::Tls>, stream: async
         Some(Ok(tls_stream)) => {
             drop(admitted);
             let (reader, writer) = smol::io::split(tls_stream);
-            super::session::serve(shared, Box::new(reader), Box::new(writer), stream, peer, false).await;
+            if let Some(session) = super::session::serve(shared, reader, writer, stream.into(), peer, false) {
+                session.await;
+            }
         }
         Some(Err(e)) => log::info!("{peer}: TLS handshake failed: {e}"),
         None => log::info!("{peer}: TLS handshake timed out"),

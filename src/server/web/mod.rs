@@ -21,6 +21,7 @@ use log::{error, info};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
 use self::http::{Request, Status};
+use super::sock::Raw;
 use super::state::Shared;
 
 /// The page's files: path, content type, body.
@@ -148,10 +149,11 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                     // kept for the connection's life (an idle WebSocket costs
                     // what an idle TCP connection does).
                     drop(admitted);
-                    let (reader, writer) = websocket::split(stream.clone(), binary);
-                    let session =
-                        super::session::serve(shared.clone(), Box::new(reader), Box::new(writer), stream, peer, true);
-                    shared.rt.spawn(session);
+                    let raw: Raw = stream.into();
+                    let (reader, writer) = websocket::split(&raw, binary);
+                    if let Some(session) = super::session::serve(shared.clone(), reader, writer, raw, peer, true) {
+                        shared.rt.spawn(session);
+                    }
                 }
             }
         }

@@ -14,9 +14,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 
-use async_net::TcpStream;
-use smol::Async;
 use smol::io::{AsyncRead, AsyncWrite};
+
+use crate::server::sock::Raw;
 
 const OP_CONT: u8 = 0;
 const OP_TEXT: u8 = 1;
@@ -291,7 +291,7 @@ pub fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
 /// Every write to the socket goes through this buffer under its lock, so a
 /// pong or a close from the reading side never lands inside a data frame.
 struct Link {
-    raw: Arc<Async<std::net::TcpStream>>,
+    raw: Raw,
     out: Mutex<Pending>,
 }
 
@@ -343,7 +343,7 @@ impl Link {
 
 /// The reading side: IRC lines out of client frames.
 pub struct Reader {
-    stream: TcpStream,
+    raw: Raw,
     dec: Decoder,
     link: Arc<Link>,
     failed: Option<Violation>,
@@ -358,10 +358,9 @@ pub struct Writer {
 }
 
 /// The adapters for a connection whose handshake is done.
-pub fn split(stream: TcpStream, binary: bool) -> (Reader, Writer) {
-    let raw: Arc<Async<std::net::TcpStream>> = stream.clone().into();
-    let link = Arc::new(Link { raw, out: Mutex::default() });
-    let reader = Reader { stream, dec: Decoder::default(), link: link.clone(), failed: None };
+pub fn split(raw: &Raw, binary: bool) -> (Reader, Writer) {
+    let link = Arc::new(Link { raw: raw.clone(), out: Mutex::default() });
+    let reader = Reader { raw: raw.clone(), dec: Decoder::default(), link: link.clone(), failed: None };
     (reader, Writer { link, binary, partial: Vec::new() })
 }
 
@@ -383,7 +382,7 @@ impl AsyncRead for Reader {
             if buf.len() < 2 {
                 return Poll::Ready(Err(io::ErrorKind::InvalidInput.into()));
             }
-            let n = ready!(Pin::new(&mut me.stream).poll_read(cx, &mut buf[1..]))?;
+            let n = ready!(Pin::new(&mut &*me.raw).poll_read(cx, &mut buf[1..]))?;
             if n == 0 {
                 return Poll::Ready(Ok(0));
             }
