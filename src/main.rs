@@ -37,6 +37,8 @@ SERVER OPTIONS:
     --name NAME             server name shown to clients [default: lanchat]
     --motd FILE             message of the day
     --password PASS         clients must send this with PASS
+    --oper NAME:PASSWORD    a server operator for OPER (repeatable; also read
+                            from the file `opers` in the data directory)
     --max-clients N         most clients at once [default: 10000]
     --max-per-ip N          most connections from one address [default: 64]
     --history N             lines replayed on JOIN, kept per channel [default: 100]
@@ -143,6 +145,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             }
             "--motd" => cfg.motd = Some(PathBuf::from(value()?)),
             "--password" => cfg.password = Some(value()?),
+            "--oper" => cfg.opers.push(lanchat::server::parse_oper(&value()?)?),
             "--max-clients" => cfg.max_clients = parse(&flag, &value()?)?,
             "--max-per-ip" => cfg.max_per_ip = parse(&flag, &value()?)?,
             "--history" => cfg.history = parse(&flag, &value()?)?,

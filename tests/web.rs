@@ -339,9 +339,9 @@ fn fragments_pings_and_oversized_messages() {
     ws.send("PRIVMSG tina :still here");
     tcp.expect_has("PRIVMSG tina :still here");
     assert!(tcp.sync().iter().all(|l| !l.contains("xxxx")));
-    // Not UTF-8: refused as on TCP, and the connection stays.
+    // Not UTF-8: refused as on TCP (UTF8ONLY), and the connection stays.
     ws.frame(0x81, b"PRIVMSG tina :\xff\xfe");
-    ws.expect_has(" 400 frag * :Input is not valid UTF-8");
+    ws.expect_has("FAIL PRIVMSG INVALID_UTF8 :Input is not valid UTF-8");
     ws.send("PRIVMSG tina :after the bad bytes");
     tcp.expect_has("PRIVMSG tina :after the bad bytes");
     // Lines the server sends are one per frame, never longer than a line.

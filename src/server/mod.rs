@@ -67,6 +67,9 @@ pub struct Config {
     pub motd: Option<PathBuf>,
     /// Password clients must send with PASS.
     pub password: Option<String>,
+    /// Server operators, as name and password for OPER (`--oper`, and the
+    /// file `opers` in the data directory, read at start).
+    pub opers: Vec<(String, String)>,
     /// Most clients connected at once.
     pub max_clients: usize,
     /// Most connections from one IP address.
@@ -118,6 +121,7 @@ impl Default for Config {
             name: "lanchat".into(),
             motd: None,
             password: None,
+            opers: Vec::new(),
             max_clients: 10_000,
             max_per_ip: 64,
             history: 100,
@@ -134,6 +138,14 @@ impl Default for Config {
             threads: 1,
             test_fsync_delay: Duration::ZERO,
         }
+    }
+}
+
+/// A server operator's `NAME:PASSWORD`.
+pub fn parse_oper(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((n, p)) if !n.is_empty() && !p.is_empty() && !n.contains(' ') => Ok((n.to_string(), p.to_string())),
+        _ => Err(format!("invalid operator {s:?}: NAME:PASSWORD expected")),
     }
 }
 
@@ -206,7 +218,7 @@ fn listen_backlog(somaxconn: Option<i64>) -> i32 {
 /// executor, threads and buffers are its own.
 pub fn run(
     listeners: impl Into<Listeners>,
-    config: Config,
+    mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let listeners = listeners.into();
@@ -218,6 +230,13 @@ pub fn run(
     };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    // `NAME:PASSWORD` a line; `#` starts a comment.
+    if let Ok(text) = std::fs::read_to_string(config.data_dir.join("opers")) {
+        for l in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let op = parse_oper(l).map_err(|e| format!("{}: {e}", config.data_dir.join("opers").display()))?;
+            config.opers.push(op);
+        }
+    }
     let history =
         history::Journal::open_with(&config.data_dir, config.history, config.journal_max, config.test_fsync_delay)
             .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
