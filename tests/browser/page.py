@@ -5,13 +5,17 @@ TCP IRC client beside it.
 
 Usage: /usr/bin/python3 tests/browser/page.py path/to/lanchat [outdir]
 
-Two browser sessions and one IRC client chat; a stroke drawn in a browser
-with pointer events reaches the IRC client and the other browser, and the
-IRC client's stroke appears in the browsers; undo takes a stroke back; a
-reload sees the history and the canvas. Screenshots at phone size (390x844)
-and desktop size land in outdir (default target/). Everything stays on
-127.0.0.1: Chromium's background networking is off and every host name
-resolves to nothing."""
+Two browser sessions and one IRC client chat (history, emoticons, a private
+conversation); an operator's user-list menu sends MODE (and, on a server with
+moderation, voice and KICK); a stroke drawn in a browser with pointer events
+reaches the IRC client and the other browser, and the IRC client's stroke
+appears in the browsers; undo takes a stroke back; a reload sees the history
+and the canvas; the page reconnects by itself after a server restart; on a
+server that sends canvas snapshots, a joiner sees the snapshot's pixels.
+Screenshots at phone size (390x844) and desktop size land in outdir (default
+target/); the layout is checked for sideways scrolling at 360 px too.
+Everything stays on 127.0.0.1: Chromium's background networking is off and
+every other host name resolves to nothing."""
 
 import os, re, socket, subprocess, sys, tempfile, threading, time
 
