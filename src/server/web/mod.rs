@@ -21,7 +21,7 @@ use log::{error, info};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
 use self::http::{Request, Status};
-use super::sock::Raw;
+use super::sock::{Half, Raw};
 use super::state::Shared;
 
 /// The page's files: path, content type, body.
@@ -151,6 +151,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                     drop(admitted);
                     let raw: Raw = stream.into();
                     let (reader, writer) = websocket::split(&raw, binary);
+                    let (reader, writer) = (Half::WsRead(Box::new(reader)), Half::WsWrite(Box::new(writer)));
                     if let Some(session) = super::session::serve(shared.clone(), reader, writer, raw, peer, true) {
                         shared.rt.spawn(session);
                     }
