@@ -436,7 +436,10 @@ fn who_masks_whox_whowas_lusers_and_topic_on_join() {
     b.expect_has(" NICK robert");
     a.send("WHOWAS ghostly");
     a.expect_has(" 314 alice ghostly ghostly 127.0.0.1 * :Test ghostly");
-    a.expect_has(" 312 alice ghostly lanchat ");
+    // The departure time as people read it: `:Wed Dec 02 02:18:02 2026`.
+    let when = a.expect_has(" 312 alice ghostly lanchat :");
+    let when = when.rsplit(" :").next().unwrap();
+    assert!(when.len() == 24 && when.as_bytes()[3] == b' ' && when[11..].contains(':'), "{when}");
     a.expect_has(" 369 alice ghostly :End of WHOWAS");
     a.send("WHOWAS bobby");
     a.expect_has(" 314 alice bobby bobby ");

@@ -213,7 +213,7 @@ pub fn whowas(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         for g in cx.st.whowas(nick).take(count) {
             any = true;
             cx.num(RPL_WHOWASUSER, &[&g.nick, &g.user, &g.host, "*", &g.realname]);
-            cx.num(RPL_WHOISSERVER, &[&g.nick, server, &clock::rfc3339(clock::from_unix_ms(g.time * 1000))]);
+            cx.num(RPL_WHOISSERVER, &[&g.nick, server, &clock::readable_utc(clock::from_unix_ms(g.time * 1000))]);
         }
         if !any {
             cx.num(ERR_WASNOSUCHNICK, &[nick, "There was no such nickname"]);
