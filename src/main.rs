@@ -24,6 +24,12 @@ SERVER OPTIONS:
     --no-plain              no plain-text port: TLS only
     --tls-port PORT         IRC over TLS, 0 for any free one [default: 6697]
     --no-tls                no TLS port
+    --web-port PORT         web page and WebSocket IRC at /irc, 0 for any free one
+                            [default: 8080]
+    --no-web                no web page
+    --web-origin ORIGIN     also let pages from ORIGIN (http://host:port, or *) open
+                            the WebSocket; repeatable [default: the page's own only]
+    --qr                    print the page's address as a QR code at start
     --tls-cert FILE         certificate chain (PEM) [default: a self-signed one,
                             made at first start and kept in the data directory]
     --tls-key FILE          its private key (PEM)
@@ -123,6 +129,10 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--no-plain" => cfg.plain = false,
             "--no-tls" => cfg.tls_port = None,
             "--tls-port" => cfg.tls_port = Some(parse(&flag, &value()?)?),
+            "--web-port" => cfg.web_port = Some(parse(&flag, &value()?)?),
+            "--no-web" => cfg.web_port = None,
+            "--web-origin" => cfg.web_origins.push(value()?),
+            "--qr" => cfg.qr = true,
             "--tls-cert" => cfg.tls_cert = Some(PathBuf::from(value()?)),
             "--tls-key" => cfg.tls_key = Some(PathBuf::from(value()?)),
             "--data-dir" => cfg.data_dir = PathBuf::from(value()?),

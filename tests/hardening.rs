@@ -421,7 +421,7 @@ fn startup_log(dir: &Path, args: &[&str]) -> Vec<String> {
     let cmd = common::server_command();
     let mut child = std::process::Command::new(&cmd[0])
         .args(&cmd[1..])
-        .args(["--serve", "--bind", "127.0.0.1", "--port", "0", "--data-dir"])
+        .args(["--serve", "--bind", "127.0.0.1", "--port", "0", "--no-web", "--data-dir"])
         .arg(dir)
         .args(args)
         .stdin(std::process::Stdio::null())

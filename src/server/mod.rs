@@ -24,6 +24,7 @@ pub mod state;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
+pub mod web;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -51,6 +52,13 @@ pub struct Config {
     /// certificate is made on first start and kept in the data directory.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// TCP port for the web page and the WebSocket endpoint `/irc` (None: `--no-web`).
+    pub web_port: Option<u16>,
+    /// Origins besides the page's own whose pages may open the WebSocket
+    /// (`--web-origin`; `*` for any).
+    pub web_origins: Vec<String>,
+    /// Print the page's address as a QR code at start.
+    pub qr: bool,
     /// Where the history journal lives.
     pub data_dir: PathBuf,
     /// Server name shown to clients.
@@ -106,6 +114,9 @@ impl Default for Config {
             tls_port: cfg!(feature = "tls").then_some(6697),
             tls_cert: None,
             tls_key: None,
+            web_port: Some(8080),
+            web_origins: Vec::new(),
+            qr: false,
             data_dir: default_data_dir(),
             name: "lanchat".into(),
             motd: None,
@@ -155,12 +166,14 @@ pub struct Listeners {
     pub plain: Option<std::net::TcpListener>,
     /// For IRC over TLS (the `tls` feature).
     pub tls: Option<std::net::TcpListener>,
+    /// For the page and the WebSocket endpoint.
+    pub web: Option<std::net::TcpListener>,
 }
 
 impl From<std::net::TcpListener> for Listeners {
     /// A plain-text listener alone.
     fn from(plain: std::net::TcpListener) -> Listeners {
-        Listeners { plain: Some(plain), tls: None }
+        Listeners { plain: Some(plain), tls: None, web: None }
     }
 }
 
@@ -183,6 +196,8 @@ pub fn bind(config: &Config) -> Result<Listeners, String> {
     let listeners = Listeners {
         plain: config.plain.then(|| listen(config.port)).transpose()?,
         tls: config.tls_port.map(listen).transpose()?,
+        // The page is a convenience, like discovery: without it, IRC still serves.
+        web: config.web_port.and_then(|port| listen(port).map_err(|e| warn!("no web page: {e}")).ok()),
     };
     if listeners.plain.is_none() && listeners.tls.is_none() {
         return Err("nothing to listen on: --no-plain and no TLS".into());
@@ -256,6 +271,22 @@ pub fn run(
             }
         }
     });
+    let web = match listeners.web {
+        Some(l) => Some(web::Web::start(l)?),
+        None => None,
+    };
+    if let Some(w) = &web {
+        info!("serving the web page and WebSocket /irc on {}", w.local);
+        let urls = w.page_urls();
+        for url in &urls {
+            info!("open {url} in a browser to chat");
+        }
+        if config.qr
+            && let Some(code) = urls.first().and_then(|u| web::qr::terminal(u))
+        {
+            println!("{}\n{code}", urls[0]);
+        }
+    }
     if let Some(t) = &tls {
         info!("listening for TLS on {}; certificate SHA-256 fingerprint {}", t.local, t.info.fingerprint);
     }
@@ -296,6 +327,9 @@ pub fn run(
     }
     if let Some(t) = tls {
         rt.spawn(until_stopped(Box::pin(t.accept_loop(shared.clone()))));
+    }
+    if let Some(w) = web {
+        rt.spawn(until_stopped(Box::pin(w.accept_loop(shared.clone()))));
     }
     rt.run(async {
         match plain {
