@@ -299,14 +299,14 @@ fn websocket_and_tcp_clients_chat_with_history_and_canvas() {
     // Replayed history with times, and the canvas.
     let old = ws.expect_has("before you came");
     assert!(old.starts_with("@") && old.contains("time="), "{old}");
-    ws.expect_has("+lanchat/stroke=1,ff0000,3,10,10,20,20 ");
+    ws.expect_has("+lanchat/stroke=1,ff0000,3,10,10,20,20;msgid=");
     tcp.expect_has(":webby!webby@127.0.0.1 JOIN #room");
     ws.send("PRIVMSG #room :hello from the web ☕");
     tcp.expect_has("PRIVMSG #room :hello from the web ☕");
     tcp.send("PRIVMSG #room :hello browser");
     ws.expect_has("PRIVMSG #room :hello browser");
     ws.send("@+lanchat/stroke=1,0000ff,5,1,2,3,4 TAGMSG #room");
-    tcp.expect_has("+lanchat/stroke=1,0000ff,5,1,2,3,4 :webby!");
+    tcp.expect_has("+lanchat/stroke=1,0000ff,5,1,2,3,4;msgid=");
     // Private conversation between two WebSocket clients.
     let mut ws2 = Ws::open(&w, "");
     ws2.register("webtwo");
