@@ -20,27 +20,20 @@ pub const CHATHISTORY_MAX: usize = 100;
 /// time and msgid as tags, or the time in the text for a client without server-time.
 pub fn entry_line(e: &Entry, caps: Caps, batch: &str) -> Line {
     let time = clock::from_unix_ms(e.time_ms);
-    let mut tags = String::new();
-    let mut add = |k: &str, v: &str| {
-        tags.push(if tags.is_empty() { '@' } else { ';' });
-        tags.push_str(k);
-        tags.push('=');
-        tags.push_str(v);
-    };
+    let mut tags = Vec::with_capacity(3);
     if !batch.is_empty() {
-        add("batch", batch);
+        tags.push(format!("batch={batch}"));
     }
-    if caps.has(Caps::SERVER_TIME) {
-        add("time", &clock::rfc3339(time));
-    }
+    let body = if caps.has(Caps::SERVER_TIME) {
+        tags.push(format!("time={}", clock::rfc3339(time)));
+        e.line.to_string()
+    } else {
+        stamp_plain(&e.line, time)
+    };
     if caps.has(Caps::MESSAGE_TAGS) {
-        add("msgid", &format!("{:x}", e.id));
+        tags.push(format!("msgid={:x}", e.id));
     }
-    if !tags.is_empty() {
-        tags.push(' ');
-    }
-    let body = if caps.has(Caps::SERVER_TIME) { e.line.to_string() } else { stamp_plain(&e.line, time) };
-    Line::from(format!("{tags}{body}\r\n"))
+    Line::from(if tags.is_empty() { format!("{body}\r\n") } else { format!("@{} {body}\r\n", tags.join(";")) })
 }
 
 /// A point in history: `msgid=ID` or `timestamp=YYYY-MM-DDThh:mm:ss.sssZ`.
@@ -67,48 +60,43 @@ fn position(entries: &[Entry], r: Ref) -> (usize, usize) {
     }
 }
 
+/// The subcommands, by the index `chathistory` works with.
+const SUBS: [&str; 6] = ["BEFORE", "AFTER", "LATEST", "AROUND", "BETWEEN", "TARGETS"];
+const LATEST: usize = 2;
+const BETWEEN: usize = 4;
+const TARGETS: usize = 5;
+
 pub fn chathistory(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
-    let sub = msg.param(0).to_ascii_uppercase();
-    let fail = |cx: &Cx<'_>, code: &str, params: &[&str], why: &str| {
-        let mut all = vec!["CHATHISTORY", code];
-        all.extend_from_slice(params);
-        cx.reply("FAIL", &all, Some(why));
+    let Some(k) = SUBS.iter().position(|s| s.eq_ignore_ascii_case(msg.param(0))) else {
+        fail(cx, "INVALID_PARAMS", &[msg.param(0)], "Unknown CHATHISTORY subcommand");
+        return Flow::Continue;
     };
-    let needed = match sub.as_str() {
-        "BEFORE" | "AFTER" | "LATEST" | "AROUND" | "TARGETS" => 4,
-        "BETWEEN" => 5,
-        _ => {
-            fail(cx, "INVALID_PARAMS", &[msg.param(0)], "Unknown CHATHISTORY subcommand");
-            return Flow::Continue;
-        }
-    };
+    let sub = SUBS[k];
+    let needed = if k == BETWEEN { 5 } else { 4 };
     if msg.params.len() < needed {
-        fail(cx, "NEED_MORE_PARAMS", &[&sub], "Missing parameters");
+        fail(cx, "NEED_MORE_PARAMS", &[sub], "Missing parameters");
         return Flow::Continue;
     }
     let limit = match msg.param(needed - 1).parse::<usize>() {
         Ok(n) if n > 0 => n.min(CHATHISTORY_MAX),
         _ => {
-            fail(cx, "INVALID_PARAMS", &[&sub, msg.param(needed - 1)], "Invalid limit");
+            fail(cx, "INVALID_PARAMS", &[sub, msg.param(needed - 1)], "Invalid limit");
             return Flow::Continue;
         }
     };
-    let mut refs = Vec::with_capacity(2);
-    let first_ref = if sub == "TARGETS" { 1 } else { 2 };
-    for p in first_ref..needed - 1 {
-        match parse_ref(msg.param(p)) {
-            Some(r) => refs.push(r),
-            None if sub == "LATEST" && msg.param(p) == "*" => {}
-            None => {
-                fail(cx, "INVALID_PARAMS", &[&sub, msg.param(p)], "Invalid message reference");
-                return Flow::Continue;
-            }
+    // The references: one, two for BETWEEN and TARGETS, none for `LATEST *`.
+    let mut refs = [None; 2];
+    for (i, p) in (if k == TARGETS { 1 } else { 2 }..needed - 1).enumerate() {
+        refs[i] = parse_ref(msg.param(p));
+        if refs[i].is_none() && !(k == LATEST && msg.param(p) == "*") {
+            fail(cx, "INVALID_PARAMS", &[sub, msg.param(p)], "Invalid message reference");
+            return Flow::Continue;
         }
     }
     let caps = cx.st.client(cx.conn.id).map(|c| c.caps).unwrap_or_default();
-    if sub == "TARGETS" {
-        let (Ref::Ms(a), Ref::Ms(b)) = (refs[0], refs[1]) else {
-            fail(cx, "INVALID_PARAMS", &[&sub], "TARGETS takes timestamps");
+    if k == TARGETS {
+        let [Some(Ref::Ms(a)), Some(Ref::Ms(b))] = refs else {
+            fail(cx, "INVALID_PARAMS", &[sub], "TARGETS takes timestamps");
             return Flow::Continue;
         };
         targets(cx, caps, a.min(b), a.max(b), limit);
@@ -124,32 +112,23 @@ pub fn chathistory(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         // Private messages are not journaled: a valid nick has no history.
         Vec::new()
     } else {
-        fail(cx, "INVALID_TARGET", &[&sub, target], "Messages could not be retrieved");
+        fail(cx, "INVALID_TARGET", &[sub, target], "Messages could not be retrieved");
         return Flow::Continue;
     };
     let e = &entries[..];
-    let picked: &[Entry] = match (sub.as_str(), refs.as_slice()) {
-        ("BEFORE", [r]) => last(&e[..position(e, *r).0], limit),
-        ("AFTER", [r]) => first(&e[position(e, *r).1..], limit),
-        ("LATEST", []) => last(e, limit),
-        ("LATEST", [r]) => last(&e[position(e, *r).1..], limit),
-        ("AROUND", [r]) => {
-            let at = position(e, *r).0;
-            let from = at.saturating_sub(limit / 2);
-            &e[from..(from + limit).min(e.len())]
-        }
-        ("BETWEEN", [a, b]) => {
-            let (a, b) = (position(e, *a), position(e, *b));
-            if a.1 <= b.0 {
-                first(&e[a.1..b.0], limit)
-            } else if b.1 <= a.0 {
-                last(&e[b.1..a.0], limit)
-            } else {
-                &[]
-            }
-        }
-        _ => &[],
+    let at = |r: Option<Ref>| r.map_or((0, 0), |r| position(e, r));
+    let (a, b) = (at(refs[0]), at(refs[1]));
+    // The window [lo, hi) and whether its newest `limit` lines are wanted.
+    let (lo, hi, newest) = match k {
+        0 => (0, a.0, true),
+        1 => (a.1, e.len(), false),
+        LATEST => (if refs[0].is_some() { a.1 } else { 0 }, e.len(), true),
+        3 => (a.0.saturating_sub(limit / 2), e.len(), false),
+        _ if a.1 <= b.0 => (a.1, b.0, false),
+        _ => (b.1, a.0.max(b.1), true),
     };
+    let w = &e[lo..hi];
+    let picked = if newest { &w[w.len().saturating_sub(limit)..] } else { &w[..limit.min(w.len())] };
     let name = cx.st.channel(&key).map_or(target.to_string(), |ch| ch.name.clone());
     let batch = open_batch(cx, caps, &format!("chathistory {name}"));
     for en in picked {
@@ -159,12 +138,11 @@ pub fn chathistory(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     Flow::Continue
 }
 
-fn first(e: &[Entry], n: usize) -> &[Entry] {
-    &e[..n.min(e.len())]
-}
-
-fn last(e: &[Entry], n: usize) -> &[Entry] {
-    &e[e.len().saturating_sub(n)..]
+/// `FAIL CHATHISTORY <code> <params...> :<why>`.
+fn fail(cx: &Cx<'_>, code: &str, params: &[&str], why: &str) {
+    let mut all = vec!["CHATHISTORY", code];
+    all.extend_from_slice(params);
+    cx.reply("FAIL", &all, Some(why));
 }
 
 /// The channels this client is on whose latest message falls between `from`

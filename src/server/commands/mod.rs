@@ -192,34 +192,34 @@ const COMMANDS: &[Spec] = &[
 /// capability, an answer of several lines goes out unlabeled.
 fn labeled(cx: &mut Cx<'_>, caps: Caps, label: &str) {
     let held = cx.conn.out.release();
-    let text = String::from_utf8_lossy(&held);
+    // Our own lines: UTF-8 always.
+    let text = std::str::from_utf8(&held).unwrap_or_default();
     let lines: Vec<&str> = text.split_terminator("\r\n").collect();
-    let tag = |line: &str, tag: &str| match line.strip_prefix('@') {
-        Some(rest) => format!("@{tag};{rest}\r\n"),
-        None => format!("@{tag} {line}\r\n"),
-    };
     let name = &cx.shared.config.name;
-    let out = match lines.len() {
-        0 => format!("@label={label} :{name} ACK\r\n"),
-        1 => tag(lines[0], &format!("label={label}")),
+    let out = match lines[..] {
+        [] => format!("@label={label} :{name} ACK\r\n"),
+        [line] => add_tag(line, "label", label),
         _ if caps.has(Caps::BATCH) => {
             cx.conn.batch_seq += 1;
             let id = format!("l{}x{}", cx.conn.id, cx.conn.batch_seq);
             let mut out = format!("@label={label} :{name} BATCH +{id} labeled-response\r\n");
             for line in lines {
                 // Lines of a batch inside (chathistory) stay in theirs.
-                if line.starts_with("@batch=") {
-                    out.push_str(line);
-                    out.push_str("\r\n");
-                } else {
-                    out.push_str(&tag(line, &format!("batch={id}")));
-                }
+                out += &if line.starts_with("@batch=") { format!("{line}\r\n") } else { add_tag(line, "batch", &id) };
             }
             out + &format!(":{name} BATCH -{id}\r\n")
         }
-        _ => text.into_owned(),
+        _ => text.to_string(),
     };
     cx.conn.out.push(&out);
+}
+
+/// `line` with the tag `key=value` in front of its others, CR LF added.
+fn add_tag(line: &str, key: &str, value: &str) -> String {
+    match line.strip_prefix('@') {
+        Some(rest) => format!("@{key}={value};{rest}\r\n"),
+        None => format!("@{key}={value} {line}\r\n"),
+    }
 }
 
 /// UTF8ONLY: a line that is not UTF-8 gets `FAIL <command> INVALID_UTF8` and
