@@ -35,7 +35,7 @@ SERVER OPTIONS:
     --max-per-ip N          most connections from one address [default: 64]
     --history N             lines replayed on JOIN, kept per channel [default: 100]
     --journal-max BYTES     journal size that triggers compaction [default: 8388608]
-    --canvas-max BYTES      canvas strokes kept per channel [default: 1048576]
+    --canvas-max BYTES      canvas strokes kept per channel before folding [default: 163840]
     --flood-rate N          messages per second per client, 0 for no limit [default: 25]
     --flood-burst N         messages a client may send at once [default: 50]
     --flood-grace SECS      time over the limit before disconnection [default: 5]

@@ -18,6 +18,7 @@
 //! The stroke value uses only digits, hex letters and commas, so it never
 //! needs the IRCv3 tag escapes.
 
+pub mod picture;
 pub mod png;
 pub mod raster;
 pub mod snapshot;

@@ -1,5 +1,6 @@
 //! The disk thread: compacts the journal when it asks, and fsyncs it once a
-//! second when it changed. It holds the state lock only to take a snapshot,
+//! second when it changed; the same for the canvas journal, and it folds
+//! canvases past their budget into their snapshots. It holds the state lock only to take a snapshot,
 //! to swap the compacted file in and to take a handle to sync; the slow
 //! parts (writing the new file, every fsync) run without it, so on an SD
 //! card nobody's messages wait for the disk.
@@ -9,7 +10,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use log::info;
+use log::{debug, info};
 
 use super::history;
 use super::state::Shared;
@@ -33,6 +34,8 @@ impl Disk {
             loop {
                 let stopping = !matches!(stopped.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
                 compact_if_asked(&shared);
+                fold_canvases(&shared);
+                compact_canvas_if_asked(&shared);
                 if stopping || synced.elapsed() >= SYNC_EVERY {
                     sync(&shared);
                     synced = Instant::now();
@@ -106,12 +109,47 @@ fn compact_if_asked(shared: &Shared) {
 }
 
 fn sync(shared: &Shared) {
-    let (file, delay) = {
+    let (files, delay) = {
         let mut st = shared.lock();
         let journal = st.journal_mut();
-        (journal.take_dirty(), journal.fsync_delay())
+        let (file, delay) = (journal.take_dirty(), journal.fsync_delay());
+        ([file, st.canvas_mut().take_dirty()], delay)
     };
-    if let Some(f) = file {
+    for f in files.into_iter().flatten() {
         let _ = history::sync(&f, delay);
+    }
+}
+
+/// Folds every canvas past its budget, each in three steps, the painting
+/// and encoding without the lock.
+fn fold_canvases(shared: &Shared) {
+    loop {
+        let started = Instant::now();
+        let Some(fold) = shared.lock().canvas_mut().begin_fold(&shared.config.name) else { return };
+        let folded = fold.run();
+        shared.lock().canvas_mut().finish_fold(folded);
+        debug!("canvas: a fold took {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+    }
+}
+
+/// The canvas journal's compaction: the same three steps as the history's.
+fn compact_canvas_if_asked(shared: &Shared) {
+    let snapshot = {
+        let mut st = shared.lock();
+        let canvas = st.canvas_mut();
+        if !canvas.wants_compaction() {
+            return;
+        }
+        canvas.begin_compaction()
+    };
+    let written = snapshot.write();
+    let (done, delay) = {
+        let mut st = shared.lock();
+        let canvas = st.canvas_mut();
+        (canvas.finish_compaction(written), canvas.fsync_delay())
+    };
+    if let Some((dir, old)) = done {
+        drop(old);
+        let _ = history::sync(&dir, delay);
     }
 }

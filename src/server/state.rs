@@ -30,7 +30,7 @@
 //! [`State::check_invariants`] says what "in step" means; a seeded random
 //! test drives long sequences of operations against it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +38,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
 use super::Config;
+use super::canvas_store::Canvases;
 use super::history::Journal;
 use super::names::fold;
 use super::outbox::{Line, Outbox};
@@ -144,15 +145,6 @@ impl Client {
     }
 }
 
-/// The drawing of a channel since its last clear, as relayable TAGMSG lines.
-#[derive(Default)]
-pub struct Canvas {
-    pub strokes: VecDeque<Line>,
-    pub bytes: usize,
-    /// Counts the clears, so a replay in progress can tell it is out of date.
-    pub epoch: u64,
-}
-
 /// A channel member, with what a fan-out needs to reach it without looking
 /// the client up: one walk down a contiguous list per message.
 #[derive(Clone)]
@@ -174,7 +166,7 @@ pub enum Flag {
     TopicLock,
 }
 
-/// A channel: members, topic, modes and canvas.
+/// A channel: members, topic and modes (its canvas is in [`Canvases`]).
 pub struct Channel {
     /// The name as first created.
     pub name: String,
@@ -185,7 +177,6 @@ pub struct Channel {
     pub members: Vec<Member>,
     pub no_external: bool,
     pub topic_lock: bool,
-    pub canvas: Canvas,
 }
 
 impl Channel {
@@ -251,16 +242,19 @@ pub struct State {
     channels: HashMap<String, Channel>,
     per_ip: HashMap<IpAddr, usize>,
     history: Journal,
+    /// Every channel's canvas, which outlives its members.
+    canvas: Canvases,
 }
 
 impl State {
-    pub fn new(history: Journal) -> State {
+    pub fn new(history: Journal, canvas: Canvases) -> State {
         State {
             clients: Clients::default(),
             nicks: HashMap::new(),
             channels: HashMap::new(),
             per_ip: HashMap::new(),
             history,
+            canvas,
         }
     }
 
@@ -556,7 +550,6 @@ impl State {
             members: Vec::new(),
             no_external: true,
             topic_lock: true,
-            canvas: Canvas::default(),
         });
         // Whoever creates a channel runs it.
         let op = ch.members.is_empty();
@@ -621,24 +614,10 @@ impl State {
         Some(std::mem::replace(&mut m.op, on) != on)
     }
 
-    /// Adds a stroke's line to the channel's canvas, dropping the oldest past `max` bytes.
-    pub fn canvas_stroke(&mut self, key: &str, line: Line, max: usize) {
-        let Some(ch) = self.channels.get_mut(key) else { return };
-        let canvas = &mut ch.canvas;
-        canvas.bytes += line.len();
-        canvas.strokes.push_back(line);
-        while canvas.bytes > max {
-            match canvas.strokes.pop_front() {
-                Some(old) => canvas.bytes -= old.len(),
-                None => break,
-            }
-        }
-    }
-
-    pub fn canvas_clear(&mut self, key: &str) {
-        if let Some(ch) = self.channels.get_mut(key) {
-            ch.canvas = Canvas { epoch: ch.canvas.epoch + 1, ..Canvas::default() };
-        }
+    /// The canvases, for the canvas commands, JOIN replays and the disk
+    /// thread's folds and compactions.
+    pub fn canvas_mut(&mut self) -> &mut Canvases {
+        &mut self.canvas
     }
 
     // ---- history ----
@@ -724,6 +703,7 @@ impl Shared {
         motd: Option<String>,
         tls: Option<super::transport::TlsInfo>,
         history: Journal,
+        canvas: Canvases,
         rt: Runtime,
     ) -> Shared {
         Shared {
@@ -732,7 +712,7 @@ impl Shared {
             tls,
             started: SystemTime::now(),
             rt,
-            state: Mutex::new(State::new(history)),
+            state: Mutex::new(State::new(history, canvas)),
             next_id: AtomicU64::new(1),
         }
     }
@@ -823,6 +803,7 @@ impl<'a> Variants<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn variants_are_formatted_per_capability() {
@@ -863,7 +844,8 @@ mod tests {
         let ips: [IpAddr; 3] = [[127, 0, 0, 1].into(), [127, 0, 0, 2].into(), [127, 0, 0, 3].into()];
         for seed in 1..=20u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-            let mut st = State::new(Journal::open(&dir, 5, 1 << 20).unwrap());
+            let journal = Journal::open(&dir, 5, 1 << 20).unwrap();
+            let mut st = State::new(journal, Canvases::open(&dir, 1 << 20, 1 << 20, Duration::ZERO).unwrap());
             let mut next: ClientId = 1;
             let mut ids: Vec<ClientId> = Vec::new();
             for step in 0..2_000 {
