@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use super::raster::{Raster, Rect};
+use super::raster::{Raster, Rect, bounds};
 use super::{CLIENT_KEEPS, Stroke, png};
 
 pub struct Picture {
@@ -15,6 +15,8 @@ pub struct Picture {
     strokes: VecDeque<Stroke>,
     /// `base` with `strokes` painted over it: what is shown and saved.
     shown: Raster,
+    /// The area the last undo changed, for a front end to show again.
+    undone: Option<Rect>,
 }
 
 impl Default for Picture {
@@ -25,7 +27,7 @@ impl Default for Picture {
 
 impl Picture {
     pub fn new() -> Picture {
-        Picture { base: Raster::blank(), strokes: VecDeque::new(), shown: Raster::blank() }
+        Picture { base: Raster::blank(), strokes: VecDeque::new(), shown: Raster::blank(), undone: None }
     }
 
     /// What to show and save.
@@ -76,6 +78,12 @@ impl Picture {
         area
     }
 
+    /// Shows a piece of a segment being drawn here before it is added whole
+    /// (the same pixels: a segment is painted piece by piece).
+    pub fn preview(&mut self, s: &Stroke) -> Option<Rect> {
+        self.shown.paint(s)
+    }
+
     /// Removes the last `count` segments of stroke `id` (all when None) and
     /// paints the rest again; false when there was none.
     pub fn undo(&mut self, id: u32, count: Option<usize>) -> bool {
@@ -88,16 +96,33 @@ impl Picture {
                 left -= 1;
             }
         }
+        // Only the area the removed segments covered is painted again.
+        let mut area: Option<Rect> = None;
+        for (s, _) in self.strokes.iter().zip(&keep).filter(|(_, k)| !**k) {
+            let r = bounds(s);
+            area = Some(area.map_or(r, |a| (a.0.min(r.0), a.1.min(r.1), a.2.max(r.2), a.3.max(r.3))));
+        }
         let mut k = keep.into_iter();
         self.strokes.retain(|_| k.next().unwrap_or(true));
-        if self.strokes.len() == before {
-            return false;
+        let Some(a) = area else { return false };
+        let a = (a.0, a.1, a.2.min(self.base.w), a.3.min(self.base.h));
+        for y in a.1..a.3 {
+            let row = (y * self.base.w + a.0) * 3..(y * self.base.w + a.2) * 3;
+            self.shown.px[row.clone()].copy_from_slice(&self.base.px[row]);
         }
-        self.shown = self.base.clone();
         for s in &self.strokes {
-            self.shown.paint(s);
+            let b = bounds(s);
+            if b.0 < a.2 && a.0 < b.2 && b.1 < a.3 && a.1 < b.3 {
+                self.shown.paint_in(s, a);
+            }
         }
+        self.undone = Some(a);
         true
+    }
+
+    /// The area the last undo painted again, once.
+    pub fn take_undone(&mut self) -> Option<Rect> {
+        self.undone.take()
     }
 }
 
@@ -150,6 +175,13 @@ mod tests {
         }
         assert!(p.len() <= 2 * CLIENT_KEEPS && p.len() >= CLIENT_KEEPS);
         assert!(p.raster() == &want);
-        assert!(p.undo(2 * CLIENT_KEEPS as u32 + 9, None));
+        // Undo paints again only where the stroke was, and gets it right.
+        let last = 2 * CLIENT_KEEPS as u32 + 9;
+        assert!(p.undo(last, None));
+        let mut want = p.base.clone();
+        for s in p.strokes() {
+            want.paint(s);
+        }
+        assert!(p.raster() == &want);
     }
 }

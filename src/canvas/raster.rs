@@ -47,11 +47,16 @@ impl Raster {
 
     /// Paints one segment over what is there; returns the area it may have changed.
     pub fn paint(&mut self, s: &Stroke) -> Option<Rect> {
+        self.paint_in(s, (0, 0, self.w, self.h))
+    }
+
+    /// [`Raster::paint`], changing only the pixels inside `clip`.
+    pub fn paint_in(&mut self, s: &Stroke, clip: Rect) -> Option<Rect> {
         let first = *s.points.first()?;
         let mut area: Option<Rect> = None;
         let pieces = s.points.windows(2).map(|w| (w[0], w[1]));
         for (a, b) in std::iter::once((first, first)).filter(|_| s.points.len() == 1).chain(pieces) {
-            if let Some(r) = self.piece(a, b, s.width, rgb(s.color)) {
+            if let Some(r) = self.piece(a, b, s.width, rgb(s.color), clip) {
                 area = Some(area.map_or(r, |d| (d.0.min(r.0), d.1.min(r.1), d.2.max(r.2), d.3.max(r.3))));
             }
         }
@@ -60,7 +65,7 @@ impl Raster {
 
     /// The capsule of diameter `width` around a-b: each pixel whose centre is
     /// at most width/2 from the piece. It meets each row in one interval.
-    fn piece(&mut self, (ax, ay): (u16, u16), (bx, by): (u16, u16), width: u8, color: [u8; 3]) -> Option<Rect> {
+    fn piece(&mut self, (ax, ay): (u16, u16), (bx, by): (u16, u16), width: u8, color: [u8; 3], clip: Rect) -> Option<Rect> {
         let (x0, y0, x1, y1) = (i64::from(ax), i64::from(ay), i64::from(bx), i64::from(by));
         let (dx, dy) = (x1 - x0, y1 - y0);
         let len2 = dx * dx + dy * dy;
@@ -79,9 +84,11 @@ impl Raster {
             }
         };
         let r = (i64::from(width) + 1) / 2;
-        let (w, h) = (self.w as i64, self.h as i64);
-        let (left, right) = ((x0.min(x1) - r).max(0), (x0.max(x1) + r).min(w - 1));
-        let (top, bottom) = ((y0.min(y1) - r).max(0), (y0.max(y1) + r).min(h - 1));
+        let w = self.w as i64;
+        let (cx0, cy0) = (clip.0 as i64, clip.1 as i64);
+        let (cx1, cy1) = ((clip.2.min(self.w)) as i64, (clip.3.min(self.h)) as i64);
+        let (left, right) = ((x0.min(x1) - r).max(cx0), (x0.max(x1) + r).min(cx1 - 1));
+        let (top, bottom) = ((y0.min(y1) - r).max(cy0), (y0.max(y1) + r).min(cy1 - 1));
         let mut area: Option<Rect> = None;
         for py in top..=bottom {
             let Some(from) = (left..=right).find(|&px| covered(px, py)) else { continue };
@@ -95,6 +102,17 @@ impl Raster {
         }
         area
     }
+}
+
+/// The area a segment can touch: its points widened by half its width.
+pub fn bounds(s: &Stroke) -> Rect {
+    let r = (usize::from(s.width) + 1) / 2;
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for &(x, y) in &s.points {
+        let (x, y) = (usize::from(x), usize::from(y));
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    (x0.saturating_sub(r), y0.saturating_sub(r), x1 + r + 1, y1 + r + 1)
 }
 
 /// 0xRRGGBB as three bytes.

@@ -42,6 +42,10 @@ pub enum Show {
     Stroke(Stroke),
     /// Empty the canvas.
     ClearCanvas,
+    /// Start the canvas again from this snapshot (a PNG; empty: blank).
+    Snapshot(Vec<u8>),
+    /// Take back the last `count` segments of stroke `id` (all when None).
+    Undo { id: u32, count: Option<usize> },
     /// The nick changed: remember it.
     Remember,
     /// A certificate was pinned on first use: remember it in the config.
@@ -228,6 +232,18 @@ impl View {
                     show.push(Show::Stroke(stroke));
                 }
             }
+            Event::Snapshot { channel, png } => {
+                if self.is_main(&channel) {
+                    self.stroke_keys.clear();
+                    show.push(Show::Snapshot(png));
+                }
+            }
+            Event::Undo { channel, id, count, .. } => {
+                if self.is_main(&channel) {
+                    show.push(Show::Undo { id, count });
+                }
+            }
+            Event::Synced => {}
             Event::CanvasCleared { channel, by } => {
                 if self.is_main(&channel) {
                     if by == self.nick && self.pending_clears > 0 {

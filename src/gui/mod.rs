@@ -83,6 +83,8 @@ enum Msg {
     Colour(usize),
     Brush(u8),
     Clear,
+    Undo,
+    Save,
     Tick,
 }
 
@@ -112,6 +114,8 @@ pub struct App {
     server_btn: Button,
     nick_btn: Button,
     clear_btn: Button,
+    undo_btn: Button,
+    save_btn: Button,
     canvas: Canvas,
     connect: connect::ConnectDialog,
     probe: Option<probe::Probe>,
@@ -282,6 +286,16 @@ impl App {
                     self.canvas.clear();
                     self.dirty = true;
                 }
+                Show::Snapshot(png) => {
+                    if let Err(e) = self.canvas.snapshot(&png) {
+                        self.system(0, SystemTime::now(), &format!("the canvas snapshot could not be read: {e}"));
+                    }
+                    self.dirty = true;
+                }
+                Show::Undo { id, count } => {
+                    self.canvas.undo(id, count);
+                    self.dirty = true;
+                }
                 Show::Remember => self.save_config(|_| {}),
                 Show::Pin { server, fingerprint } => self.save_config(|c| drop(c.pins.insert(server, fingerprint))),
             }
@@ -436,11 +450,34 @@ impl App {
         self.connect();
     }
 
+    /// Asks the server to clear the canvas (operators only): it is cleared
+    /// when the server relays the clear back, so everyone's stays the same.
     fn clear_canvas(&mut self) {
-        self.canvas.clear();
-        self.view.cleared();
         self.handle.send(Command::Clear { channel: self.view.settings.channel.clone() });
-        let text = format!("{} cleared the canvas", self.view.nick);
+    }
+
+    /// Takes back the newest stroke drawn here that is still on the canvas;
+    /// it goes when the server relays the undo back.
+    fn undo_stroke(&mut self) {
+        let Some(id) = self.canvas.state.borrow_mut().last_mine() else {
+            self.system(0, SystemTime::now(), "nothing of yours to undo");
+            return;
+        };
+        self.canvas.state.borrow_mut().mine.pop();
+        self.handle.send(Command::Undo { channel: self.view.settings.channel.clone(), id });
+    }
+
+    /// Saves the canvas as a PNG in the pictures folder, and says where.
+    fn save_canvas(&mut self) {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+        let dir = [home.join("Pictures"), home].into_iter().find(|d| d.is_dir()).unwrap_or_default();
+        let stamp = crate::clock::unix_ms(SystemTime::now()) / 1000;
+        let channel = self.view.settings.channel.trim_start_matches('#').replace(['/', '\\'], "_");
+        let path = dir.join(format!("lanchat-{channel}-{stamp}.png"));
+        let text = match std::fs::write(&path, self.canvas.png()) {
+            Ok(()) => format!("canvas saved as {}", path.display()),
+            Err(e) => format!("cannot save the canvas as {}: {e}", path.display()),
+        };
         self.system(0, SystemTime::now(), &text);
     }
 
@@ -520,6 +557,8 @@ impl App {
             }
             Msg::Brush(b) => self.canvas.set_brush(b),
             Msg::Clear => self.clear_canvas(),
+            Msg::Undo => self.undo_stroke(),
+            Msg::Save => self.save_canvas(),
             Msg::Tick => {
                 for stroke in self.canvas.flush() {
                     self.view.drawn(&stroke);
@@ -705,10 +744,18 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     brush.set_callback(move |b| tx.send(Msg::Brush(b.value().round() as u8)));
     tools.fixed(&brush, 64);
     Frame::default();
+    let mut undo = Button::default().with_label("Undo");
+    undo.set_tooltip("Take back your last stroke");
+    undo.set_callback(move |_| tx.send(Msg::Undo));
+    tools.fixed(&undo, 60);
+    let mut save = Button::default().with_label("Save");
+    save.set_tooltip("Save the canvas as a PNG picture");
+    save.set_callback(move |_| tx.send(Msg::Save));
+    tools.fixed(&save, 60);
     let mut clear = Button::default().with_label("Clear");
-    clear.set_tooltip("Clear the canvas for everyone");
+    clear.set_tooltip("Clear the canvas for everyone (channel operators)");
     clear.set_callback(move |_| tx.send(Msg::Clear));
-    tools.fixed(&clear, 70);
+    tools.fixed(&clear, 60);
     tools.end();
     right.fixed(&tools, 28);
     let (cw, ch) = canvas_size(ww, wh);
@@ -760,6 +807,8 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         server_btn,
         nick_btn,
         clear_btn: clear,
+        undo_btn: undo,
+        save_btn: save,
         canvas,
         connect,
         probe: None,

@@ -60,7 +60,7 @@ struct Canvas {
     pieces: Option<Arc<Vec<Line>>>,
     tail: VecDeque<Kept>,
     bytes: usize,
-    /// Bumped by every undo and clear: a fold begun before is stale.
+    /// Changed by every undo and fold: a fold begun before is stale.
     version: u64,
     folding: bool,
     /// When last drawn on (a counter), for pushing out old canvases.
@@ -190,6 +190,8 @@ pub struct Canvases {
     canvases: HashMap<String, Canvas>,
     /// Relayed bytes of kept segments a channel may have before a fold.
     budget: usize,
+    /// The server's name, the source of snapshot pieces.
+    server: String,
     clock: u64,
     dir: PathBuf,
     file: Option<File>,
@@ -205,7 +207,7 @@ pub struct Canvases {
 
 impl Canvases {
     /// Opens (or creates) `canvas.journal` in `dir` and loads every canvas.
-    pub fn open(dir: &Path, budget: usize, max: u64, fsync_delay: Duration) -> io::Result<Canvases> {
+    pub fn open(dir: &Path, server: &str, budget: usize, max: u64, fsync_delay: Duration) -> io::Result<Canvases> {
         let path = dir.join(FILE_NAME);
         let mut data = Vec::new();
         match File::open(&path) {
@@ -218,6 +220,7 @@ impl Canvases {
         let mut c = Canvases {
             canvases: HashMap::new(),
             budget,
+            server: server.to_string(),
             clock: 0,
             dir: dir.to_path_buf(),
             file: None,
@@ -337,9 +340,17 @@ impl Canvases {
             return Err(Refused::IdTaken);
         }
         self.append(&format!("s {name} {prefix} {value}"));
+        let budget = self.budget;
         let c = self.entry(key, name);
         c.bytes += line.len();
         c.tail.push_back(Kept { id, line });
+        // Drawn faster than the disk thread folds: fold here, under the
+        // lock, rather than let what a joiner gets grow without bound.
+        if c.bytes > 2 * budget || c.tail.len() > 2 * SERVER_KEEPS {
+            warn!("canvas: {name} is drawn on faster than it can be folded; folding while relaying waits");
+            let fold = self.fold_of(key);
+            self.finish_fold(fold.run());
+        }
         Ok(())
     }
 
@@ -369,8 +380,9 @@ impl Canvases {
         }
     }
 
-    /// What a joiner gets: the snapshot's pieces (from `server`), then the kept strokes.
-    pub fn replay(&mut self, key: &str, name: &str, server: &str) -> Vec<Line> {
+    /// What a joiner gets: the snapshot's pieces, then the kept strokes.
+    pub fn replay(&mut self, key: &str, name: &str) -> Vec<Line> {
+        let server = &self.server;
         let Some(c) = self.canvases.get_mut(key) else { return pieces_lines(server, name, &[]) };
         let pieces = c.pieces.get_or_insert_with(|| Arc::new(pieces_lines(server, &c.name, &c.png)));
         let mut lines = Vec::with_capacity(pieces.len() + c.tail.len());
@@ -383,12 +395,20 @@ impl Canvases {
 
     /// Step one, under the lock: the oldest segments of a canvas past its
     /// budget, to fold until half the budget is left.
-    pub fn begin_fold(&mut self, server: &str) -> Option<Fold> {
+    pub fn begin_fold(&mut self) -> Option<Fold> {
         let budget = self.budget;
-        let (key, c) = self
+        let key = self
             .canvases
-            .iter_mut()
-            .find(|(_, c)| !c.folding && (c.bytes > budget || c.tail.len() > SERVER_KEEPS))?;
+            .iter()
+            .find(|(_, c)| !c.folding && (c.bytes > budget || c.tail.len() > SERVER_KEEPS))?
+            .0
+            .clone();
+        Some(self.fold_of(&key))
+    }
+
+    fn fold_of(&mut self, key: &str) -> Fold {
+        let budget = self.budget;
+        let c = self.canvases.get_mut(key).expect("a canvas to fold");
         let (mut keep, mut kept_bytes) = (0, 0);
         for k in c.tail.iter().rev() {
             if keep >= SERVER_KEEPS / 2 || kept_bytes + k.line.len() > budget / 2 {
@@ -399,14 +419,14 @@ impl Canvases {
         }
         let count = c.tail.len() - keep;
         c.folding = true;
-        Some(Fold {
-            key: key.clone(),
+        Fold {
+            key: key.to_string(),
             name: c.name.clone(),
-            server: server.to_string(),
+            server: self.server.clone(),
             version: c.version,
             png: c.png.clone(),
             lines: c.tail.iter().take(count).map(|k| k.line.clone()).collect(),
-        })
+        }
     }
 
     /// Step three, under the lock: puts a fold's result in, unless an undo
@@ -418,6 +438,8 @@ impl Canvases {
             return;
         }
         c.tail.drain(..f.count);
+        self.clock += 1;
+        c.version = self.clock;
         c.png = Arc::new(f.png);
         c.pieces = Some(Arc::new(f.pieces));
         let name = c.name.clone();
@@ -541,7 +563,7 @@ mod tests {
     }
 
     fn picture(c: &mut Canvases) -> Raster {
-        let lines = c.replay("#a", "#a", "srv");
+        let lines = c.replay("#a", "#a");
         let mut g = snapshot::Gather::default();
         let mut r = Raster::blank();
         for l in &lines {
@@ -568,7 +590,7 @@ mod tests {
     #[test]
     fn undo_permissions_and_ids() {
         let d = dir("undo");
-        let mut c = Canvases::open(&d, 1 << 20, 1 << 20, Duration::ZERO).unwrap();
+        let mut c = Canvases::open(&d, "srv", 1 << 20, 1 << 20, Duration::ZERO).unwrap();
         draw(&mut c, "ann!u@h", 1, 10).unwrap();
         draw(&mut c, "ann!u@h", 1, 11).unwrap();
         assert_eq!(draw(&mut c, "bob!u@h", 1, 12), Err(Refused::IdTaken));
@@ -587,10 +609,10 @@ mod tests {
         let d = dir("fold");
         let mut all = Raster::blank();
         {
-            let mut c = Canvases::open(&d, 2000, 1 << 20, Duration::ZERO).unwrap();
+            let mut c = Canvases::open(&d, "srv", 2000, 1 << 20, Duration::ZERO).unwrap();
             for i in 0..100u32 {
                 draw(&mut c, "ann!u@h", i, (i * 7 % 1600) as u16).unwrap();
-                if let Some(f) = c.begin_fold("srv") {
+                if let Some(f) = c.begin_fold() {
                     c.finish_fold(f.run());
                 }
             }
@@ -598,7 +620,7 @@ mod tests {
             assert!(!c.canvases["#a"].png.is_empty());
             // An undo of a kept stroke; a fold begun before it is dropped.
             draw(&mut c, "ann!u@h", 500, 800).unwrap();
-            let f = c.begin_fold("srv");
+            let f = c.begin_fold();
             assert_eq!(c.undo("#a", 500, "ann", false), Ok(1));
             if let Some(f) = f {
                 c.finish_fold(f.run());
@@ -613,17 +635,17 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(d.join(FILE_NAME)).unwrap();
         f.write_all(b"0badc0de s #a ann!u@h 9,ff").unwrap();
         drop(f);
-        let mut c = Canvases::open(&d, 2000, 10, Duration::ZERO).unwrap();
+        let mut c = Canvases::open(&d, "srv", 2000, 10, Duration::ZERO).unwrap();
         assert!(picture(&mut c) == all);
         assert!(c.wants_compaction());
         let w = c.begin_compaction().write();
         c.finish_compaction(w).unwrap();
         drop(c);
-        let mut c = Canvases::open(&d, 2000, 1 << 20, Duration::ZERO).unwrap();
+        let mut c = Canvases::open(&d, "srv", 2000, 1 << 20, Duration::ZERO).unwrap();
         assert!(picture(&mut c) == all);
         c.clear("#a", "#a");
         drop(c);
-        let mut c = Canvases::open(&d, 2000, 1 << 20, Duration::ZERO).unwrap();
+        let mut c = Canvases::open(&d, "srv", 2000, 1 << 20, Duration::ZERO).unwrap();
         assert_eq!(c.count(), 0);
         assert!(picture(&mut c) == Raster::blank());
         let _ = std::fs::remove_dir_all(&d);

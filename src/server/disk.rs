@@ -125,7 +125,7 @@ fn sync(shared: &Shared) {
 fn fold_canvases(shared: &Shared) {
     loop {
         let started = Instant::now();
-        let Some(fold) = shared.lock().canvas_mut().begin_fold(&shared.config.name) else { return };
+        let Some(fold) = shared.lock().canvas_mut().begin_fold() else { return };
         let folded = fold.run();
         shared.lock().canvas_mut().finish_fold(folded);
         debug!("canvas: a fold took {:.1} ms", started.elapsed().as_secs_f64() * 1e3);

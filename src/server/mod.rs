@@ -114,7 +114,7 @@ impl Default for Config {
             max_per_ip: 64,
             history: 100,
             journal_max: 8 << 20,
-            canvas_max: 160 << 10,
+            canvas_max: 96 << 10,
             flood_rate: 25.0,
             flood_burst: 50.0,
             flood_grace: Duration::from_secs(5),
@@ -209,7 +209,7 @@ pub fn run(
     let history =
         history::Journal::open_with(&config.data_dir, config.history, config.journal_max, config.test_fsync_delay)
             .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
-    let canvas = canvas_store::Canvases::open(&config.data_dir, config.canvas_max, CANVAS_JOURNAL_MAX, config.test_fsync_delay)
+    let canvas = canvas_store::Canvases::open(&config.data_dir, &config.name, config.canvas_max, CANVAS_JOURNAL_MAX, config.test_fsync_delay)
         .map_err(|e| format!("cannot open the canvas in {}: {e}", config.data_dir.display()))?;
     // Each client is a socket: make room for max-clients of them and our own files.
     let want = config.max_clients as u64 + 64;

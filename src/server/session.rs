@@ -270,7 +270,7 @@ impl Session {
                 (Some(line), _) => out.push(line),
                 (None, Some((key, name))) => {
                     let mut st = self.shared.lock();
-                    let lines = st.canvas_mut().replay(key, name, &self.shared.config.name);
+                    let lines = st.canvas_mut().replay(key, name);
                     lines.iter().all(|l| out.push(l))
                 }
                 (None, None) => true,

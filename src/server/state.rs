@@ -845,7 +845,7 @@ mod tests {
         for seed in 1..=20u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
             let journal = Journal::open(&dir, 5, 1 << 20).unwrap();
-            let mut st = State::new(journal, Canvases::open(&dir, 1 << 20, 1 << 20, Duration::ZERO).unwrap());
+            let mut st = State::new(journal, Canvases::open(&dir, "srv", 1 << 20, 1 << 20, Duration::ZERO).unwrap());
             let mut next: ClientId = 1;
             let mut ids: Vec<ClientId> = Vec::new();
             for step in 0..2_000 {
