@@ -59,7 +59,7 @@ fn main() {
     let colors = [0x000000, 0xe02020, 0x2060e0, 0x20a040, 0xf0c000, 0x8040c0, 0xffffff];
     let widths = [2, 4, 6, 10, 16, 24];
     let mut rng = Rng(0x1234_5678_9abc_def1);
-    let (mut sent, mut at) = (0usize, (800i64, 500i64));
+    let mut sent = 0usize;
     for (k, total) in totals.iter().enumerate() {
         let started = Instant::now();
         while sent < *total {
@@ -68,7 +68,7 @@ fn main() {
                 let id = rng.below(u64::from(u32::MAX));
                 let color = colors[rng.below(7) as usize];
                 let width = widths[rng.below(6) as usize];
-                at = (rng.below(1600) as i64, rng.below(1000) as i64);
+                let mut at = (rng.below(1600) as i64, rng.below(1000) as i64);
                 for _ in 0..4 {
                     let mut v = format!("{id},{color:06x},{width},{},{}", at.0, at.1);
                     for _ in 0..5 {
