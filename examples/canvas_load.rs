@@ -48,8 +48,49 @@ fn sync(s: &mut TcpStream, r: &mut BufReader<TcpStream>, token: &str) -> usize {
     }
 }
 
+/// `canvas_load --codec N`: the time to paint N scribbled segments and to
+/// encode and decode the picture as PNG (what a fold costs), and its size.
+fn codec(n: usize) {
+    use lanchat::canvas::{Stroke, png, raster::Raster};
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut r = Raster::blank();
+    let t = Instant::now();
+    for _ in 0..n {
+        let mut s = Stroke {
+            id: 1,
+            color: [0, 0xe02020, 0x2060e0, 0x20a040, 0xffffff][rng.below(5) as usize],
+            width: [2, 6, 16][rng.below(3) as usize],
+            points: Default::default(),
+        };
+        let mut at = (rng.below(1600) as i64, rng.below(1000) as i64);
+        for _ in 0..6 {
+            let _ = s.points.push((at.0 as u16, at.1 as u16));
+            at = ((at.0 + rng.below(41) as i64 - 20).clamp(0, 1599), (at.1 + rng.below(41) as i64 - 20).clamp(0, 999));
+        }
+        r.paint(&s);
+    }
+    let painted = t.elapsed();
+    let t = Instant::now();
+    let p = png::encode(&r);
+    let encoded = t.elapsed();
+    let t = Instant::now();
+    let back = png::decode(&p).unwrap();
+    let decoded = t.elapsed();
+    assert!(back == r);
+    println!(
+        "{n} segments: painted in {painted:?}, PNG {} bytes encoded in {encoded:?}, decoded in {decoded:?}",
+        p.len()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "--codec") {
+        for n in [1000, 100_000] {
+            codec(n);
+        }
+        return;
+    }
     let addr = args.get(1).map_or("127.0.0.1:6667", String::as_str);
     let totals: Vec<usize> =
         args.get(2).map_or("1000,100000,1000000", String::as_str).split(',').map(|n| n.parse().unwrap()).collect();
@@ -72,7 +113,10 @@ fn main() {
                 for _ in 0..4 {
                     let mut v = format!("{id},{color:06x},{width},{},{}", at.0, at.1);
                     for _ in 0..5 {
-                        at = ((at.0 + rng.below(41) as i64 - 20).clamp(0, 1599), (at.1 + rng.below(41) as i64 - 20).clamp(0, 999));
+                        at = (
+                            (at.0 + rng.below(41) as i64 - 20).clamp(0, 1599),
+                            (at.1 + rng.below(41) as i64 - 20).clamp(0, 999),
+                        );
                         v.push_str(&format!(",{},{}", at.0, at.1));
                     }
                     blob.push_str(&format!("@+lanchat/stroke={v} TAGMSG #load\r\n"));

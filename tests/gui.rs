@@ -362,7 +362,9 @@ impl Gui<'_> {
     fn save(&self, nth: usize) -> lanchat::canvas::raster::Raster {
         let p = self.probe().unwrap();
         self.click(p.centre("save_button"));
-        let p = self.wait("the canvas saved", |p| p.log("#lobby").iter().filter(|l| l.contains("canvas saved as ")).count() > nth);
+        let p = self.wait("the canvas saved", |p| {
+            p.log("#lobby").iter().filter(|l| l.contains("canvas saved as ")).count() > nth
+        });
         let line = p.log("#lobby").into_iter().filter(|l| l.contains("canvas saved as ")).nth(nth).unwrap();
         let path = line.split("canvas saved as ").nth(1).unwrap().trim();
         lanchat::canvas::png::decode(&std::fs::read(path).unwrap()).unwrap()
@@ -404,7 +406,8 @@ fn the_canvas_is_kept_across_a_restart_and_undo_and_the_eraser_reach_everyone() 
     bob.wait("alice's eraser stroke at bob", |p| p.all("stroke").iter().any(|s| s.contains(",ffffff,")));
 
     // bob draws and takes it back: gone at alice's too.
-    let before = alice.wait("alice's eraser stroke", |p| p.all("stroke").iter().any(|s| s.contains(",ffffff,"))).num("strokes");
+    let before =
+        alice.wait("alice's eraser stroke", |p| p.all("stroke").iter().any(|s| s.contains(",ffffff,"))).num("strokes");
     bob.drag((0.2, 0.5), (0.9, 0.5));
     alice.wait("bob's stroke at alice", |p| p.num("strokes") > before);
     let p = bob.probe().unwrap();

@@ -1,7 +1,7 @@
 //! PNG for the canvas: the snapshot the server keeps and sends, and the
 //! file `--save-canvas` and the Save button write. A small deflate encoder
-//! (LZ77 with short hash chains, fixed Huffman codes) and an inflater (all
-//! block types), so no image or compression crate is needed.
+//! (LZ77 with short hash chains, Huffman codes made for the data) and an
+//! inflater (all block types), so no image or compression crate is needed.
 //!
 //! Written: 8-bit, non-interlaced, palette (type 3) when the picture has at
 //! most 256 colours, else RGB (type 2), filter 0, one IDAT. Read: 8-bit
@@ -147,7 +147,8 @@ pub fn decode(png: &[u8]) -> Result<Raster, &'static str> {
         let out = &mut r.px[y * w * 3..(y + 1) * w * 3];
         if kind == 3 {
             for (o, &ix) in out.chunks_exact_mut(3).zip(&cur) {
-                let p = plte.get(usize::from(ix) * 3..usize::from(ix) * 3 + 3).ok_or("PNG palette index out of range")?;
+                let p =
+                    plte.get(usize::from(ix) * 3..usize::from(ix) * 3 + 3).ok_or("PNG palette index out of range")?;
                 o.copy_from_slice(p);
             }
         } else {
@@ -192,16 +193,8 @@ impl BitWriter {
 
     /// Appends a Huffman code (sent most significant bit first).
     fn code(&mut self, code: u32, len: u32) {
-        self.put(code.reverse_bits() >> (32 - len), len);
-    }
-
-    /// A literal/length symbol in the fixed code.
-    fn sym(&mut self, s: u32) {
-        match s {
-            0..=143 => self.code(0x30 + s, 8),
-            144..=255 => self.code(0x190 + s - 144, 9),
-            256..=279 => self.code(s - 256, 7),
-            _ => self.code(0xc0 + s - 280, 8),
+        if len > 0 {
+            self.put(code.reverse_bits() >> (32 - len), len);
         }
     }
 }
@@ -230,11 +223,87 @@ const WINDOW: usize = 32 * 1024;
 const HASH_BITS: u32 = 15;
 const CHAIN: usize = 16;
 
-/// A zlib stream of `data`: one fixed-Huffman deflate block.
+/// A zlib stream of `data`: one deflate block, LZ77 then Huffman codes
+/// made for this data (a picture uses few byte values: about three bits
+/// each instead of eight).
 fn zlib(data: &[u8]) -> Vec<u8> {
+    let tokens = lz77(data);
+    // Symbol counts: literals and lengths, then distances.
+    let (mut lit, mut dist) = ([0u32; 286], [0u32; 30]);
+    for &t in &tokens {
+        match split(t) {
+            (len, 0) => lit[len] += 1,
+            (len, d) => {
+                lit[257 + code_of(len, len_code, 29)] += 1;
+                dist[code_of(d, dist_code, 30)] += 1;
+            }
+        }
+    }
+    lit[256] = 1;
+    let (ll, dl) = (huffman_lengths(&lit, 15), huffman_lengths(&dist, 15));
+    let nlit = ll.iter().rposition(|&l| l > 0).map_or(257, |i| (i + 1).max(257));
+    let mut dl = dl;
+    if dl.iter().all(|&l| l == 0) {
+        dl[0] = 1;
+    }
+    let ndist = dl.iter().rposition(|&l| l > 0).map_or(1, |i| i + 1);
+    let all: Vec<u8> = ll[..nlit].iter().chain(&dl[..ndist]).copied().collect();
+    let mut cl_freq = [0u32; 19];
+    for &l in &all {
+        cl_freq[usize::from(l)] += 1;
+    }
+    let cl = huffman_lengths(&cl_freq, 7);
+    const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+    let ncl = ORDER.iter().rposition(|&i| cl[i] > 0).map_or(4, |i| (i + 1).max(4));
     let mut w = BitWriter { out: vec![0x78, 0x01], acc: 0, n: 0 };
     w.put(1, 1); // the last block
-    w.put(1, 2); // fixed Huffman
+    w.put(2, 2); // dynamic Huffman codes
+    w.put((nlit - 257) as u32, 5);
+    w.put((ndist - 1) as u32, 5);
+    w.put((ncl - 4) as u32, 4);
+    for &i in &ORDER[..ncl] {
+        w.put(u32::from(cl[i]), 3);
+    }
+    let (clc, llc, dlc) = (canonical(&cl), canonical(&ll), canonical(&dl));
+    for &l in &all {
+        w.code(clc[usize::from(l)], u32::from(cl[usize::from(l)]));
+    }
+    let sym = |w: &mut BitWriter, s: usize| w.code(llc[s], u32::from(ll[s]));
+    for &t in &tokens {
+        match split(t) {
+            (b, 0) => sym(&mut w, b),
+            (len, d) => {
+                let li = code_of(len, len_code, 29);
+                let (base, extra) = len_code(li);
+                sym(&mut w, 257 + li);
+                w.put((len - base) as u32, extra);
+                let di = code_of(d, dist_code, 30);
+                let (base, extra) = dist_code(di);
+                w.code(dlc[di], u32::from(dl[di]));
+                w.put((d - base) as u32, extra);
+            }
+        }
+    }
+    sym(&mut w, 256);
+    w.put(0, 7); // flush the last byte
+    let mut out = w.out;
+    out.extend_from_slice(&adler32(data).to_be_bytes());
+    out
+}
+
+/// A token: a literal byte (distance 0) or a match (length, distance).
+fn split(t: u32) -> (usize, usize) {
+    ((t >> 16) as usize, (t & 0xffff) as usize)
+}
+
+/// The code whose base is the largest not above `v`.
+fn code_of(v: usize, table: fn(usize) -> (usize, u32), n: usize) -> usize {
+    (0..n).rev().find(|&k| table(k).0 <= v).unwrap_or(0)
+}
+
+/// Greedy LZ77 with short hash chains over a 32 KiB window.
+fn lz77(data: &[u8]) -> Vec<u32> {
+    let mut tokens = Vec::with_capacity(data.len() / 8);
     let mut head = vec![u32::MAX; 1 << HASH_BITS];
     let mut prev = vec![u32::MAX; WINDOW];
     let hash = |i: usize| {
@@ -274,14 +343,7 @@ fn zlib(data: &[u8]) -> Vec<u8> {
             }
         }
         if best >= 3 {
-            let li = (0..29).rev().find(|&k| len_code(k).0 <= best).unwrap_or(0);
-            let (base, extra) = len_code(li);
-            w.sym(257 + li as u32);
-            w.put((best - base) as u32, extra);
-            let di = (0..30).rev().find(|&k| dist_code(k).0 <= best_d).unwrap_or(0);
-            let (base, extra) = dist_code(di);
-            w.code(di as u32, 5);
-            w.put((best_d - base) as u32, extra);
+            tokens.push((best as u32) << 16 | best_d as u32);
             // Long matches are runs of paper: indexing every byte of them
             // costs time and finds nothing better.
             let step = if best > 32 { best } else { 1 };
@@ -290,16 +352,74 @@ fn zlib(data: &[u8]) -> Vec<u8> {
             }
             i += best;
         } else {
-            w.sym(u32::from(data[i]));
+            tokens.push(u32::from(data[i]) << 16);
             insert(i, &mut head, &mut prev);
             i += 1;
         }
     }
-    w.sym(256);
-    w.put(0, 7); // flush the last byte
-    let mut out = w.out;
-    out.extend_from_slice(&adler32(data).to_be_bytes());
-    out
+    tokens
+}
+
+/// Huffman code lengths for these symbol counts, none longer than `limit`
+/// (when too long, the counts are halved and the tree built again).
+fn huffman_lengths(freq: &[u32], limit: u8) -> Vec<u8> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut f = freq.to_vec();
+    loop {
+        let mut len = vec![0u8; f.len()];
+        let leaves: Vec<usize> = (0..f.len()).filter(|&i| f[i] > 0).collect();
+        if leaves.len() < 2 {
+            if let Some(&i) = leaves.first() {
+                len[i] = 1;
+            }
+            return len;
+        }
+        // Nodes: the leaves, then the joined ones; each knows its parent.
+        let mut parent = vec![usize::MAX; 2 * leaves.len() - 1];
+        let mut heap: BinaryHeap<Reverse<(u64, usize)>> =
+            leaves.iter().enumerate().map(|(n, &i)| Reverse((u64::from(f[i]), n))).collect();
+        let mut next = leaves.len();
+        while let (Some(Reverse((wa, a))), Some(Reverse((wb, b)))) = (heap.pop(), heap.pop()) {
+            parent[a] = next;
+            parent[b] = next;
+            heap.push(Reverse((wa + wb, next)));
+            next += 1;
+        }
+        let mut depth = vec![0u8; parent.len()];
+        for n in (0..parent.len() - 1).rev() {
+            depth[n] = depth[parent[n]] + 1;
+        }
+        if depth[..leaves.len()].iter().all(|&d| d <= limit) {
+            for (n, &i) in leaves.iter().enumerate() {
+                len[i] = depth[n];
+            }
+            return len;
+        }
+        for w in f.iter_mut().filter(|w| **w > 0) {
+            *w = w.div_ceil(2);
+        }
+    }
+}
+
+/// The canonical codes of these lengths (RFC 1951, 3.2.2).
+fn canonical(len: &[u8]) -> Vec<u32> {
+    let mut count = [0u32; 16];
+    for &l in len {
+        count[usize::from(l)] += 1;
+    }
+    count[0] = 0;
+    let mut next = [0u32; 16];
+    for b in 1..16 {
+        next[b] = (next[b - 1] + count[b - 1]) << 1;
+    }
+    len.iter()
+        .map(|&l| {
+            let c = next[usize::from(l)];
+            next[usize::from(l)] += 1;
+            c
+        })
+        .collect()
 }
 
 struct BitReader<'a> {
@@ -469,7 +589,13 @@ mod tests {
 
     #[test]
     fn zlib_round_trips() {
-        for data in [&b""[..], b"a", b"abcabcabcabcabcabc", &[0u8; 100_000], &(0..70_000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>()] {
+        for data in [
+            &b""[..],
+            b"a",
+            b"abcabcabcabcabcabc",
+            &[0u8; 100_000],
+            &(0..70_000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>(),
+        ] {
             let z = zlib(data);
             assert_eq!(unzlib(&z, data.len()).unwrap(), data);
         }

@@ -65,7 +65,14 @@ impl Raster {
 
     /// The capsule of diameter `width` around a-b: each pixel whose centre is
     /// at most width/2 from the piece. It meets each row in one interval.
-    fn piece(&mut self, (ax, ay): (u16, u16), (bx, by): (u16, u16), width: u8, color: [u8; 3], clip: Rect) -> Option<Rect> {
+    fn piece(
+        &mut self,
+        (ax, ay): (u16, u16),
+        (bx, by): (u16, u16),
+        width: u8,
+        color: [u8; 3],
+        clip: Rect,
+    ) -> Option<Rect> {
         let (x0, y0, x1, y1) = (i64::from(ax), i64::from(ay), i64::from(bx), i64::from(by));
         let (dx, dy) = (x1 - x0, y1 - y0);
         let len2 = dx * dx + dy * dy;
@@ -106,7 +113,7 @@ impl Raster {
 
 /// The area a segment can touch: its points widened by half its width.
 pub fn bounds(s: &Stroke) -> Rect {
-    let r = (usize::from(s.width) + 1) / 2;
+    let r = usize::from(s.width).div_ceil(2);
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     for &(x, y) in &s.points {
         let (x, y) = (usize::from(x), usize::from(y));

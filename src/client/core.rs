@@ -390,7 +390,7 @@ impl Core {
                 if let Some(rtt) = rtt {
                     self.emit(Event::Rtt(rtt));
                 }
-                if self.sync && msg.params.iter().any(|p| *p == SYNC_TOKEN) {
+                if self.sync && msg.params.contains(&SYNC_TOKEN) {
                     self.sync = false;
                     self.emit(Event::Synced);
                 }
@@ -585,7 +585,9 @@ impl Core {
                 Some(Err(e)) => self.system(Some(&channel), format!("the canvas snapshot could not be read: {e}"), now),
                 None => {}
             }
-        } else if let Some((id, count)) = msg.tag(canvas::UNDO_TAG).and_then(|v| canvas::parse_undo(&unescape_tag_value(v))) {
+        } else if let Some((id, count)) =
+            msg.tag(canvas::UNDO_TAG).and_then(|v| canvas::parse_undo(&unescape_tag_value(v)))
+        {
             self.emit(Event::Undo { channel, by, id, count });
         } else if let Some(v) = msg.tag(canvas::STROKE_TAG)
             && let Ok(stroke) = Stroke::decode(&unescape_tag_value(v))

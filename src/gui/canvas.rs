@@ -103,8 +103,8 @@ impl View {
                 }
                 let n = ((x1 - x0) * (y1 - y0)) as u32;
                 let at = ((vy * self.w + vx) * 3) as usize;
-                for c in 0..3 {
-                    self.px[at + c] = (sum[c] / n) as u8;
+                for (o, s) in self.px[at..at + 3].iter_mut().zip(sum) {
+                    *o = (s / n) as u8;
                 }
             }
         }

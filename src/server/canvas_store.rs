@@ -332,7 +332,15 @@ impl Canvases {
     }
 
     /// Keeps a segment (already checked) that `prefix` drew, as relayed in `line`.
-    pub fn stroke(&mut self, key: &str, name: &str, prefix: &str, value: &str, id: u32, line: Line) -> Result<(), Refused> {
+    pub fn stroke(
+        &mut self,
+        key: &str,
+        name: &str,
+        prefix: &str,
+        value: &str,
+        id: u32,
+        line: Line,
+    ) -> Result<(), Refused> {
         let nick = prefix.split('!').next().unwrap_or("");
         if let Some(c) = self.canvases.get(key)
             && c.tail.iter().any(|k| k.id == id && casefold(k.owner()) != casefold(nick))
@@ -346,7 +354,7 @@ impl Canvases {
         c.tail.push_back(Kept { id, line });
         // Drawn faster than the disk thread folds: fold here, under the
         // lock, rather than let what a joiner gets grow without bound.
-        if c.bytes > 2 * budget || c.tail.len() > 2 * SERVER_KEEPS {
+        if c.bytes > budget + budget / 2 || c.tail.len() > SERVER_KEEPS + SERVER_KEEPS / 2 {
             warn!("canvas: {name} is drawn on faster than it can be folded; folding while relaying waits");
             let fold = self.fold_of(key);
             self.finish_fold(fold.run());
@@ -473,7 +481,10 @@ impl Canvases {
 
     fn fail(&mut self, e: io::Error) {
         if self.failing.is_none() {
-            error!("canvas: cannot write the journal in {}: {e}; the canvas is kept in memory until it works again", self.dir.display());
+            error!(
+                "canvas: cannot write the journal in {}: {e}; the canvas is kept in memory until it works again",
+                self.dir.display()
+            );
         }
         self.failing = Some(Instant::now());
         if let Some(f) = &self.file {

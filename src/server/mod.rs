@@ -209,8 +209,14 @@ pub fn run(
     let history =
         history::Journal::open_with(&config.data_dir, config.history, config.journal_max, config.test_fsync_delay)
             .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
-    let canvas = canvas_store::Canvases::open(&config.data_dir, &config.name, config.canvas_max, CANVAS_JOURNAL_MAX, config.test_fsync_delay)
-        .map_err(|e| format!("cannot open the canvas in {}: {e}", config.data_dir.display()))?;
+    let canvas = canvas_store::Canvases::open(
+        &config.data_dir,
+        &config.name,
+        config.canvas_max,
+        CANVAS_JOURNAL_MAX,
+        config.test_fsync_delay,
+    )
+    .map_err(|e| format!("cannot open the canvas in {}: {e}", config.data_dir.display()))?;
     // Each client is a socket: make room for max-clients of them and our own files.
     let want = config.max_clients as u64 + 64;
     let limit = crate::sys::raise_nofile(want);

@@ -8,8 +8,8 @@ use crate::canvas;
 use crate::line::{MAX_CLIENT_TAGS, MAX_LINE, Message};
 use crate::numeric::Numeric;
 use crate::numeric::*;
-use crate::server::names::fold;
 use crate::server::canvas_store::Refused;
+use crate::server::names::fold;
 use crate::server::outbox::Line;
 use crate::server::state::{Caps, Variants};
 
@@ -297,10 +297,10 @@ fn canvas_tag(msg: &Message<'_>) -> Result<Option<CanvasChange>, String> {
 fn canvas_change(cx: &mut Cx<'_>, r: &mut Relay<'_>, key: &str, chname: &str, op: bool, change: CanvasChange) -> bool {
     let Some(prefix) = cx.st.client(cx.conn.id).map(|c| c.prefix()) else { return false };
     let nick = prefix.split('!').next().unwrap_or("").to_string();
-    let not_op = || format!("You're not channel operator");
+    let not_op = "You're not channel operator";
     match change {
         CanvasChange::Clear if !op => {
-            cx.num(ERR_CHANOPRIVSNEEDED, &[chname, &not_op()]);
+            cx.num(ERR_CHANOPRIVSNEEDED, &[chname, not_op]);
             false
         }
         CanvasChange::Clear => {
@@ -324,7 +324,7 @@ fn canvas_change(cx: &mut Cx<'_>, r: &mut Relay<'_>, key: &str, chname: &str, op
                 true
             }
             Err(Refused::NotYours) => {
-                cx.num(ERR_CHANOPRIVSNEEDED, &[chname, &not_op()]);
+                cx.num(ERR_CHANOPRIVSNEEDED, &[chname, not_op]);
                 false
             }
             Err(_) => {
