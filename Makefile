@@ -120,9 +120,9 @@ GUI_VENV      := $(CURDIR)/target/tools/venv
 GUI_PATH      := PATH="$(GUI_VENV)/bin:$$PATH"
 GUI_DEPS      := g++ make python3-venv libpango1.0-dev libxext-dev libxinerama-dev libxcursor-dev libxfixes-dev
 # A real X server, real input events, a screenshot, and a colour emoji font.
-GUI_TEST_DEPS := xvfb xauth xdotool imagemagick fonts-noto-color-emoji
+GUI_TEST_DEPS := xvfb xauth xdotool x11-utils imagemagick fonts-noto-color-emoji
 
-.PHONY: deps-gui gui test-gui bench-gui
+.PHONY: deps-gui gui test-gui bench-gui screenshots
 
 deps-gui: deps-rust
 	@$(APT_INSTALL) $(GUI_DEPS)
@@ -140,6 +140,12 @@ gui: deps-gui
 test-gui: deps-gui deps-peers
 	@$(APT_INSTALL) $(GUI_TEST_DEPS)
 	$(GUI_PATH) $(CARGO) test --lib --test gui
+
+# The README's pictures (docs/screenshot-*.png), taken by the GUI test that
+# makes them; every other run leaves them in target/ and the tree clean.
+screenshots: deps-gui deps-peers
+	@$(APT_INSTALL) $(GUI_TEST_DEPS)
+	LANCHAT_README_SHOTS=1 $(GUI_PATH) $(CARGO) test --test gui -- channels_attention_presence_typing_and_comforts the_connect_dialog_lists_servers_found_on_the_lan
 
 # Scrolling a 100,000-line log and redrawing 10,000 strokes, in a real window.
 bench-gui: deps-gui

@@ -79,7 +79,13 @@ fn main() {
         if i % 17 == 0 {
             log.add_system("12:00", &format!("{nick} joined #lobby"));
         } else {
-            log.add_message("12:00", nick, &format!("line {i}: the quick brown fox jumps over the lazy dog 🙂"), false);
+            log.add_message(
+                "12:00",
+                nick,
+                &format!("line {i}: the quick brown fox jumps over the lazy dog 🙂"),
+                false,
+                false,
+            );
         }
     }
     log.settle();

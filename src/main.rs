@@ -62,7 +62,8 @@ CLIENT OPTIONS:
     --no-gui                line mode: read lines from stdin, print what arrives
     --save-canvas FILE.png  line mode: at the end of stdin, once the joining replay is
                             in, save the channel's canvas (1600x1000) and quit
-    --discover              list the servers on the LAN that answer within a second
+    --discover              list the servers on the LAN that answer within a second,
+                            pinning the TLS certificates they report (never replacing a pin)
     --discover-addr A[,A]   where to ask [default: 255.255.255.255:6667, the LAN broadcast]
 
     -h, --help              print this help
@@ -193,6 +194,12 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
                 let tls =
                     f.tls.as_ref().map(|(port, fp)| format!("\tTLS port {port}, SHA-256 {fp}")).unwrap_or_default();
                 println!("{}\t{}\tversion {}\t{}{tls}", f.name, f.addr, f.version, f.users_text());
+                // Pinned without asking, as the GUI's dialog does: the next
+                // `--tls --server` to it trusts only this certificate.
+                if let Some((port, fp)) = &f.tls {
+                    let server = std::net::SocketAddr::new(f.addr.ip(), *port).to_string();
+                    eprintln!("lanchat: {}", client::config::Config::pin_discovered(&server, fp)?);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

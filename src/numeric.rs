@@ -92,6 +92,8 @@ numerics! {
     ERR_CHANOPRIVSNEEDED = "482",
     ERR_UMODEUNKNOWNFLAG = "501",
     ERR_USERSDONTMATCH = "502",
+    RPL_MONONLINE = "730",
+    RPL_MONOFFLINE = "731",
 }
 
 #[cfg(test)]

@@ -17,6 +17,14 @@ use std::time::{Duration, Instant};
 
 use common::{DEADLINE, Server, temp_dir, tls_of, wait_for};
 
+/// Where a screenshot for the README goes: target/ on every run (so a test
+/// run leaves the tree clean), docs/ under `make screenshots`
+/// (LANCHAT_README_SHOTS=1), which is how the committed ones are made.
+fn readme_shot(name: &str) -> PathBuf {
+    let dir = if std::env::var_os("LANCHAT_README_SHOTS").is_some() { "docs" } else { "target" };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir).join(name)
+}
+
 fn have(program: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
@@ -56,6 +64,18 @@ impl Xvfb {
         let out = Command::new("xdotool").args(args).env("DISPLAY", &self.display).output().expect("xdotool");
         assert!(out.status.success(), "xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Saves one window as a small PNG (64 colours) for the README.
+    fn screenshot_window(&self, window: &str, path: &Path) {
+        assert!(have("import") && have("convert"), "imagemagick is needed for the README's screenshots");
+        let tmp = path.with_extension("tmp.png");
+        let ok = Command::new("import").args(["-window", window]).arg(&tmp).env("DISPLAY", &self.display).status();
+        assert!(ok.is_ok_and(|s| s.success()), "import failed");
+        let ok = Command::new("convert").arg(&tmp).args(["-strip", "+dither", "-colors", "64"]).arg(path).status();
+        assert!(ok.is_ok_and(|s| s.success()), "convert failed");
+        let _ = std::fs::remove_file(tmp);
+        eprintln!("screenshot: {}", path.display());
     }
 
     /// Saves the whole screen as a PNG (imagemagick's `import`), if it is installed.
@@ -150,10 +170,25 @@ impl<'x> Gui<'x> {
 
     /// [`Gui::start_discovering`] with more flags.
     fn start_with(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32), discover: &str, extra: &[&str]) -> Gui<'x> {
+        Gui::start_env(x, server, nick, at, discover, extra, None, None)
+    }
+
+    /// [`Gui::start_with`] with PATH set, and the config of another window.
+    #[allow(clippy::too_many_arguments)]
+    fn start_env(
+        x: &'x Xvfb,
+        server: &str,
+        nick: &str,
+        at: (i32, i32),
+        discover: &str,
+        extra: &[&str],
+        path: Option<&str>,
+        config: Option<&Path>,
+    ) -> Gui<'x> {
         assert!(discover.split(',').all(|a| a.starts_with("127.")), "discovery must stay on loopback");
         let dir = temp_dir(&format!("gui-{nick}"));
         let probe = dir.join("probe.txt");
-        let config_home = dir.join("config");
+        let config_home = config.map_or_else(|| dir.join("config"), Path::to_path_buf);
         let child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
             .args(["--client", "--server", server, "--nick", nick, "--channel", "#lobby", "--discover-addr", discover])
             .args(extra)
@@ -161,6 +196,7 @@ impl<'x> Gui<'x> {
             .env("LANCHAT_GUI_PROBE", &probe)
             .env("XDG_CONFIG_HOME", &config_home)
             .env("HOME", &dir)
+            .env("PATH", path.map_or_else(|| std::env::var("PATH").unwrap_or_default(), str::to_string))
             .stdin(Stdio::null())
             .spawn()
             .expect("cannot start the GUI");
@@ -198,6 +234,21 @@ impl<'x> Gui<'x> {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Gives the window the keyboard focus (as a window manager would on a click).
+    fn focus(&self) {
+        self.x.xdotool(&["windowfocus", "--sync", &self.window]);
+    }
+
+    /// Whether the window's WM_HINTS have the urgency bit, read by xprop.
+    fn urgent(&self) -> bool {
+        let out = Command::new("xprop")
+            .args(["-id", &self.window, "WM_HINTS"])
+            .env("DISPLAY", &self.x.display)
+            .output()
+            .expect("xprop");
+        String::from_utf8_lossy(&out.stdout).contains("urgency hint bit is set")
     }
 
     fn mouse(&self, (x, y): (i32, i32)) {
@@ -275,7 +326,7 @@ fn two_people_chat_privately_draw_and_clear() {
     bob.wait("a private tab for alice, selected", |p| p.tabs().contains(&"alice") && p.get("active") == "alice");
     bob.say("psst, just you");
     let p = alice.wait("bob's private line at alice", |p| p.log_has("bob", "<bob> psst, just you"));
-    assert!(p.tabs().contains(&"* bob"), "the tab opened on its own, marked unread: {:?}", p.tabs());
+    assert!(p.tabs().contains(&"bob (1)"), "the tab opened on its own, one line unread: {:?}", p.tabs());
     assert_eq!(p.get("active"), "#lobby");
     assert!(!p.log_has("#lobby", "psst"));
     bob.wait("bob's own private line", |p| p.log_has("alice", "<bob> psst, just you"));
@@ -554,6 +605,7 @@ fn the_connect_dialog_lists_servers_found_on_the_lan() {
     x.xdotool(&["click", "1"]);
     gui.wait("lab's address in the line", |p| p.get("dialog_input") == lab.addr());
     x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-dialog.png"));
+    x.screenshot_window(&dialog, &readme_shot("screenshot-discovery.png"));
     let (bx, by) = p.centre("dialog_ok_button");
     x.xdotool(&["mousemove", "--window", &dialog, &bx.to_string(), &by.to_string()]);
     x.xdotool(&["click", "1"]);
@@ -633,4 +685,213 @@ fn tls_shows_the_lock_and_the_fingerprint_and_plain_says_so() {
     assert!(p.log_has("#lobby", "(as LAN discovery reported it)"));
     assert!(p.info().contains(&"Security: 🔒 TLS, SHA-256:"));
     assert_eq!(pinned(&dgui, &tls_addr), Some(fp));
+}
+
+#[test]
+fn a_changed_certificate_is_refused_until_slash_accept() {
+    let x = Xvfb::start();
+    let mut s = Server::start(&["--tls-port", "0"]);
+    let (port, fp) = tls_of(&s);
+    let tls_addr = format!("127.0.0.1:{port}");
+    let gui = Gui::start_with(&x, &tls_addr, "ada", (0, 0), "127.0.0.1:9", &["--tls"]);
+    gui.wait("ada connected over TLS", |p| connected(p) && p.get("fingerprint") == fp);
+
+    // The same address comes back with another certificate: refused, said, the pin kept.
+    s.kill9();
+    let other = Server::start_in(&temp_dir("gui-tls-other"), &["--tls-port", &port.to_string()]);
+    let (_, fp2) = tls_of(&other);
+    let refused = format!("the TLS certificate of {tls_addr} changed. Pinned SHA-256 {fp}");
+    let p = gui.wait("the new certificate refused", |p| p.log("#lobby").iter().any(|l| l.contains(&refused)));
+    assert!(!connected(&p));
+    assert!(p.log_has("#lobby", "connection lost: the server closed the connection"), "{:?}", p.log("#lobby"));
+    assert!(p.log("#lobby").iter().any(|l| l.contains(&format!("the server now shows SHA-256 {fp2}"))));
+    assert_eq!(pinned(&gui, &tls_addr), Some(fp.clone()), "the pin is kept");
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-refused.png"));
+
+    // /accept trusts what was refused, pins it and connects.
+    gui.say("/accept");
+    let p = gui.wait("ada connected with the new certificate", |p| connected(p) && p.get("fingerprint") == fp2);
+    assert!(p.log_has("#lobby", &format!("accepted: pinned the certificate of {tls_addr}, SHA-256 {fp2}")));
+    assert_eq!(pinned(&gui, &tls_addr), Some(fp2));
+}
+
+#[test]
+fn channels_attention_presence_typing_and_comforts() {
+    assert!(have("xprop"), "xprop is not installed (x11-utils)");
+    let x = Xvfb::start();
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    // A notify-send that records what it was asked: the first on alice's PATH.
+    let bin = temp_dir("fake-notify");
+    let record = bin.join("notified.txt");
+    let script = format!("#!/bin/sh\nprintf '%s|' \"$@\" >> '{}'\necho >> '{}'\n", record.display(), record.display());
+    std::fs::write(bin.join("notify-send"), script).unwrap();
+    Command::new("chmod").arg("755").arg(bin.join("notify-send")).status().unwrap();
+    // And an xdg-open that records the address it was to open.
+    let opened = bin.join("opened.txt");
+    std::fs::write(bin.join("xdg-open"), format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display())).unwrap();
+    Command::new("chmod").arg("755").arg(bin.join("xdg-open")).status().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+
+    let alice = Gui::start_env(&x, &addr, "alice", (0, 0), "127.0.0.1:9", &[], Some(&path), None);
+    alice.wait("alice connected", connected);
+    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    bob.wait("bob connected", connected);
+    alice.wait("bob in alice's list", |p| p.users().iter().any(|u| u.ends_with("bob")));
+
+    // /join makes a tab with its own list, topic bar and canvas.
+    alice.focus();
+    alice.say("/join #dev");
+    let p = alice.wait("alice in #dev", |p| {
+        p.tabs().contains(&"#dev") && p.get("active") == "#dev" && p.users().iter().any(|u| u.ends_with("alice"))
+    });
+    assert_eq!(p.get("shown_channel"), "#dev");
+    assert!(!p.users().iter().any(|u| u.ends_with("bob")), "#dev's own list: {:?}", p.users());
+    alice.say("/topic the dev corner");
+    alice.wait("the topic bar", |p| p.get("topic") == "#dev: the dev corner");
+    alice.drag((0.2, 0.3), (0.7, 0.6));
+    alice.wait("ink on #dev's canvas", |p| p.num("ink") > 0);
+    let conf = std::fs::read_to_string(alice.config_home.join("lanchat/client.conf")).expect("client.conf");
+    let config_home = alice.config_home.clone();
+    assert!(conf.contains("channels=#dev"), "joined channels are remembered: {conf}");
+
+    // Bob joins from the Channels… dialog.
+    let p = bob.probe().unwrap();
+    bob.focus();
+    bob.click(p.centre("channels_button"));
+    bob.wait("#dev listed with its users and topic", |p| {
+        p.get("channels_dialog") == "shown" && p.all("channel_row").contains(&"#dev 1 the dev corner")
+    });
+    let dialog = x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "^Channels$"]);
+    let dialog = dialog.lines().next().unwrap().to_string();
+    let p = bob.probe().unwrap();
+    let row = p.all("channel_row").iter().position(|r| r.starts_with("#dev ")).unwrap() as i32;
+    let (lx, ly, _, _) = p.area("channels_list_area");
+    x.xdotool(&["mousemove", "--window", &dialog, &(lx + 40).to_string(), &(ly + 8 + 18 * row).to_string()]);
+    x.xdotool(&["click", "1"]);
+    bob.wait("#dev picked", |p| p.get("channels_input") == "#dev");
+    x.screenshot_window(&dialog, &readme_shot("screenshot-channels.png"));
+    let (bx, by) = p.centre("channels_join_button");
+    x.xdotool(&["mousemove", "--window", &dialog, &bx.to_string(), &by.to_string()]);
+    x.xdotool(&["click", "1"]);
+    let p = bob.wait("bob in #dev with its drawing", |p| {
+        p.get("channels_dialog") == "hidden" && p.get("active") == "#dev" && p.num("ink") > 0
+    });
+    assert_eq!(p.get("topic"), "#dev: the dev corner");
+    alice.wait("bob in #dev's list", |p| p.users().iter().any(|u| u.ends_with("bob")));
+
+    // Typing: shown under alice's log while bob types, gone when he clears the line.
+    bob.focus();
+    let p = bob.probe().unwrap();
+    bob.click(p.centre("input_area"));
+    x.xdotool(&["type", "--delay", "20", "hel"]);
+    alice.wait("bob is typing", |p| p.get("typing") == "bob is typing...");
+    x.xdotool(&["key", "ctrl+a", "BackSpace"]);
+    alice.wait("bob no longer typing", |p| p.get("typing").is_empty());
+
+    // Tab completes alice's nick; the line names her while bob's window has the focus.
+    x.xdotool(&["type", "--delay", "20", "ali"]);
+    x.xdotool(&["key", "Tab"]);
+    bob.wait("the nick completed", |p| p.get("input") == "alice: ");
+    x.xdotool(&["type", "--delay", "5", "look at https://example.org/"]);
+    x.xdotool(&["key", "Return"]);
+    let p = alice.wait("the mention at alice, highlighted, urgent", |p| {
+        p.log_has("#dev", "<bob> alice: look at https://example.org/")
+            && p.num("mentions[#dev]") == 1
+            && p.get("urgent") == "true"
+    });
+    assert!(alice.urgent(), "WM_HINTS has the urgency bit");
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-mention.png"));
+    assert_eq!(p.get("typing"), "", "a sent line ends typing");
+    let notified = wait_for("notify-send", || std::fs::read_to_string(&record).ok().filter(|s| !s.is_empty()));
+    assert!(notified.contains("bob in #dev|alice: look at https://example.org/|"), "{notified}");
+    // Up recalls the sent line.
+    x.xdotool(&["key", "Up"]);
+    bob.wait("the sent line recalled", |p| p.get("input") == "alice: look at https://example.org/");
+    x.xdotool(&["key", "ctrl+a", "BackSpace"]);
+    alice.focus();
+    let p = alice.wait("the hint cleared on focus", |p| p.get("urgent") == "false" && !p.get("link").is_empty());
+    assert!(!alice.urgent(), "WM_HINTS without the urgency bit");
+    // A click on the address opens it in the browser.
+    let (lx, ly) =
+        p.get("link").split_once(' ').map(|(a, b)| (a.parse::<i32>().unwrap(), b.parse::<i32>().unwrap())).unwrap();
+    alice.click((lx + 12, ly + 6));
+    let url = wait_for("xdg-open", || std::fs::read_to_string(&opened).ok().filter(|s| !s.is_empty()));
+    assert_eq!(url.trim(), "https://example.org/");
+
+    // A private line while alice's window is in the background: a private tab, a notification.
+    bob.focus();
+    bob.say("/msg alice are you there?");
+    alice.wait("bob's private tab, urgent", |p| p.tabs().contains(&"bob (1)") && p.get("urgent") == "true");
+    assert!(alice.urgent());
+    wait_for("the second notification", || {
+        std::fs::read_to_string(&record).ok().filter(|s| s.contains("|bob|are you there?|"))
+    });
+
+    // Away: bob marks himself away; alice sees him greyed.
+    let p = bob.probe().unwrap();
+    bob.click(p.centre("away_button"));
+    bob.wait("bob away", |p| p.get("my_away") == "away");
+    alice.wait("bob greyed at alice", |p| p.get("away_users").split(',').any(|u| u.ends_with("bob")));
+    alice.focus();
+    alice.say("/msg bob back soon?");
+    let p = alice.wait("alice on bob's private tab", |p| p.get("active") == "bob" && p.log_has("bob", "bob is away"));
+    assert_eq!(p.get("shown_channel"), "#lobby", "a private tab shows the main channel's list and canvas");
+
+    // The README's picture: #lobby with a topic, chat, bob greyed, a drawing, bob's private tab.
+    alice.say("/msg #lobby");
+    alice.wait("#lobby in view", |p| p.get("active") == "#lobby");
+    alice.say("/topic Friday: pizza in the lab at 12");
+    alice.say("the canvas is for the seating plan :)");
+    alice.drag((0.1, 0.8), (0.5, 0.2));
+    alice.drag((0.5, 0.2), (0.9, 0.8));
+    alice.drag((0.1, 0.8), (0.9, 0.8));
+    // The last segment is on the base line and ends where the mouse was released (logical 1440,800).
+    alice.wait("the drawing on #lobby's canvas", |p| {
+        p.all("stroke").last().is_some_and(|s| {
+            let v: Vec<i64> = s.split(',').skip(3).map(|n| n.parse().unwrap()).collect();
+            v.chunks(2).all(|xy| (xy[1] - 800).abs() <= 8) && (v[v.len() - 2] - 1440).abs() <= 8
+        })
+    });
+    bob.focus();
+    bob.say("/msg alice I'll bring the projector");
+    alice.wait("bob's private tab counts one unread", |p| {
+        p.tabs().contains(&"bob (1)") && p.get("topic") == "#lobby: Friday: pizza in the lab at 12"
+    });
+    x.screenshot_window(&alice.window, &readme_shot("screenshot-main.png"));
+    alice.focus();
+
+    // Options → Larger text: a bigger font, remembered.
+    let p = alice.probe().unwrap();
+    alice.click(p.centre("options_button"));
+    x.xdotool(&["key", "Down", "Down", "Return"]);
+    alice.wait("larger text", |p| p.num("font_size") == 15);
+    let conf = std::fs::read_to_string(alice.config_home.join("lanchat/client.conf")).expect("client.conf");
+    assert!(conf.contains("font_size=15"), "{conf}");
+
+    // The splitter gives the canvas more of the width.
+    let p = alice.probe().unwrap();
+    let before = p.area("canvas_area").2;
+    let (sx, sy) = p.centre("splitter_area");
+    alice.mouse((sx, sy));
+    x.xdotool(&["mousedown", "1"]);
+    for i in 1..=10 {
+        alice.mouse((sx - 12 * i, sy));
+    }
+    x.xdotool(&["mouseup", "1"]);
+    let p = alice.wait("a wider canvas", |p| p.area("canvas_area").2 > before + 80);
+    assert!(p.area("log_area").2 < 480, "the chat gave the room: {:?}", p.area("log_area"));
+
+    // Bob quits: alice's private tab says so.
+    drop(bob);
+    alice.wait("bob left, in the private tab", |p| p.log_has("bob", "bob left the server"));
+    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    alice.wait("bob back, in the private tab", |p| p.log_has("bob", "bob is back"));
+    drop(bob);
+
+    // The next start (with alice's config) rejoins #dev by itself; neither the
+    // join line nor the history replayed there counts as unread.
+    drop(alice);
+    let again = Gui::start_env(&x, &addr, "alice2", (0, 0), "127.0.0.1:9", &[], None, Some(&config_home));
+    again.wait("#dev rejoined on start", |p| p.tabs().contains(&"#dev") && p.log_has("#dev", "<bob> alice: look at"));
 }

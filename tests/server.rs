@@ -602,3 +602,23 @@ fn lines_sent_together_arrive_in_order_in_each_format() {
         assert_eq!(last, [format!("{p} PRIVMSG #b :eight"), format!("{p} QUIT :Quit: bye")], "threads {threads}");
     }
 }
+
+#[test]
+fn away_notify_tells_neighbours_who_asked_for_it() {
+    let s = Server::start(&[]);
+    let mut a = Client::register_caps(&s.addr(), "alice", &["away-notify"]);
+    a.send("JOIN #aw");
+    a.expect_has(" 366 ");
+    let mut c = joined(&s.addr(), "carol", "#aw");
+    let mut b = joined(&s.addr(), "bob", "#aw");
+    b.send("AWAY :lunch");
+    b.expect_has(" 306 bob ");
+    assert_eq!(a.expect_has(" AWAY "), ":bob!bob@127.0.0.1 AWAY :lunch");
+    b.send("AWAY");
+    b.expect_has(" 305 bob ");
+    assert_eq!(a.expect_has(" AWAY"), ":bob!bob@127.0.0.1 AWAY");
+    // Carol did not ask: she hears nothing of it, only what comes next.
+    b.send("PRIVMSG #aw :back");
+    let next = c.expect(|l| l.contains("bob") && !l.contains(" JOIN "));
+    assert_eq!(next, ":bob!bob@127.0.0.1 PRIVMSG #aw :back");
+}

@@ -162,6 +162,34 @@ fn garbage_a_plain_line_or_a_stalled_handshake_on_the_tls_port_harm_nobody() {
 }
 
 #[test]
+fn handshakes_in_progress_count_against_the_per_address_limit() {
+    let s = Server::start(&["--tls-port", "0", "--max-per-ip", "2", "--register-timeout", "30"]);
+    let (port, _) = tls_of(&s);
+    let addr = format!("127.0.0.1:{port}");
+    // Three handshakes that never start: the address's limit is two, so
+    // exactly one of them is closed at once, whatever order they are taken in.
+    let mut stalled: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    for c in &stalled {
+        c.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    }
+    let refused = common::wait_for("one handshake refused", || {
+        stalled.iter_mut().position(|c| matches!(std::io::Read::read(c, &mut [0u8; 64]), Ok(0)))
+    });
+    stalled.remove(refused);
+    // The two still handshaking leave no room for a plain client either.
+    let mut plain = Client::connect(&s.addr());
+    plain.expect_has("ERROR :Closing Link: 127.0.0.1 (Too many connections from your address)");
+    // Once they go, their places are given back.
+    drop(stalled);
+    common::wait_for("a plain client admitted again", || {
+        let mut c = Client::connect(&s.addr());
+        c.send("NICK back");
+        c.send("USER back 0 * :Back");
+        c.expect(|l| l.contains(" 001 back ") || l.starts_with("ERROR")).contains(" 001 ").then_some(())
+    });
+}
+
+#[test]
 fn without_the_plain_port_only_tls_is_served() {
     let dir = temp_dir("tls-only");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
@@ -274,4 +302,37 @@ fn the_line_client_pins_on_first_use_and_refuses_a_changed_certificate() {
     let (ok, out, err) = tls_cli(port, &config_home, &[], "and again\n");
     assert!(ok, "{out}\n{err}");
     carl.expect_has(":tee!tee@127.0.0.1 PRIVMSG #lobby :and again");
+}
+
+#[test]
+fn discovery_pins_a_fingerprint_but_never_replaces_a_pin() {
+    let config_home = temp_dir("tls-discover-config");
+    let s = Server::start(&["--tls-port", "0"]);
+    let (port, fp) = tls_of(&s);
+    let discover = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_lanchat"))
+            .args(["--client", "--discover", "--discover-addr", &s.discovery_addr().unwrap()])
+            .env("XDG_CONFIG_HOME", &config_home)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (out, err) = discover();
+    assert!(out.contains(&format!("TLS port {port}, SHA-256 {fp}")), "{out}");
+    assert!(err.contains(&format!("pinned the certificate of 127.0.0.1:{port}, SHA-256 {fp}")), "{err}");
+    assert_eq!(pin_line(&config_home, port), Some(fp.clone()));
+    // Pinned: the line client trusts it and says nothing new.
+    let (ok, out, err) = tls_cli(port, &config_home, &[], "");
+    assert!(ok && !out.contains("pinned the certificate"), "{out}\n{err}");
+
+    // Another pin stays: a discovery reply never replaces one.
+    let conf = config_home.join("lanchat/client.conf");
+    let other = "AA:".repeat(31) + "AA";
+    let text = std::fs::read_to_string(&conf).unwrap().replace(&fp, &other);
+    std::fs::write(&conf, text).unwrap();
+    let (_, err) = discover();
+    assert!(err.contains(&format!("but SHA-256 {other} is pinned")), "{err}");
+    assert!(err.contains(&format!("--accept-fingerprint {fp}")), "{err}");
+    assert_eq!(pin_line(&config_home, port), Some(other));
 }

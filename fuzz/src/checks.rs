@@ -184,7 +184,7 @@ pub fn commands(data: &[u8]) {
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
     let connect = |id: u64| {
         let out = Outbox::detached(1 << 16);
-        shared.lock().connect(id, ip, out.clone(), &shared.config).expect("connect");
+        shared.lock().connect(id, ip, out.clone(), &shared.config, 0).expect("connect");
         Conn::new(id, out, std::net::SocketAddr::new(ip, 1000 + id as u16), &shared)
     };
     let mut conns: Vec<Conn> = (1..=3).map(connect).collect();

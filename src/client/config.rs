@@ -19,6 +19,14 @@ pub struct Config {
     pub tls: bool,
     /// Pinned certificate fingerprints by `HOST:PORT`.
     pub pins: BTreeMap<String, String>,
+    /// The channels joined besides the main one, rejoined on the next start.
+    pub channels: Vec<String>,
+    /// No desktop notifications (`notify=no`).
+    pub quiet: bool,
+    /// The chat's font size in pixels (`font_size=`).
+    pub font_size: Option<i32>,
+    /// Away after this many minutes without a key pressed (`auto_away=`, 0 never).
+    pub auto_away: Option<u32>,
 }
 
 impl Config {
@@ -34,6 +42,12 @@ impl Config {
                 "server" => c.server = Some(value.to_owned()),
                 "nick" => c.nick = Some(value.to_owned()),
                 "tls" => c.tls = matches!(value, "yes" | "true" | "1"),
+                "channels" => {
+                    c.channels = value.split(',').filter(|v| v.starts_with(['#', '&'])).map(String::from).collect()
+                }
+                "notify" => c.quiet = matches!(value, "no" | "false" | "0"),
+                "font_size" => c.font_size = value.parse().ok().filter(|n| (8..=40).contains(n)),
+                "auto_away" => c.auto_away = value.parse().ok(),
                 key => {
                     if let Some(server) = key.strip_prefix("pin.").filter(|s| !s.is_empty())
                         && let Some(fp) = super::trust::normalize(value)
@@ -56,6 +70,18 @@ impl Config {
         }
         if let Some(nick) = &self.nick {
             s += &format!("nick={nick}\n");
+        }
+        if !self.channels.is_empty() {
+            s += &format!("channels={}\n", self.channels.join(","));
+        }
+        if self.quiet {
+            s += "notify=no\n";
+        }
+        if let Some(n) = self.font_size {
+            s += &format!("font_size={n}\n");
+        }
+        if let Some(n) = self.auto_away {
+            s += &format!("auto_away={n}\n");
         }
         if !self.pins.is_empty() {
             s += "# pinned TLS certificates (SHA-256); a server showing another one is refused\n";
@@ -85,6 +111,29 @@ impl Config {
         let Some(path) = path() else { return Ok(()) };
         Config::update(&path, |c| drop(c.pins.insert(server.to_string(), fingerprint.to_string())))
             .map_err(|e| format!("cannot save {}: {e}", path.display()))
+    }
+
+    /// Pins a fingerprint LAN discovery reported for `server`, unless it has
+    /// a pin already: a reply anyone on the LAN could send never replaces
+    /// one. Gives what to tell the user.
+    pub fn pin_discovered(server: &str, fingerprint: &str) -> Result<String, String> {
+        let Some(path) = path() else { return Ok(format!("{server}: no config file to pin SHA-256 {fingerprint} in")) };
+        let mut said = String::new();
+        Config::update(&path, |c| {
+            said = match c.pins.get(server) {
+                None => {
+                    c.pins.insert(server.to_string(), fingerprint.to_string());
+                    format!("{} (as LAN discovery reported it)", super::trust::pinned_text(server, fingerprint))
+                }
+                Some(pinned) if pinned == fingerprint => format!("{server}: the pinned certificate, SHA-256 {pinned}"),
+                Some(pinned) => format!(
+                    "{server} reports SHA-256 {fingerprint}, but SHA-256 {pinned} is pinned: connecting is \
+                     refused until you check the server's log and accept it (--accept-fingerprint {fingerprint})"
+                ),
+            }
+        })
+        .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+        Ok(said)
     }
 
     /// Reads the file; a missing or unreadable one gives the empty config.
@@ -136,6 +185,8 @@ mod tests {
         let mut c = Config { server: Some("10.0.0.2:6667".into()), nick: Some("ann".into()), ..Config::default() };
         assert_eq!(Config::parse(&c.format()), c);
         c.tls = true;
+        c.channels = vec!["#dev".into(), "#side".into()];
+        (c.quiet, c.font_size, c.auto_away) = (true, Some(18), Some(10));
         c.pins.insert("pi:6697".into(), ["AB"; 32].join(":"));
         assert_eq!(Config::parse(&c.format()), c);
         let junk = "junk\nnick=\nserver = h:1 \npin.=AB\npin.x:1=nothex\npin.y:2 = ab\n";

@@ -245,6 +245,12 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
                 io.stream = None;
                 core.on_lost("the server closed the connection", now)
             }
+            // rustls reports a TLS peer gone without close_notify (a killed
+            // server) as UnexpectedEof, with a URL: to a person it is a close.
+            Wake::Read(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                io.stream = None;
+                core.on_lost("the server closed the connection", now)
+            }
             Wake::Read(Err(e)) => {
                 io.stream = None;
                 core.on_lost(&e.to_string(), now)

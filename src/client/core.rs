@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::trust::{self, Verdict};
-use super::{Command, ConnState, Event, MsgKind, Settings, WANTED_CAPS};
+use super::{ChannelInfo, Command, ConnState, Event, MsgKind, Settings, WANTED_CAPS};
 use crate::canvas::{self, Stroke};
 use crate::clock;
 use crate::line::{Message, unescape_tag_value};
@@ -136,6 +136,10 @@ struct Link {
     warned_no_tags: bool,
     /// Snapshot pieces being gathered, by lowercased channel name.
     snapshots: HashMap<String, canvas::snapshot::Gather>,
+    /// A LIST reply being gathered.
+    list: Option<Vec<ChannelInfo>>,
+    /// The server has MONITOR (ISUPPORT).
+    monitor: bool,
 }
 
 /// The client state machine. See the module doc.
@@ -154,6 +158,10 @@ pub struct Core {
     /// The newest message shown per conversation, so a rejoin's history
     /// replay shows only what was missed.
     seen: Seen,
+    /// Our away message, set again after a reconnect.
+    away: Option<String>,
+    /// Nicks to MONITOR (private conversations).
+    watched: Vec<String>,
     /// Quit once what is pending is delivered.
     quitting: bool,
     /// A [`Command::Sync`] waits for its PONG (sent when registered).
@@ -188,6 +196,8 @@ impl Core {
             pending: VecDeque::new(),
             channels: Vec::new(),
             seen: HashMap::new(),
+            away: None,
+            watched: Vec::new(),
             quitting: false,
             sync: false,
             done: false,
@@ -289,6 +299,9 @@ impl Core {
                 if self.tags_ok(now) {
                     self.send(format!("@{}={id} TAGMSG {channel}", canvas::UNDO_TAG));
                 }
+            }
+            Command::List | Command::Away(_) | Command::Typing { .. } | Command::Topic { .. } | Command::Watch(_) => {
+                self.on_people_command(cmd)
             }
         }
         self.take()
@@ -401,8 +414,10 @@ impl Core {
             "PART" | "QUIT" => self.on_leave(msg, now),
             "TOPIC" => {
                 let from = msg.source_nick().unwrap_or("");
-                self.system(Some(msg.param(0)), format!("{from} set the topic: {}", msg.param(1)), now)
+                self.system(Some(msg.param(0)), format!("{from} set the topic: {}", msg.param(1)), now);
+                self.emit(Event::Topic { channel: msg.param(0).into(), topic: msg.param(1).into() });
             }
+            "AWAY" => self.on_away(msg),
             "BATCH" => {
                 let id = msg.param(0);
                 if let Some(id) = id.strip_prefix('+') {
@@ -433,6 +448,12 @@ impl Core {
                 if let Some(v) = msg.params.iter().find_map(|p| p.strip_prefix("PREFIX=")) {
                     link.prefixes = v.split_once(')').map_or(v, |(_, chars)| chars).to_string();
                 }
+                if !link.monitor && msg.params.iter().any(|p| *p == "MONITOR" || p.starts_with("MONITOR=")) {
+                    link.monitor = true;
+                    if !self.watched.is_empty() {
+                        self.send(format!("MONITOR + {}", self.watched.join(",")));
+                    }
+                }
             }
             Some(n @ (ERR_ERRONEUSNICKNAME | ERR_NICKNAMEINUSE)) => {
                 self.on_nick_refused(msg, n == ERR_ERRONEUSNICKNAME, now)
@@ -450,7 +471,14 @@ impl Core {
                     self.emit_users(&key, msg.param(1));
                 }
             }
-            Some(RPL_TOPIC) => self.system(Some(msg.param(1)), format!("topic: {}", msg.param(2)), now),
+            Some(RPL_TOPIC) => {
+                self.system(Some(msg.param(1)), format!("topic: {}", msg.param(2)), now);
+                self.emit(Event::Topic { channel: msg.param(1).into(), topic: msg.param(2).into() });
+            }
+            Some(
+                n @ (RPL_AWAY | RPL_UNAWAY | RPL_NOWAWAY | RPL_WHOREPLY | RPL_LISTSTART | RPL_LIST | RPL_LISTEND
+                | RPL_MONONLINE | RPL_MONOFFLINE),
+            ) => self.on_people_numeric(n, msg, now),
             // No MOTD is not worth a line in the log.
             Some(ERR_NOMOTD) => {}
             _ if code.len() == 3 && code.starts_with(['4', '5']) => {
@@ -489,6 +517,8 @@ impl Core {
             last_heard: now.at,
             warned_no_tags: false,
             snapshots: HashMap::new(),
+            list: None,
+            monitor: false,
         });
         self.emit(Event::State(ConnState::Connecting));
         self.out.push(connect);
@@ -575,7 +605,9 @@ impl Core {
     fn on_tagmsg(&mut self, msg: &Message<'_>, now: Now) {
         let channel = msg.param(0).to_string();
         let by = msg.source_nick().unwrap_or("").to_string();
-        if msg.tag(canvas::CLEAR_TAG).is_some() {
+        if let Some(state) = msg.tag("+typing") {
+            self.on_typing(msg, state);
+        } else if msg.tag(canvas::CLEAR_TAG).is_some() {
             self.emit(Event::CanvasCleared { channel, by });
         } else if let Some(v) = msg.tag(canvas::SNAPSHOT_TAG) {
             let Some(link) = self.link.as_mut() else { return };
@@ -669,6 +701,9 @@ impl Core {
         for c in self.channels.clone() {
             self.send(format!("JOIN {c}"));
         }
+        if let Some(m) = self.away.clone() {
+            self.send(format!("AWAY :{m}"));
+        }
         if self.sync {
             self.send(format!("PING :{SYNC_TOKEN}"));
         }
@@ -756,9 +791,15 @@ impl Core {
         let key = chan.to_ascii_lowercase();
         if from.eq_ignore_ascii_case(&link.nick) {
             link.users.insert(key, Vec::new());
-        } else if let Some(list) = link.users.get_mut(&key) {
-            list.push(from.to_string());
-            self.emit_users(&key, chan);
+            // Who of them is away: the flags of WHO's replies.
+            self.send(format!("WHO {chan}"));
+            self.emit(Event::Joined(chan.to_string()));
+        } else {
+            if let Some(list) = link.users.get_mut(&key) {
+                list.push(from.to_string());
+                self.emit_users(&key, chan);
+            }
+            self.emit(Event::Presence { nick: from.to_string(), online: true });
         }
         self.system(Some(chan), format!("{from} joined {chan}"), now);
     }
@@ -790,11 +831,15 @@ impl Core {
             self.system(Some(&key), text.clone(), now);
             self.emit_users(&key, &key);
         }
+        if !me && !part {
+            self.emit(Event::Presence { nick: from.to_string(), online: false });
+        }
         if me
             && let Some(key) = only
             && let Some(link) = self.link.as_mut()
         {
             link.users.remove(&key);
+            self.emit(Event::Parted(msg.param(0).to_string()));
         }
     }
 
@@ -884,6 +929,8 @@ fn split_utf8(text: &str, max: usize) -> Vec<&str> {
     parts
 }
 
+#[path = "core_people.rs"]
+mod people;
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;

@@ -2,6 +2,7 @@
 //! `lanchat --serve` (0.1.0), and other servers' in the form they send them.
 
 use super::*;
+use crate::client::ChannelInfo;
 
 /// A core, the clock it is fed, and what it asked for.
 struct T {
@@ -254,13 +255,13 @@ fn a_multi_line_cap_ls_is_answered_once_at_its_end() {
     t.server(":irc.example.net CAP * LS * :echo-message invite-notify message-tags=draft sasl=PLAIN,EXTERNAL");
     assert!(t.sent.is_empty(), "{:?}", t.sent);
     t.server(":irc.example.net CAP * LS :server-time multi-prefix");
-    assert_eq!(t.sent(), ["CAP REQ :message-tags server-time echo-message batch multi-prefix"]);
-    t.server(":irc.example.net CAP * ACK :message-tags server-time echo-message batch multi-prefix");
+    assert_eq!(t.sent(), ["CAP REQ :message-tags server-time echo-message batch multi-prefix away-notify"]);
+    t.server(":irc.example.net CAP * ACK :message-tags server-time echo-message batch multi-prefix away-notify");
     assert_eq!(t.sent(), ["CAP END"]);
     // A server that offers nothing we want.
     let mut t = T::start("ann");
     t.sent();
-    t.server(":old.server CAP * LS :sasl away-notify");
+    t.server(":old.server CAP * LS :sasl chghost");
     assert_eq!(t.sent(), ["CAP END"]);
 }
 
@@ -558,4 +559,88 @@ fn the_backoff_window_doubles_up_to_its_cap() {
     for attempt in [6, 40, u32::MAX] {
         assert!((7500..30000).contains(&backoff(attempt, &mut rng).as_millis()));
     }
+}
+
+#[test]
+fn channels_away_typing_and_presence() {
+    let mut t = T::start("ann");
+    t.server(&lanchat_welcome("ann"));
+    t.sent();
+    t.cmd(Command::Join("#side".into()));
+    t.server(
+        ":ann!x@h JOIN #side\n:lanchat 332 ann #side :pizza friday\n:lanchat 352 ann #side x h lanchat bob G :0 Bob",
+    );
+    assert_eq!(t.sent(), ["JOIN #side", "WHO #side"]);
+    let ev = t.events();
+    assert!(ev.iter().any(|e| matches!(e, Event::Joined(c) if c == "#side")), "{ev:?}");
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Topic { channel, topic } if channel == "#side" && topic == "pizza friday"))
+    );
+    assert!(ev.iter().any(|e| matches!(e, Event::Away { nick, message: Some(m) } if nick == "bob" && m.is_empty())));
+
+    t.cmd(Command::List);
+    t.server(":lanchat 321 ann Channel :Users  Name\n:lanchat 322 ann #lobby 3 :\n:lanchat 322 ann #side 2 :pizza friday\n:lanchat 323 ann :End of /LIST");
+    assert_eq!(t.sent(), ["LIST"]);
+    let lists: Vec<Vec<ChannelInfo>> =
+        t.events().into_iter().filter_map(|e| if let Event::ChannelList(l) = e { Some(l) } else { None }).collect();
+    assert_eq!(lists.len(), 1);
+    assert_eq!(lists[0][1], ChannelInfo { name: "#side".into(), users: 2, topic: "pizza friday".into() });
+
+    t.cmd(Command::Away(Some("lunch".into())));
+    t.cmd(Command::Typing { target: "#side".into(), state: crate::client::TypingState::Active });
+    t.cmd(Command::Topic { channel: "#side".into(), text: "tacos".into() });
+    t.cmd(Command::Away(None));
+    assert_eq!(t.sent(), ["AWAY :lunch", "@+typing=active TAGMSG #side", "TOPIC #side :tacos", "AWAY"]);
+
+    t.server(
+        ":bob!x@h AWAY :gone\n:bob!x@h AWAY\n@+typing=active :bob!x@h TAGMSG ann\n@+typing=done :ann!x@h TAGMSG #side",
+    );
+    t.server(":bob!x@h QUIT :bye\n:bob!x@h JOIN #side");
+    let ev = t.events();
+    let away: Vec<Option<&str>> = ev
+        .iter()
+        .filter_map(|e| if let Event::Away { message, .. } = e { Some(message.as_deref()) } else { None })
+        .collect();
+    assert_eq!(away, [Some("gone"), None]);
+    let typing: Vec<_> = ev.iter().filter(|e| matches!(e, Event::Typing { .. })).collect();
+    assert!(
+        matches!(typing[..], [Event::Typing { target, from, .. }] if target == "bob" && from == "bob"),
+        "a private notice is named for its sender, our own echo is skipped: {typing:?}"
+    );
+    let presence: Vec<bool> =
+        ev.iter().filter_map(|e| if let Event::Presence { online, .. } = e { Some(*online) } else { None }).collect();
+    assert_eq!(presence, [false, true]);
+
+    t.cmd(Command::Part("#side".into()));
+    t.server(":ann!x@h PART #side");
+    assert!(t.events().iter().any(|e| matches!(e, Event::Parted(c) if c == "#side")));
+}
+
+#[test]
+fn monitor_watches_private_peers_when_the_server_has_it() {
+    let mut t = T::start("ann");
+    t.cmd(Command::Watch("bob".into()));
+    t.server(&lanchat_welcome("ann"));
+    assert!(!t.sent().iter().any(|l| l.starts_with("MONITOR")), "lanchat 0.1.0 has no MONITOR");
+    t.server(":srv 005 ann MONITOR=100 :are supported by this server");
+    assert!(t.sent().contains(&"MONITOR + bob".to_string()), "asked once the server says it has it");
+    t.cmd(Command::Watch("carl".into()));
+    t.cmd(Command::Watch("Carl".into()));
+    assert_eq!(t.sent(), ["MONITOR + carl"]);
+    t.events();
+    t.server(":srv 731 ann :bob\n:srv 730 ann :bob!b@h,carl!c@h");
+    let presence: Vec<(String, bool)> = t
+        .events()
+        .into_iter()
+        .filter_map(|e| if let Event::Presence { nick, online } = e { Some((nick, online)) } else { None })
+        .collect();
+    assert_eq!(presence, [("bob".into(), false), ("bob".into(), true), ("carl".into(), true)]);
+    // After a reconnect, the watch list is asked for again.
+    t.lost("test");
+    t.wait(Duration::from_secs(60));
+    t.connected();
+    t.sent();
+    t.server(&format!("{}\n:srv 005 ann MONITOR :are supported", lanchat_welcome("ann")));
+    assert!(t.sent().contains(&"MONITOR + bob,carl".to_string()));
 }

@@ -194,6 +194,10 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
             let pin = config::path().and_then(|p| Config::load(&p).pin(&server));
             handle.send(Command::Connect(Settings { server, channel, pin, ..settings.clone() }));
         }
+        Input::Away(m) => handle.send(Command::Away(m.map(str::to_string))),
+        Input::Topic(Some(text)) => handle.send(Command::Topic { channel: channel(), text: text.into() }),
+        Input::Topic(None) => eprintln!("usage: /topic TEXT"),
+        Input::List => handle.send(Command::List),
         Input::Accept => eprintln!("/accept is for the window; line mode takes --accept-fingerprint FP"),
         Input::Connect | Input::Disconnect | Input::Clear => {
             eprintln!("{} is for the window; line mode connects by itself", line.trim())
@@ -253,6 +257,13 @@ fn render(ev: &Event, current: &str) -> Option<String> {
         // A System line says these.
         Event::Pinned { .. } | Event::CertChanged { .. } => return None,
         Event::Undo { channel, by, id, .. } => format!("-!- {by} took back stroke {id} on {channel}"),
+        Event::ChannelList(list) => {
+            let rows: Vec<String> = list.iter().map(|c| format!("{} ({}) {}", c.name, c.users, c.topic)).collect();
+            format!("-!- channels: {}", rows.join("; "))
+        }
+        Event::Away { nick, message: Some(m) } if !m.is_empty() => format!("-!- {nick} is away: {m}"),
         Event::State(_) | Event::Rtt(_) | Event::Stroke { .. } | Event::Snapshot { .. } | Event::Synced => return None,
+        Event::Joined(_) | Event::Parted(_) | Event::Topic { .. } | Event::Away { .. } => return None,
+        Event::Typing { .. } | Event::Presence { .. } => return None,
     })
 }

@@ -62,6 +62,17 @@ pub enum Command {
     /// Report [`Event::Synced`] once the server has answered everything sent
     /// so far (a PING after the JOINs; with lanchat, after their replays).
     Sync,
+    /// Ask for the server's channels (LIST); answered by [`Event::ChannelList`].
+    List,
+    /// Mark us away with this message, or back (None).
+    Away(Option<String>),
+    /// Tell a conversation whether we are typing (the `+typing` client tag).
+    Typing { target: String, state: TypingState },
+    /// Set a channel's topic.
+    Topic { channel: String, text: String },
+    /// Say when this nick (a private conversation) comes and goes: MONITOR
+    /// where the server has it, kept over reconnects.
+    Watch(String),
     /// Send QUIT and end the connection thread. Lines still queued are sent
     /// first if a connection is being made; else they are reported NotSent.
     Quit,
@@ -87,6 +98,36 @@ pub enum MsgKind {
     Notice,
     /// CTCP ACTION (`/me`).
     Action,
+}
+
+/// The IRCv3 `+typing` states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypingState {
+    Active,
+    Paused,
+    Done,
+}
+
+impl TypingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TypingState::Active => "active",
+            TypingState::Paused => "paused",
+            TypingState::Done => "done",
+        }
+    }
+
+    pub fn parse(v: &str) -> Option<TypingState> {
+        [TypingState::Active, TypingState::Paused, TypingState::Done].into_iter().find(|s| s.as_str() == v)
+    }
+}
+
+/// One row of the server's channel list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub name: String,
+    pub users: usize,
+    pub topic: String,
 }
 
 /// What the connection tells the front end.
@@ -119,6 +160,20 @@ pub enum Event {
     /// A system line (join, part, quit, nick change, topic, error), shown in grey.
     /// `target` is the channel or private conversation, or None for the server tab.
     System { target: Option<String>, text: String, time: SystemTime },
+    /// We joined this channel (the server said so).
+    Joined(String),
+    /// We left this channel.
+    Parted(String),
+    /// A channel's topic, on joining it and when it changes; empty for none.
+    Topic { channel: String, topic: String },
+    /// The server's channels, answering [`Command::List`].
+    ChannelList(Vec<ChannelInfo>),
+    /// `nick` is away with this message (empty when not known), or back (None).
+    Away { nick: String, message: Option<String> },
+    /// Someone's typing state in a conversation (a channel, or their nick).
+    Typing { target: String, from: String, state: TypingState },
+    /// `nick` was seen leaving the server (QUIT) or coming back (JOIN).
+    Presence { nick: String, online: bool },
     /// The whole user list of a channel, sent on every change.
     Users { channel: String, nicks: Vec<String> },
     /// Round-trip time of the last PING.
@@ -154,11 +209,14 @@ pub enum Event {
 pub mod config;
 mod conn;
 pub mod core;
+pub mod idle;
+pub mod input;
 pub mod line_mode;
 pub mod slash;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod trust;
+pub mod typing;
 pub mod view;
 
 pub use self::core::{DEFAULT_PREFIXES, bare_nick};
@@ -191,7 +249,8 @@ fn nick_from_login(user: &str, pid: u32) -> String {
 }
 
 /// The caps the client asks for when the server offers them.
-pub(crate) const WANTED_CAPS: [&str; 5] = ["message-tags", "server-time", "echo-message", "batch", "multi-prefix"];
+pub(crate) const WANTED_CAPS: [&str; 6] =
+    ["message-tags", "server-time", "echo-message", "batch", "multi-prefix", "away-notify"];
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,12 @@ pub enum Input<'a> {
     /// Leave this channel, or the current one.
     Part(Option<&'a str>),
     Quit,
+    /// `/away [MESSAGE]`: away with this message, or back without one.
+    Away(Option<&'a str>),
+    /// `/topic [TEXT]`: set the current channel's topic, or show it.
+    Topic(Option<&'a str>),
+    /// `/list`: the server's channels.
+    List,
     /// `/server HOST:PORT`: connect there instead.
     Server(&'a str),
     Connect,
@@ -33,8 +39,7 @@ pub enum Input<'a> {
 }
 
 /// Every command, for the message about an unknown one.
-pub const KNOWN: &str =
-    "/msg, /query, /me, /nick, /join, /part, /quit, /server, /connect, /disconnect, /clear, /accept";
+pub const KNOWN: &str = "/msg, /query, /me, /nick, /join, /part, /topic, /away, /list, /quit, /server, /connect, /disconnect, /clear, /accept";
 
 /// What to tell the user about an unknown command.
 pub fn unknown(name: &str) -> String {
@@ -68,6 +73,9 @@ pub fn parse(line: &str) -> Option<Input<'_>> {
         "part" if rest.is_empty() => Input::Part(None),
         "part" => word.map_or(Input::Usage("/part [#CHANNEL]"), |c| Input::Part(Some(c))),
         "quit" => Input::Quit,
+        "away" => Input::Away(Some(rest).filter(|r| !r.is_empty())),
+        "topic" => Input::Topic(Some(rest).filter(|r| !r.is_empty())),
+        "list" => Input::List,
         "server" => word.map_or(Input::Usage("/server HOST:PORT"), Input::Server),
         "connect" => Input::Connect,
         "disconnect" => Input::Disconnect,
@@ -122,6 +130,11 @@ mod tests {
         assert_eq!(parse("/disconnect"), Some(Disconnect));
         assert_eq!(parse("/clear"), Some(Clear));
         assert_eq!(parse("/accept"), Some(Accept));
+        assert_eq!(parse("/away"), Some(Away(None)));
+        assert_eq!(parse("/away  gone for lunch "), Some(Away(Some("gone for lunch"))));
+        assert_eq!(parse("/topic"), Some(Topic(None)));
+        assert_eq!(parse("/topic Friday: pizza"), Some(Topic(Some("Friday: pizza"))));
+        assert_eq!(parse("/LIST"), Some(List));
         assert_eq!(parse("/kick bob"), Some(Unknown("kick")));
         assert!(unknown("kick").contains("/msg, /query, /me") && unknown("kick").contains("/part"));
     }

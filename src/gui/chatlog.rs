@@ -18,7 +18,7 @@ use std::rc::Rc;
 use fltk::draw;
 use fltk::enums::{Color, Font};
 use fltk::prelude::*;
-use fltk::text::{StyleTableEntry, TextBuffer, TextDisplay};
+use fltk::text::{PositionType, StyleTableEntry, TextBuffer, TextDisplay};
 
 /// Readable colours on white, one per nick (chosen by a stable hash).
 const NICK_COLOURS: [u32; 12] = [
@@ -29,13 +29,61 @@ const STYLE_TIME: u8 = b'A';
 const STYLE_SYSTEM: u8 = b'B';
 const STYLE_TEXT: u8 = b'C';
 const STYLE_NICK0: u8 = b'D';
+/// A line that names us: bold dark red.
+const STYLE_MENTION: u8 = STYLE_NICK0 + NICK_COLOURS.len() as u8;
+/// A web address: blue, opened with xdg-open on a click.
+const STYLE_LINK: u8 = STYLE_MENTION + 1;
 /// How many recent lines are kept as plain text for the probe.
 const TAIL: usize = 400;
 /// Bytes of free room kept at the end of the text buffers.
 const ROOM: usize = 1 << 18;
 /// Indent of the continuation of a wrapped line.
 const INDENT: &str = "        ";
-const FONT_SIZE: i32 = 14;
+pub const FONT_SIZE: i32 = 14;
+
+/// The style table at a font size.
+fn styles(size: i32) -> Vec<StyleTableEntry> {
+    let mut table = vec![
+        StyleTableEntry { color: Color::from_hex(0x909090), font: Font::Helvetica, size: size - 2 },
+        StyleTableEntry { color: Color::from_hex(0x808080), font: Font::HelveticaItalic, size },
+        StyleTableEntry { color: Color::Black, font: Font::Helvetica, size },
+    ];
+    for c in NICK_COLOURS {
+        table.push(StyleTableEntry { color: Color::from_hex(c), font: Font::HelveticaBold, size });
+    }
+    table.push(StyleTableEntry { color: Color::from_hex(0xb00020), font: Font::HelveticaBold, size });
+    table.push(StyleTableEntry { color: Color::from_hex(0x1a5fd0), font: Font::Helvetica, size });
+    table
+}
+
+/// Splits text into plain runs and web addresses (`http://`, `https://`).
+fn links(text: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = ["https://", "http://"].iter().filter_map(|p| rest.find(p)).min() {
+        let end = rest[i..].find(char::is_whitespace).map_or(rest.len(), |e| i + e);
+        // A closing bracket or full stop right after an address is the sentence's.
+        let end = i + rest[i..end].trim_end_matches(['.', ',', ')', '>', '"', '\'']).len();
+        if i > 0 {
+            out.push((&rest[..i], false));
+        }
+        out.push((&rest[i..end], true));
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() {
+        out.push((rest, false));
+    }
+    out
+}
+
+/// Opens a web address in the user's browser.
+fn open_link(url: &str) {
+    match std::process::Command::new("xdg-open").arg(url).spawn() {
+        // Reaped by a thread: the browser may run long.
+        Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
+        Err(e) => eprintln!("lanchat: cannot open {url}: xdg-open: {e}"),
+    }
+}
 
 /// A stable colour index for a nick: the same nick gets the same colour on every run.
 pub fn nick_colour(nick: &str) -> usize {
@@ -64,6 +112,9 @@ pub struct ChatLog {
     want_end: bool,
     /// Widths of the characters seen so far, in pixels.
     widths: HashMap<char, f64>,
+    size: i32,
+    /// Lines that named us.
+    pub mentions: usize,
 }
 
 impl ChatLog {
@@ -75,20 +126,38 @@ impl ChatLog {
         style.can_undo(false);
         display.set_buffer(buf.clone());
         let size = FONT_SIZE;
-        let mut table = vec![
-            StyleTableEntry { color: Color::from_hex(0x909090), font: Font::Helvetica, size: size - 2 },
-            StyleTableEntry { color: Color::from_hex(0x808080), font: Font::HelveticaItalic, size },
-            StyleTableEntry { color: Color::Black, font: Font::Helvetica, size },
-        ];
-        for c in NICK_COLOURS {
-            table.push(StyleTableEntry { color: Color::from_hex(c), font: Font::HelveticaBold, size });
-        }
-        display.set_highlight_data(style.clone(), table);
+        display.set_highlight_data(style.clone(), styles(size));
         display.set_text_font(Font::Helvetica);
         display.set_text_size(size);
         display.set_scrollbar_size(14);
         // Lines are wrapped when added: a vertical scrollbar only.
         display.set_scrollbar_align(fltk::enums::Align::Right);
+        // A click on an address opens it.
+        display.handle({
+            let (buf, style) = (buf.clone(), style.clone());
+            move |d, ev| {
+                if ev != fltk::enums::Event::Released || fltk::app::event_mouse_button() != fltk::app::MouseButton::Left
+                {
+                    return false;
+                }
+                let pos = d.xy_to_position(fltk::app::event_x(), fltk::app::event_y(), PositionType::Character);
+                let is_link = |p: i32| style.text_range(p, p + 1).is_some_and(|s| s.as_bytes() == [STYLE_LINK]);
+                if pos < 0 || !is_link(pos) {
+                    return false;
+                }
+                let (mut a, mut b) = (pos, pos);
+                while a > 0 && is_link(a - 1) {
+                    a -= 1;
+                }
+                while b < buf.length() && is_link(b) {
+                    b += 1;
+                }
+                // A wrapped address has the line break and indent in it.
+                let url: String = buf.text_range(a, b).unwrap_or_default().split_whitespace().collect();
+                open_link(&url);
+                true
+            }
+        });
         let drawn = Rc::new(Cell::new(0));
         display.draw({
             let drawn = drawn.clone();
@@ -106,14 +175,31 @@ impl ChatLog {
             follow: true,
             want_end: false,
             widths: HashMap::new(),
+            size,
+            mentions: 0,
         }
     }
 
+    /// Changes the text size of the lines to come and of those shown.
+    pub fn set_font_size(&mut self, size: i32) {
+        self.size = size;
+        self.widths.clear();
+        self.display.set_highlight_data(self.style.clone(), styles(size));
+        self.display.set_text_size(size);
+        self.display.redraw();
+    }
+
     /// A chat line: `time <nick> text`, or `time * nick text` for an action.
-    pub fn add_message(&mut self, time: &str, nick: &str, text: &str, action: bool) {
+    /// A line that names us (`mention`) stands out.
+    pub fn add_message(&mut self, time: &str, nick: &str, text: &str, action: bool, mention: bool) {
         let nick_style = STYLE_NICK0 + nick_colour(nick) as u8;
         let nick_part = if action { format!("* {nick} ") } else { format!("<{nick}> ") };
-        self.append(&[(&format!("{time} "), STYLE_TIME), (&nick_part, nick_style), (text, STYLE_TEXT)]);
+        let time = format!("{time} ");
+        let mut parts = vec![(time.as_str(), STYLE_TIME), (nick_part.as_str(), nick_style)];
+        let text_style = if mention { STYLE_MENTION } else { STYLE_TEXT };
+        parts.extend(links(text).into_iter().map(|(t, link)| (t, if link { STYLE_LINK } else { text_style })));
+        self.mentions += usize::from(mention);
+        self.append(&parts);
     }
 
     /// A grey system line (join, part, nick change, errors).
@@ -190,12 +276,12 @@ impl ChatLog {
         }
         // Widths come from a per-character cache: measuring whole strings
         // through Pango would cost more than everything else in an append.
-        let widths = &mut self.widths;
+        let (widths, size) = (&mut self.widths, self.size);
         let mut measure = |s: &str| -> f64 {
             s.chars()
                 .map(|c| {
                     *widths.entry(c).or_insert_with(|| {
-                        draw::set_font(Font::Helvetica, FONT_SIZE);
+                        draw::set_font(Font::Helvetica, size);
                         draw::width(c.encode_utf8(&mut [0; 4]))
                     })
                 })
@@ -281,6 +367,15 @@ impl ChatLog {
         if self.drawn.get() > self.drawn_at_append { self.at_bottom() } else { self.follow }
     }
 
+    /// Where the last web address shown starts, in the window (for the probe).
+    pub fn last_link_xy(&self) -> Option<(i32, i32)> {
+        let styles = self.style.text();
+        let at = styles.as_bytes().iter().rposition(|&b| b == STYLE_LINK)?;
+        let start = styles.as_bytes()[..at].iter().rposition(|&b| b != STYLE_LINK).map_or(0, |i| i + 1);
+        let (x, y) = self.display.position_to_xy(start as i32);
+        (x > 0 || y > 0).then_some((x, y))
+    }
+
     pub fn lines(&self) -> usize {
         self.lines
     }
@@ -294,6 +389,13 @@ impl ChatLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_found_in_text() {
+        assert_eq!(links("see https://x.org/a?b=1."), [("see ", false), ("https://x.org/a?b=1", true), (".", false)]);
+        assert_eq!(links("(http://pi:8080) ok"), [("(", false), ("http://pi:8080", true), (") ok", false)]);
+        assert_eq!(links("no link"), [("no link", false)]);
+    }
 
     #[test]
     fn nick_colours_are_stable_and_spread() {

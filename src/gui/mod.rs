@@ -15,19 +15,26 @@
 //! tails, users, info pane, tabs, canvas strokes and ink) to PATH after every
 //! change, for the tests in tests/gui.rs.
 
+mod attention;
 pub mod canvas;
+mod channels_dialog;
 pub mod chatlog;
 mod connect;
+mod input;
 mod probe;
+mod splitter;
+mod tabs;
 
+use std::cell::Cell;
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
 
 use fltk::app;
 use fltk::browser::HoldBrowser;
-use fltk::button::Button;
+use fltk::button::{Button, LightButton};
 use fltk::dialog;
-use fltk::enums::{Align, CallbackTrigger, Color, Event as FlEvent, Font, FrameType};
+use fltk::enums::{Align, CallbackTrigger, Color, Event as FlEvent, Font, FrameType, Key};
 use fltk::frame::Frame;
 use fltk::group::{Flex, Group, Tabs};
 use fltk::input::Input;
@@ -38,8 +45,11 @@ use fltk::window::Window;
 
 use crate::canvas::{HEIGHT, MAX_BRUSH, WIDTH};
 use crate::client::config::{self, Config};
+use crate::client::idle::AutoAway;
+use crate::client::input::{Completer, History};
 use crate::client::slash::{self, Input as Typed};
 use crate::client::trust;
+use crate::client::typing::Outgoing;
 use crate::client::view::{Place, Show, View};
 use crate::client::{Command, ConnState, DEFAULT_PREFIXES, Event, Handle, Settings, bare_nick, spawn};
 use crate::clock::local_hhmm;
@@ -86,14 +96,31 @@ enum Msg {
     Undo,
     Save,
     Tick,
+    /// The Channels… dialog: open it (or refresh it), and its actions.
+    ChannelsDialog,
+    ChannelsClose,
+    ChannelJoin,
+    ChannelPicked {
+        double: bool,
+    },
+    /// A key changed the input line.
+    Edited,
+    Complete,
+    HistoryUp,
+    HistoryDown,
+    AwayToggle,
+    NotifyToggle,
+    FontSize(i32),
 }
 
-/// One conversation: the channel or a private one.
+/// One conversation: a channel (with its own canvas) or a private one.
 struct Conv {
     name: String,
     group: Group,
     log: ChatLog,
-    unread: bool,
+    /// Lines that came while another tab was in view.
+    unread: usize,
+    canvas: Option<Canvas>,
 }
 
 /// The widgets and the state shown in them.
@@ -116,8 +143,27 @@ pub struct App {
     clear_btn: Button,
     undo_btn: Button,
     save_btn: Button,
-    canvas: Canvas,
+    channels_btn: Button,
+    split: Frame,
+    away_btn: LightButton,
+    options_btn: MenuButton,
+    /// Holds every channel's canvas, one shown at a time.
+    canvas_slot: Group,
+    topic_bar: Frame,
+    typing_bar: Frame,
+    /// The user list's nicks, in its order (its lines carry format codes).
+    entries: Vec<String>,
     connect: connect::ConnectDialog,
+    channels: channels_dialog::ChannelsDialog,
+    notifier: attention::Notifier,
+    /// The urgency hint is set, to clear on focus.
+    urgent: bool,
+    history: History,
+    completer: Completer,
+    typing_out: Outgoing,
+    font_size: i32,
+    auto_away: AutoAway,
+    brush: (u32, u8),
     probe: Option<probe::Probe>,
     dirty: bool,
 }
@@ -127,78 +173,24 @@ fn same(a: &impl WidgetExt, b: &impl WidgetExt) -> bool {
 }
 
 impl App {
-    fn conv_index(&self, name: &str) -> Option<usize> {
-        self.convs.iter().position(|c| c.name.eq_ignore_ascii_case(name))
-    }
-
-    /// Finds a conversation's tab or opens a new one (not selected).
-    fn conv(&mut self, name: &str) -> usize {
-        if let Some(i) = self.conv_index(name) {
-            return i;
-        }
-        let (x, y, w, h) = self.tabs.client_area();
-        self.tabs.begin();
-        let mut group = Group::new(x, y, w, h, None);
-        group.set_label(name);
-        let log = ChatLog::new(x, y, w, h);
-        group.resizable(&log.display);
-        group.end();
-        self.tabs.end();
-        group.hide();
-        self.convs.push(Conv { name: name.to_owned(), group, log, unread: false });
-        self.tabs.redraw();
-        self.dirty = true;
-        self.convs.len() - 1
-    }
-
-    fn select(&mut self, i: usize) {
-        let g = self.convs[i].group.clone();
-        let _ = self.tabs.set_value(&g);
-        self.on_tab_changed();
-    }
-
-    fn active(&self) -> usize {
-        let v = self.tabs.value();
-        self.convs.iter().position(|c| v.as_ref().is_some_and(|v| same(v, &c.group))).unwrap_or(0)
-    }
-
-    fn on_tab_changed(&mut self) {
-        let i = self.active();
-        self.set_unread(i, false);
-        self.convs[i].log.scroll_to_end();
-        self.tabs.redraw();
-        self.dirty = true;
-    }
-
-    fn set_unread(&mut self, i: usize, unread: bool) {
-        let c = &mut self.convs[i];
-        if c.unread == unread {
+    /// A line for us (a mention, a private line) while the window is in
+    /// the background: urgency hint and a notification.
+    fn attend(&mut self, conv: usize, from: &str, text: &str) {
+        if attention::focused(&self.window) {
             return;
         }
-        c.unread = unread;
-        if unread {
-            c.group.set_label(&format!("* {}", c.name));
-            c.group.set_label_color(Color::from_hex(0xc00000));
-            c.group.set_label_font(Font::HelveticaBold);
-        } else {
-            c.group.set_label(&c.name);
-            c.group.set_label_color(Color::Black);
-            c.group.set_label_font(Font::Helvetica);
-        }
-        self.tabs.redraw();
-    }
-
-    /// A line arrived in conversation `i`: mark it unread unless it is in view.
-    fn touched(&mut self, i: usize) {
-        if i != self.active() {
-            self.set_unread(i, true);
-        }
+        attention::set_urgent(&self.window, true);
+        self.urgent = true;
+        let name = &self.convs[conv].name;
+        let title = if name.starts_with(['#', '&']) { format!("{from} in {name}") } else { from.to_owned() };
+        self.notifier.notify(&title, text);
         self.dirty = true;
     }
 
-    fn system(&mut self, i: usize, time: SystemTime, text: &str) {
-        self.convs[i].log.add_system(&local_hhmm(time), text);
-        self.touched(i);
+    /// Remembers the joined channels.
+    fn save_channels(&self) {
+        let channels = self.extra_channels();
+        self.save_config(|c| c.channels = channels);
     }
 
     fn refresh_info(&mut self) {
@@ -216,6 +208,7 @@ impl App {
         self.info.redraw();
         let busy = self.view.state != ConnState::Disconnected;
         self.connect_btn.set_label(if busy { "Disconnect" } else { "Connect" });
+        self.away_btn.set_value(self.view.my_away.is_some());
         self.dirty = true;
     }
 
@@ -237,21 +230,33 @@ impl App {
         }
     }
 
+    /// Connects, joining the main channel and the other open ones.
     fn connect(&mut self) {
         self.handle.send(Command::Connect(self.view.settings.clone()));
+        for c in self.extra_channels() {
+            self.handle.send(Command::Join(c));
+        }
     }
 
     fn on_event(&mut self, ev: Event) {
         for show in self.view.on_event(ev, SystemTime::now()) {
             match show {
-                Show::Message { place, time, from, text, action, history } => {
+                Show::Message { place, time, from, text, action, history, mention, attention } => {
                     let i = self.place(&place);
-                    self.convs[i].log.add_message(&local_hhmm(time), &from, &text, action);
+                    self.convs[i].log.add_message(&local_hhmm(time), &from, &text, action, mention);
                     if history {
                         // Replayed on (re)joining: already seen, or older than this session.
                         self.dirty = true;
                     } else {
                         self.touched(i);
+                    }
+                    if attention {
+                        self.attend(i, &from, &text);
+                    }
+                }
+                Show::System { place: Place::IfOpen(name), time, text } => {
+                    if let Some(i) = self.conv_index(&name) {
+                        self.system(i, time, &text);
                     }
                 }
                 Show::System { place: Place::Active, time, text } => {
@@ -266,56 +271,59 @@ impl App {
                     self.system(i, time, &text);
                 }
                 Show::Info => self.refresh_info(),
-                Show::Users => {
-                    let selected = self.browser.selected_text();
-                    self.browser.clear();
-                    for n in &self.view.users {
-                        self.browser.add(n);
-                        if selected.as_deref() == Some(n.as_str()) {
-                            self.browser.select(self.browser.size());
-                        }
+                Show::Users(ch) | Show::Topic(ch)
+                    if !self.convs[self.shown_channel()].name.eq_ignore_ascii_case(&ch) => {}
+                Show::Users(_) => self.refresh_users(),
+                Show::Topic(_) => self.refresh_topic(),
+                Show::Joined(ch) => {
+                    if self.conv_index(&ch).is_none() {
+                        self.conv(&ch);
                     }
-                    self.browser.redraw();
+                    self.save_channels();
+                }
+                Show::Parted(ch) => {
+                    if let Some(i) = self.conv_index(&ch) {
+                        self.close(i);
+                    }
+                    self.save_channels();
+                }
+                Show::ChannelList => {
+                    let joined: Vec<String> = self.convs.iter().map(|c| c.name.to_ascii_lowercase()).collect();
+                    let list = self.view.channel_list.clone();
+                    self.channels.set_list(&list, |n| joined.contains(&n.to_ascii_lowercase()));
                     self.dirty = true;
                 }
-                Show::Stroke(stroke) => {
-                    self.canvas.add(stroke);
-                    self.dirty = true;
-                }
-                Show::ClearCanvas => {
-                    self.canvas.clear();
-                    self.dirty = true;
-                }
-                Show::Snapshot(png) => {
-                    if let Err(e) = self.canvas.snapshot(&png) {
-                        self.system(0, SystemTime::now(), &format!("the canvas snapshot could not be read: {e}"));
+                Show::Typing => self.refresh_typing(),
+                Show::Stroke { channel, stroke } => {
+                    if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
+                        c.add(stroke);
                     }
                     self.dirty = true;
                 }
-                Show::Undo { id, count } => {
-                    self.canvas.undo(id, count);
+                Show::ClearCanvas(channel) => {
+                    if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
+                        c.clear();
+                    }
+                    self.dirty = true;
+                }
+                Show::Snapshot { channel, png } => {
+                    let i = self.conv_index(&channel);
+                    if let Some(Err(e)) = i.and_then(|i| self.convs[i].canvas.as_mut()).map(|c| c.snapshot(&png)) {
+                        let text = format!("the canvas snapshot could not be read: {e}");
+                        self.system(i.unwrap_or(0), SystemTime::now(), &text);
+                    }
+                    self.dirty = true;
+                }
+                Show::Undo { channel, id, count } => {
+                    if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
+                        c.undo(id, count);
+                    }
                     self.dirty = true;
                 }
                 Show::Remember => self.save_config(|_| {}),
                 Show::Pin { server, fingerprint } => self.save_config(|c| drop(c.pins.insert(server, fingerprint))),
             }
         }
-    }
-
-    /// The tab a line goes to.
-    fn place(&mut self, place: &Place) -> usize {
-        match place {
-            Place::Main => 0,
-            Place::Active => self.active(),
-            Place::Find(name) => self.conv_index(name).unwrap_or(0),
-            Place::Open(name) => self.conv(name),
-        }
-    }
-
-    /// The conversation that plain typed lines go to.
-    fn current_target(&self) -> String {
-        let i = self.active();
-        if i == 0 { self.view.settings.channel.clone() } else { self.convs[i].name.clone() }
     }
 
     /// Sends a line to a channel or nick; the connection echoes it back as
@@ -331,6 +339,12 @@ impl App {
         let line = self.input.value();
         let Some(input) = slash::parse(&line) else { return };
         self.input.set_value("");
+        self.history.push(&line);
+        self.completer.reset();
+        if !matches!(input, Typed::Say(_) | Typed::Me(_)) {
+            self.edited();
+        }
+        self.typing_out.on_sent();
         let now = SystemTime::now();
         match input {
             Typed::Say(text) => {
@@ -350,20 +364,41 @@ impl App {
                 }
             }
             Typed::Nick(n) => self.change_nick(n),
-            Typed::Join(c) => {
-                let i = self.conv(c);
-                self.select(i);
-                self.handle.send(Command::Join(c.to_owned()));
-            }
+            Typed::Join(c) => self.join(c),
             Typed::Part(c) => {
                 let channel = c.map_or_else(|| self.current_target(), str::to_owned);
-                if channel.starts_with(['#', '&']) {
-                    self.handle.send(Command::Part(channel));
+                let i = self.active();
+                if channel.eq_ignore_ascii_case(&self.view.settings.channel) {
+                    self.system(i, now, "the main channel stays open (start with --channel to change it)");
+                } else if channel.starts_with(['#', '&']) {
+                    self.handle.send(Command::Part(channel.clone()));
+                    if let Some(i) = self.conv_index(&channel) {
+                        self.close(i);
+                    }
+                    self.save_channels();
                 } else {
-                    let i = self.active();
-                    self.system(i, now, "usage: /part [#CHANNEL]");
+                    // A private tab: just close it.
+                    self.close(i);
                 }
             }
+            Typed::Away(m) => {
+                // As IRC has it: with a message away, without one back.
+                self.auto_away.chosen();
+                self.handle.send(Command::Away(m.map(str::to_owned)));
+            }
+            Typed::Topic(Some(text)) => {
+                let channel = self.convs[self.shown_channel()].name.clone();
+                self.handle.send(Command::Topic { channel, text: text.to_owned() });
+            }
+            Typed::Topic(None) => {
+                let i = self.active();
+                let ch = self.convs[self.shown_channel()].name.clone();
+                let topic = self.view.topic(&ch);
+                let text =
+                    if topic.is_empty() { format!("{ch} has no topic") } else { format!("topic of {ch}: {topic}") };
+                self.system(i, now, &text);
+            }
+            Typed::List => self.on_msg(Msg::ChannelsDialog),
             Typed::Quit => app::quit(),
             Typed::Server(addr) => {
                 let tls = self.view.settings.tls;
@@ -450,35 +485,94 @@ impl App {
         self.connect();
     }
 
-    /// Asks the server to clear the canvas (operators only): it is cleared
-    /// when the server relays the clear back, so everyone's stays the same.
+    /// Joins a channel (a tab at once, selected).
+    fn join(&mut self, c: &str) {
+        let i = self.conv(c);
+        self.select(i);
+        self.handle.send(Command::Join(c.to_owned()));
+        let _ = self.input.take_focus();
+    }
+
+    /// Asks the server to clear the shown canvas (operators only): it is
+    /// cleared when the server relays the clear back, so everyone's stays the same.
     fn clear_canvas(&mut self) {
-        self.handle.send(Command::Clear { channel: self.view.settings.channel.clone() });
+        let channel = self.convs[self.shown_channel()].name.clone();
+        self.handle.send(Command::Clear { channel });
     }
 
-    /// Takes back the newest stroke drawn here that is still on the canvas;
-    /// it goes when the server relays the undo back.
+    /// Takes back the newest stroke drawn here on the shown canvas that is
+    /// still on it; it goes when the server relays the undo back.
     fn undo_stroke(&mut self) {
-        let Some(id) = self.canvas.state.borrow_mut().last_mine() else {
-            self.system(0, SystemTime::now(), "nothing of yours to undo");
-            return;
-        };
-        self.canvas.state.borrow_mut().mine.pop();
-        self.handle.send(Command::Undo { channel: self.view.settings.channel.clone(), id });
+        let i = self.shown_channel();
+        let channel = self.convs[i].name.clone();
+        let id = self.convs[i].canvas.as_ref().and_then(|c| {
+            let mut st = c.state.borrow_mut();
+            let id = st.last_mine();
+            st.mine.pop();
+            id
+        });
+        match id {
+            Some(id) => self.handle.send(Command::Undo { channel, id }),
+            None => self.system(i, SystemTime::now(), "nothing of yours to undo"),
+        }
     }
 
-    /// Saves the canvas as a PNG in the pictures folder, and says where.
+    /// Saves the shown canvas as a PNG in the pictures folder, and says where.
     fn save_canvas(&mut self) {
+        let i = self.shown_channel();
+        let Some(png) = self.convs[i].canvas.as_ref().map(|c| c.png()) else { return };
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
         let dir = [home.join("Pictures"), home].into_iter().find(|d| d.is_dir()).unwrap_or_default();
-        let stamp = crate::clock::unix_ms(SystemTime::now()) / 1000;
-        let channel = self.view.settings.channel.trim_start_matches('#').replace(['/', '\\'], "_");
+        let stamp = crate::clock::unix_ms(SystemTime::now());
+        let channel = self.convs[i].name.trim_start_matches('#').replace(['/', '\\'], "_");
         let path = dir.join(format!("lanchat-{channel}-{stamp}.png"));
-        let text = match std::fs::write(&path, self.canvas.png()) {
+        let text = match std::fs::write(&path, png) {
             Ok(()) => format!("canvas saved as {}", path.display()),
             Err(e) => format!("cannot save the canvas as {}: {e}", path.display()),
         };
-        self.system(0, SystemTime::now(), &text);
+        self.system(i, SystemTime::now(), &text);
+    }
+
+    fn set_font_size(&mut self, size: i32) {
+        self.font_size = size.clamp(10, 28);
+        for c in &mut self.convs {
+            c.log.set_font_size(self.font_size);
+        }
+        self.input.set_text_size(self.font_size);
+        self.browser.set_text_size(self.font_size);
+        self.browser.redraw();
+        self.input.redraw();
+        let size = self.font_size;
+        self.save_config(|c| c.font_size = Some(size));
+        self.dirty = true;
+    }
+
+    /// Every 40 ms: strokes out, typing paused, lapsed notices, the
+    /// urgency hint cleared on focus, the idle timer.
+    fn tick(&mut self) {
+        for c in &mut self.convs {
+            let Some(canvas) = c.canvas.as_mut() else { continue };
+            for stroke in canvas.flush() {
+                self.view.drawn(&c.name, &stroke);
+                self.handle.send(Command::Stroke { channel: c.name.clone(), stroke });
+            }
+        }
+        let now = Instant::now();
+        if let Some((target, state)) = self.typing_out.on_tick(now) {
+            self.handle.send(Command::Typing { target, state });
+        }
+        if self.view.expire_typing(now) {
+            self.refresh_typing();
+        }
+        if self.urgent && attention::focused(&self.window) {
+            attention::set_urgent(&self.window, false);
+            self.urgent = false;
+            self.dirty = true;
+        }
+        let (away, connected) = (self.view.my_away.is_some(), self.view.state == ConnState::Connected);
+        if let Some(text) = self.auto_away.tick(now, away, connected) {
+            self.handle.send(Command::Away(Some(text)));
+        }
     }
 
     fn on_msg(&mut self, msg: Msg) {
@@ -493,8 +587,9 @@ impl App {
                 }
             }
             Msg::UserClicked { double } => {
-                if double && let Some(n) = self.browser.selected_text() {
-                    let n = bare_nick(&n, DEFAULT_PREFIXES).to_owned();
+                let row = usize::try_from(self.browser.value()).unwrap_or(0);
+                if double && let Some(n) = row.checked_sub(1).and_then(|r| self.entries.get(r)) {
+                    let n = bare_nick(n, DEFAULT_PREFIXES).to_owned();
                     if n != self.view.nick {
                         let i = self.conv(&n);
                         self.select(i);
@@ -552,19 +647,63 @@ impl App {
             }
             Msg::Colour(i) => {
                 if let Some((_, c)) = COLOURS.get(i) {
-                    self.canvas.set_color(*c);
+                    self.brush.0 = *c;
+                    self.convs.iter_mut().filter_map(|c| c.canvas.as_mut()).for_each(|k| k.set_color(self.brush.0));
                 }
             }
-            Msg::Brush(b) => self.canvas.set_brush(b),
+            Msg::Brush(b) => {
+                self.brush.1 = b;
+                self.convs.iter_mut().filter_map(|c| c.canvas.as_mut()).for_each(|k| k.set_brush(b));
+            }
             Msg::Clear => self.clear_canvas(),
             Msg::Undo => self.undo_stroke(),
             Msg::Save => self.save_canvas(),
-            Msg::Tick => {
-                for stroke in self.canvas.flush() {
-                    self.view.drawn(&stroke);
-                    self.handle.send(Command::Stroke { channel: self.view.settings.channel.clone(), stroke });
+            Msg::Tick => self.tick(),
+            Msg::ChannelsDialog => {
+                if !self.channels.shown() {
+                    self.channels.open();
                 }
+                self.handle.send(Command::List);
+                self.dirty = true;
             }
+            Msg::ChannelsClose => {
+                self.channels.close();
+                self.dirty = true;
+            }
+            Msg::ChannelPicked { double } => {
+                self.channels.picked();
+                if double {
+                    self.on_msg(Msg::ChannelJoin);
+                }
+                self.dirty = true;
+            }
+            Msg::ChannelJoin => {
+                if let Some(c) = self.channels.value() {
+                    self.channels.close();
+                    match self.conv_index(&c) {
+                        Some(i) => self.select(i),
+                        None => self.join(&c),
+                    }
+                }
+                self.dirty = true;
+            }
+            Msg::Edited => self.edited(),
+            Msg::Complete => self.complete(),
+            Msg::HistoryUp => self.recall(true),
+            Msg::HistoryDown => self.recall(false),
+            Msg::AwayToggle => {
+                self.auto_away.chosen();
+                let away = self.view.my_away.is_none().then(|| "away".to_owned());
+                self.handle.send(Command::Away(away));
+                // Shown as it is until the server confirms.
+                self.away_btn.set_value(self.view.my_away.is_some());
+            }
+            Msg::NotifyToggle => {
+                self.notifier.enabled = !self.notifier.enabled;
+                let quiet = !self.notifier.enabled;
+                self.save_config(|c| c.quiet = quiet);
+            }
+            Msg::FontSize(d) => self.set_font_size(self.font_size + d),
         }
     }
 }
@@ -602,7 +741,27 @@ pub fn run(opts: Options) -> Result<(), String> {
     app.config_path = config_path;
     app.probe = probe::Probe::from_env();
     app.view.nick = nick;
+    app.notifier.enabled = !remembered.quiet;
+    if remembered.quiet
+        && let Some(mut item) = app.options_btn.find_item("Notifications")
+    {
+        item.clear();
+    }
+    let idle = remembered.auto_away.map(|m| Duration::from_secs(u64::from(m) * 60));
+    app.auto_away = AutoAway::new(idle, Instant::now());
+    if let Some(size) = remembered.font_size {
+        app.font_size = size;
+        for c in &mut app.convs {
+            c.log.set_font_size(size);
+        }
+        app.input.set_text_size(size);
+        app.browser.set_text_size(size);
+    }
+    for c in &remembered.channels {
+        app.conv(c);
+    }
     app.refresh_info();
+    app.refresh_topic();
     app.connect();
     app::add_timeout3(0.04, move |h| {
         tx.send(Msg::Tick);
@@ -617,10 +776,12 @@ pub fn run(opts: Options) -> Result<(), String> {
             c.log.settle();
         }
         if let Some(mut p) = app.probe.take() {
-            let generation = app.canvas.state.borrow().generation;
+            let generation = app.canvas().state.borrow().generation;
             // Scrolling a log changes what it shows, too.
             let scroll: Vec<i32> = app.convs.iter().map(|c| c.log.display.scroll_row()).collect();
-            if app.dirty || p.canvas_generation != generation || p.scroll != scroll {
+            let g = app.canvas().geometry();
+            let moved = p.canvas_at != (g.x, g.y, g.w, g.h);
+            if app.dirty || moved || p.canvas_generation != generation || p.scroll != scroll {
                 p.scroll = scroll;
                 app.dirty = false;
                 p.write(&app);
@@ -635,8 +796,12 @@ pub fn run(opts: Options) -> Result<(), String> {
 /// The canvas's size in a window of `w` x `h`: about half the width, in the
 /// logical aspect ratio (plus its border), leaving room above it for the info
 /// pane, the buttons and the user list.
-fn canvas_size(w: i32, h: i32) -> (i32, i32) {
-    let mut cw = ((w - 20) / 2).max(320);
+/// `share`: the part of the width the splitter gave the canvas side.
+fn canvas_size(w: i32, h: i32, share: Option<f64>) -> (i32, i32) {
+    let half = (w - 20) / 2;
+    let wanted = share.map_or(half, |f| (f64::from(w) * f) as i32);
+    // Room for the chat on the left, and for the buttons and list above.
+    let mut cw = wanted.min(w - 360).max(320);
     let mut ch = cw * i32::from(HEIGHT) / i32::from(WIDTH) + 2;
     let room = h - 12 - 34 - 200;
     if ch > room {
@@ -655,20 +820,51 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     win.set_xclass("lanchat");
     let mut root = Flex::new(0, 0, ww, wh, None).row();
     root.set_margin(6);
-    root.set_pad(8);
+    root.set_pad(1);
 
     // The chat: tabs with the logs, and the input line.
     let mut left = Flex::default().column();
     left.set_pad(4);
+    let mut topic_bar = Frame::default();
+    topic_bar.set_frame(FrameType::FlatBox);
+    topic_bar.set_color(Color::from_hex(0xeef2f8));
+    topic_bar.set_align(Align::Inside | Align::Left | Align::Clip);
+    topic_bar.set_label_size(13);
+    left.fixed(&topic_bar, 22);
     let mut tabs = Tabs::default();
     tabs.end();
     tabs.set_callback(move |_| tx.send(Msg::TabChanged));
+    let mut typing_bar = Frame::default();
+    typing_bar.set_align(Align::Inside | Align::Left);
+    typing_bar.set_label_size(12);
+    typing_bar.set_label_font(Font::HelveticaItalic);
+    typing_bar.set_label_color(Color::from_hex(0x606060));
+    left.fixed(&typing_bar, 16);
     let mut input_row = Flex::default().row();
     input_row.set_pad(4);
     let mut input = Input::default();
     input.set_trigger(CallbackTrigger::EnterKeyAlways);
     input.set_callback(move |_| tx.send(Msg::SendInput));
-    input.set_tooltip("Type a message; Enter sends. /msg NICK TEXT talks privately.");
+    input.set_tooltip(
+        "Type a message; Enter sends, Tab completes a nick, Up/Down recall sent lines. /msg NICK TEXT talks privately.",
+    );
+    input.handle(move |_, ev| {
+        if ev != FlEvent::KeyDown {
+            return false;
+        }
+        let msg = match app::event_key() {
+            Key::Tab => Msg::Complete,
+            Key::Up => Msg::HistoryUp,
+            Key::Down => Msg::HistoryDown,
+            _ => {
+                // After the input has taken the key (the loop reads the message later).
+                tx.send(Msg::Edited);
+                return false;
+            }
+        };
+        tx.send(msg);
+        true
+    });
     let mut emoji = MenuButton::default().with_label("🙂");
     emoji.set_tooltip("Insert an emoji");
     for (i, e) in emoticon::PICKER.iter().enumerate() {
@@ -702,6 +898,24 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     nick_btn.set_tooltip("Change your nick");
     nick_btn.set_callback(move |_| tx.send(Msg::NickDialog));
     conn.fixed(&nick_btn, 28);
+    let mut channels_btn = Button::default().with_label("Channels…");
+    channels_btn.set_tooltip("The server's channels: join one, or make one");
+    channels_btn.set_callback(move |_| tx.send(Msg::ChannelsDialog));
+    conn.fixed(&channels_btn, 28);
+    let mut row = Flex::default().row();
+    row.set_pad(4);
+    let mut away_btn = LightButton::default().with_label("Away");
+    away_btn.set_tooltip("Mark yourself away (/away MESSAGE says why)");
+    away_btn.set_callback(move |_| tx.send(Msg::AwayToggle));
+    let mut options = MenuButton::default().with_label("Options");
+    options.set_tooltip("Notifications, text size");
+    options.add("Notifications", fltk::enums::Shortcut::None, MenuFlag::Toggle | MenuFlag::Value, move |_| {
+        tx.send(Msg::NotifyToggle)
+    });
+    options.add("Larger text", fltk::enums::Shortcut::None, MenuFlag::Normal, move |_| tx.send(Msg::FontSize(1)));
+    options.add("Smaller text", fltk::enums::Shortcut::None, MenuFlag::Normal, move |_| tx.send(Msg::FontSize(-1)));
+    row.end();
+    conn.fixed(&row, 28);
     let mut connect_btn = Button::default().with_label("Disconnect");
     connect_btn.set_callback(move |_| tx.send(Msg::ConnectToggle));
     conn.fixed(&connect_btn, 28);
@@ -758,9 +972,10 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     tools.fixed(&clear, 60);
     tools.end();
     right.fixed(&tools, 28);
-    let (cw, ch) = canvas_size(ww, wh);
-    let canvas = Canvas::new(0, 0, cw, ch);
-    right.fixed(&canvas.widget, ch);
+    let (cw, ch) = canvas_size(ww, wh, None);
+    let canvas_slot = Group::new(0, 0, cw, ch, None);
+    canvas_slot.end();
+    right.fixed(&canvas_slot, ch);
     right.end();
     root.fixed(&right, cw);
     root.end();
@@ -773,22 +988,28 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
             app::quit();
         }
     });
-    // The canvas grows and shrinks with the window, keeping its aspect.
-    win.resize_callback({
-        let mut root = root.clone();
-        let mut right = right.clone();
-        let canvas = canvas.widget.clone();
-        move |_, _, _, w, h| {
-            let (cw, ch) = canvas_size(w, h);
+    // The canvas grows and shrinks with the window (and the splitter), keeping its aspect.
+    let share = Rc::new(Cell::new(None));
+    let layout: Rc<dyn Fn(i32, i32)> = Rc::new({
+        let (root, right, canvas, share) = (root.clone(), right.clone(), canvas_slot.clone(), share.clone());
+        move |w, h| {
+            let (mut root, mut right) = (root.clone(), right.clone());
+            let (cw, ch) = canvas_size(w, h, share.get());
             root.fixed(&right, cw);
             right.fixed(&canvas, ch);
             root.layout();
             right.layout();
         }
     });
+    // Between the chat and the right side.
+    let split = splitter::new(share, layout.clone());
+    root.insert(&split, 1);
+    root.fixed(&split, splitter::WIDTH);
+    win.resize_callback(move |_, _, _, w, h| layout(w, h));
     win.show();
     root.layout();
     let connect = connect::ConnectDialog::new(tx, discover);
+    let channels = channels_dialog::ChannelsDialog::new(tx);
 
     let mut app = App {
         handle,
@@ -809,8 +1030,24 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         clear_btn: clear,
         undo_btn: undo,
         save_btn: save,
-        canvas,
+        channels_btn,
+        split,
+        away_btn,
+        options_btn: options,
+        canvas_slot,
+        topic_bar,
+        typing_bar,
+        entries: Vec::new(),
         connect,
+        channels,
+        notifier: attention::Notifier::new(true),
+        urgent: false,
+        history: History::default(),
+        completer: Completer::default(),
+        typing_out: Outgoing::default(),
+        font_size: chatlog::FONT_SIZE,
+        auto_away: AutoAway::new(None, Instant::now()),
+        brush: (COLOURS[0].1, 6),
         probe: None,
         dirty: true,
     };

@@ -16,13 +16,21 @@ pub struct Probe {
     pub canvas_generation: u64,
     /// The logs' top lines when last written.
     pub scroll: Vec<i32>,
+    /// Where the canvas was when last written (the splitter moves it).
+    pub canvas_at: (i32, i32, i32, i32),
     seq: u64,
 }
 
 impl Probe {
     pub fn from_env() -> Option<Probe> {
         let path = std::env::var_os("LANCHAT_GUI_PROBE")?;
-        Some(Probe { path: path.into(), canvas_generation: u64::MAX, scroll: Vec::new(), seq: 0 })
+        Some(Probe {
+            path: path.into(),
+            canvas_generation: u64::MAX,
+            scroll: Vec::new(),
+            canvas_at: (0, 0, 0, 0),
+            seq: 0,
+        })
     }
 
     pub fn write(&mut self, app: &App) {
@@ -33,25 +41,36 @@ impl Probe {
             let _ = writeln!(s, "info: {line}");
         }
         let _ = writeln!(s, "fingerprint: {}", app.view.fingerprint.as_deref().unwrap_or(""));
-        let _ = writeln!(s, "users: {}", app.view.users.join(","));
+        let _ = writeln!(s, "users: {}", app.entries.join(","));
+        let away: Vec<&str> =
+            app.entries.iter().filter(|n| app.view.away_message(n).is_some()).map(String::as_str).collect();
+        let _ = writeln!(s, "away_users: {}", away.join(","));
+        let _ = writeln!(s, "my_away: {}", app.view.my_away.as_deref().unwrap_or("-"));
+        let _ = writeln!(s, "topic: {}", app.topic_bar.label());
+        let _ = writeln!(s, "typing: {}", app.typing_bar.label());
+        let _ = writeln!(s, "urgent: {}", app.urgent);
+        let _ = writeln!(s, "font_size: {}", app.font_size);
+        let _ = writeln!(s, "shown_channel: {}", app.convs[app.shown_channel()].name);
         let active = app.active();
         let labels: Vec<String> = app.convs.iter().map(|c| c.group.label()).collect();
         let _ = writeln!(s, "tabs: {}", labels.join(","));
         let _ = writeln!(s, "active: {}", app.convs[active].name);
         let _ = writeln!(s, "input: {}", app.input.value());
-        let (ink, bbox) = app.canvas.ink();
+        let canvas = app.canvas();
+        let (ink, bbox) = canvas.ink();
         let _ = writeln!(s, "ink: {ink}");
         if let Some((x0, y0, x1, y1)) = bbox {
             let _ = writeln!(s, "ink_box: {x0} {y0} {x1} {y1}");
         }
-        let st = app.canvas.state.borrow();
+        let st = canvas.state.borrow();
         self.canvas_generation = st.generation;
         let _ = writeln!(s, "strokes: {}", st.picture.len());
         for stroke in st.picture.strokes().take(50) {
             let _ = writeln!(s, "stroke: {}", stroke.encode());
         }
         drop(st);
-        let g = app.canvas.geometry();
+        let g = canvas.geometry();
+        self.canvas_at = (g.x, g.y, g.w, g.h);
         // Positions are inside the window (for `xdotool mousemove --window`).
         let (wx, wy) = (0, 0);
         let _ = writeln!(s, "canvas_area: {} {} {} {}", wx + g.x, wy + g.y, g.w, g.h);
@@ -66,12 +85,29 @@ impl Probe {
         let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
         let log = &app.convs[active].log.display;
         let _ = writeln!(s, "log_area: {}", r(log, o));
+        if let Some((x, y)) = app.convs[active].log.last_link_xy() {
+            let _ = writeln!(s, "link: {x} {y}");
+        }
         let _ = writeln!(s, "clear_button: {}", r(&app.clear_btn, o));
         let _ = writeln!(s, "undo_button: {}", r(&app.undo_btn, o));
         let _ = writeln!(s, "save_button: {}", r(&app.save_btn, o));
         let _ = writeln!(s, "connect_button: {}", r(&app.connect_btn, o));
         let _ = writeln!(s, "server_button: {}", r(&app.server_btn, o));
         let _ = writeln!(s, "nick_button: {}", r(&app.nick_btn, o));
+        let _ = writeln!(s, "channels_button: {}", r(&app.channels_btn, o));
+        let _ = writeln!(s, "splitter_area: {}", r(&app.split, o));
+        let _ = writeln!(s, "away_button: {}", r(&app.away_btn, o));
+        let _ = writeln!(s, "options_button: {}", r(&app.options_btn, o));
+        let c = &app.channels;
+        let _ = writeln!(s, "channels_dialog: {}", if c.shown() { "shown" } else { "hidden" });
+        let _ = writeln!(s, "channels_status: {}", c.status.label());
+        let _ = writeln!(s, "channels_input: {}", c.input.value());
+        for ch in &c.shown_list {
+            let _ = writeln!(s, "channel_row: {} {} {}", ch.name, ch.users, ch.topic);
+        }
+        let _ = writeln!(s, "channels_list_area: {}", r(&c.list, o));
+        let _ = writeln!(s, "channels_input_area: {}", r(&c.input, o));
+        let _ = writeln!(s, "channels_join_button: {}", r(&c.join, o));
         // The connect dialog; its positions are inside its own window.
         let d = &app.connect;
         let _ = writeln!(s, "dialog: {}", if d.shown() { "shown" } else { "hidden" });
@@ -88,6 +124,7 @@ impl Probe {
         for c in &app.convs {
             let _ = writeln!(s, "lines[{}]: {}", c.name, c.log.lines());
             let _ = writeln!(s, "following[{}]: {}", c.name, c.log.following());
+            let _ = writeln!(s, "mentions[{}]: {}", c.name, c.log.mentions);
             for line in c.log.tail() {
                 let _ = writeln!(s, "log[{}]: {line}", c.name);
             }

@@ -14,11 +14,13 @@
 pub mod canvas_store;
 pub mod commands;
 pub mod disk;
+pub mod handshakes;
 pub mod history;
 pub mod names;
 pub mod outbox;
 pub mod runtime;
 pub mod session;
+pub mod sock;
 pub mod state;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -332,7 +334,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<state::Shared>) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                shared.rt.spawn(session::run(shared.clone(), stream, peer));
+                session::run(&shared, stream, peer);
             }
             Err(e) => {
                 // EMFILE and friends: log, back off briefly so the loop does not spin.

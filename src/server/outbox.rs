@@ -14,11 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use async_channel::{Receiver, Sender};
-use async_net::TcpStream;
 use smol::io::{AsyncWrite, AsyncWriteExt};
 
 use super::runtime::Runtime;
+use super::sock::Raw;
 
 /// One formatted line, CR LF included, shared between recipients.
 pub type Line = Arc<str>;
@@ -58,7 +57,7 @@ impl SparePool {
                 spare.bytes -= buf.capacity();
                 buf
             }
-            None => Vec::with_capacity(4096),
+            None => Vec::with_capacity(1024),
         }
     }
 
@@ -86,7 +85,7 @@ struct Inner {
     queue: Mutex<Queue>,
     limit: usize,
     /// None for a queue with no connection behind it ([`Outbox::detached`]).
-    stream: Option<TcpStream>,
+    stream: Option<Raw>,
     spare: Arc<SparePool>,
 }
 
@@ -98,6 +97,10 @@ struct Queue {
     writing: usize,
     /// The writer, when it waits for bytes.
     waker: Option<Waker>,
+    /// The writer wrote a chunk since the session last asked ([`Outbox::room`]).
+    room_made: bool,
+    /// The session, when it waits for room.
+    room_waker: Option<Waker>,
     /// No more lines: the writer drains what is pending, then closes.
     closed: bool,
     /// Cut off: nothing more is written.
@@ -116,20 +119,35 @@ impl Inner {
 impl Outbox {
     /// Creates the queue and spawns its writer task, which writes to
     /// `writer` (the socket, or the writing half of its TLS stream); `raw`
-    /// is the socket itself, shut down to cut the connection off. Returns
-    /// the queue and a receiver that yields whenever the writer has made
-    /// room. A write that cannot finish within `stall` (the peer stopped
-    /// reading) ends the connection, so a departed client never holds its
-    /// socket for good.
-    pub fn start<W>(rt: &Runtime, writer: W, raw: TcpStream, limit: usize, stall: Duration) -> (Outbox, Receiver<()>)
+    /// is the socket itself, shut down to cut the connection off. A write
+    /// that cannot finish within `stall` (the peer stopped reading) ends the
+    /// connection, so a departed client never holds its socket for good.
+    pub fn start<W>(rt: &Runtime, writer: W, raw: Raw, limit: usize, stall: Duration) -> Outbox
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (room_tx, room_rx) = async_channel::bounded(1);
         let inner =
             Arc::new(Inner { queue: Mutex::new(Queue::default()), limit, stream: Some(raw), spare: rt.spare.clone() });
-        rt.spawn(write_loop(inner.clone(), writer, room_tx, stall));
-        (Outbox { inner }, room_rx)
+        rt.spawn(write_loop(inner.clone(), writer, stall));
+        Outbox { inner }
+    }
+
+    /// Waits until the writer has made room since the last call (true), or
+    /// the connection is cut off (false). A waker in the queue, not a
+    /// channel: a channel costs every connection 768 bytes.
+    pub async fn room(&self) -> bool {
+        std::future::poll_fn(|cx| {
+            let mut q = self.inner.queue();
+            if std::mem::take(&mut q.room_made) {
+                Poll::Ready(true)
+            } else if q.dead {
+                Poll::Ready(false)
+            } else {
+                q.room_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
     }
 
     /// A queue with nothing draining it, for tests of the state: lines pile
@@ -159,7 +177,7 @@ impl Outbox {
             let waker = q.waker.take();
             drop(q);
             if let Some(stream) = &self.inner.stream {
-                let _ = stream.shutdown(std::net::Shutdown::Read);
+                let _ = stream.get_ref().shutdown(std::net::Shutdown::Read);
             }
             if let Some(w) = waker {
                 w.wake();
@@ -209,14 +227,12 @@ impl Outbox {
         }
         q.dead = true;
         self.inner.spare.give(std::mem::take(&mut q.pending));
-        let waker = q.waker.take();
+        let wakers = [q.waker.take(), q.room_waker.take()];
         drop(q);
         if let Some(stream) = &self.inner.stream {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+            let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);
         }
-        if let Some(w) = waker {
-            w.wake();
-        }
+        wakers.into_iter().flatten().for_each(Waker::wake);
     }
 
     /// Writes what is queued, then closes the socket (after QUIT or ERROR).
@@ -252,7 +268,7 @@ async fn ready(inner: &Inner) -> bool {
     .await
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut stream: W, room: Sender<()>, stall: Duration) {
+async fn write_loop<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut stream: W, stall: Duration) {
     let mut buf: Vec<u8> = Vec::new();
     while ready(&inner).await {
         // Let the task that woke us (usually a session fanning a batch of
@@ -279,8 +295,15 @@ async fn write_loop<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut stream: W, roo
             // Room counts per chunk: a client reading a large backlog steadily
             // is neither cut off by the sendq nor kept waiting by a JOIN replay
             // until the whole backlog is out.
-            inner.queue().writing -= chunk.len();
-            let _ = room.try_send(());
+            let room_waker = {
+                let mut q = inner.queue();
+                q.writing -= chunk.len();
+                q.room_made = true;
+                q.room_waker.take()
+            };
+            if let Some(w) = room_waker {
+                w.wake();
+            }
         }
         // TLS holds the last record until flushed (plain TCP: nothing to do).
         if !written
@@ -313,9 +336,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut stream: W, roo
         false
     })
     .await;
-    inner.queue().dead = true;
+    let room_waker = {
+        let mut q = inner.queue();
+        q.dead = true;
+        q.room_waker.take()
+    };
+    if let Some(w) = room_waker {
+        w.wake();
+    }
     if let Some(raw) = &inner.stream {
-        let _ = raw.shutdown(std::net::Shutdown::Both);
+        let _ = raw.get_ref().shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -335,13 +365,13 @@ mod tests {
             let mut peer = async_net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (stream, _) = listener.accept().await.unwrap();
             let total = 16 << 20;
-            let (out, room) = Outbox::start(&rt, stream.clone(), stream, 2 * total, Duration::from_secs(60));
+            let out = Outbox::start(&rt, stream.clone(), stream.into(), 2 * total, Duration::from_secs(60));
             let line = "x".repeat(1022) + "\r\n";
             for _ in 0..total / line.len() {
                 assert!(out.push(&line));
             }
             // The peer reads nothing yet: the socket takes a few MiB at most.
-            let first = smol::future::or(async { room.recv().await.is_ok() }, async {
+            let first = smol::future::or(out.room(), async {
                 smol::Timer::after(Duration::from_secs(20)).await;
                 false
             });

@@ -7,17 +7,16 @@
 //! and the end of the batch are the only points where it lets go. Replays
 //! are pushed without the lock, only as fast as the client reads them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_channel::Receiver;
-use async_net::TcpStream;
 use log::info;
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::commands::{self, Conn, Cx, Flow, Replay};
 use super::outbox::{Line, Outbox};
+use super::sock::{Half, Raw};
 use super::state::Shared;
 use crate::line::{MAX_LINE, MAX_TAGS};
 use crate::numeric;
@@ -26,9 +25,11 @@ use crate::rate::TokenBucket;
 /// Bytes asked of one read: room for a sender's whole window of lines, so it
 /// is handled, and fanned out, in one go.
 const READ_CHUNK: usize = 8 * 1024;
-/// Bytes asked of the first read after a pause on a connection that cannot
-/// peek (TLS): the buffer it waits with is all an idle connection holds.
-/// A read that fills it means more is coming: the next asks READ_CHUNK.
+/// Bytes asked of the first read after a pause: on a connection that cannot
+/// wait for readiness (TLS), the buffer it waits with is all an idle
+/// connection holds; on any, a burst of registrations asks 1 KiB each, not
+/// 8 KiB whose freed holes stay in the heap. A read that fills it means
+/// more is coming: the next asks READ_CHUNK.
 const IDLE_READ: usize = 1024;
 /// A JOIN's canvas is pushed once at most this much waits before it.
 const CANVAS_ROOM: usize = 64 * 1024;
@@ -36,7 +37,6 @@ const CANVAS_ROOM: usize = 64 * 1024;
 struct Session {
     shared: Arc<Shared>,
     conn: Conn,
-    room: Receiver<()>,
     /// The flood limit (None: no limit).
     bucket: Option<TokenBucket>,
     /// Since when the client has been over the flood limit: only a token
@@ -45,9 +45,12 @@ struct Session {
     waited: bool,
 }
 
-/// Serves one plain TCP connection until it closes.
-pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
-    serve(shared, stream.clone(), stream.clone(), stream, peer, true).await;
+/// Serves one plain TCP connection, in a task of its own, until it closes.
+pub fn run(shared: &Arc<Shared>, stream: async_net::TcpStream, peer: SocketAddr) {
+    let raw: Raw = stream.into();
+    if let Some(session) = serve(shared.clone(), Half(raw.clone()), Half(raw.clone()), raw, peer, true) {
+        shared.rt.spawn(session);
+    }
 }
 
 /// Serves one connection until it closes, reading from `reader` and writing
@@ -55,133 +58,158 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 /// is the socket. With `peekable`, `raw` is what `reader` reads, so an idle
 /// connection can wait with a peek and hold no read buffer; a TLS stream may
 /// hold decrypted bytes the socket no longer shows, so it reads instead.
-pub async fn serve<R, W>(shared: Arc<Shared>, reader: R, writer: W, raw: TcpStream, peer: SocketAddr, peekable: bool)
+pub fn serve<R, W>(
+    shared: Arc<Shared>,
+    reader: R,
+    writer: W,
+    raw: Raw,
+    peer: SocketAddr,
+    peekable: bool,
+) -> Option<impl Future<Output = ()> + use<R, W>>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let cfg = &shared.config;
-    let (out, room) = Outbox::start(&shared.rt, writer, raw.clone(), cfg.sendq, cfg.ping_timeout);
-    let ip = match peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
-    let id = shared.next_id();
-    let refused = shared.lock().connect(id, ip, out.clone(), cfg);
-    if let Err(why) = refused {
-        info!("{peer}: refused: {}", why.reason());
-        out.push(&Line::from(format!("ERROR :Closing Link: {ip} ({})\r\n", why.reason())));
-        out.close();
-        return;
-    }
-    info!("{peer}: connected");
-    let bucket = (cfg.flood_rate > 0.0).then(|| TokenBucket::new(cfg.flood_rate, cfg.flood_burst));
-    let conn = Conn::new(id, out, peer, &shared);
-    let mut s = Session { shared, conn, room, bucket, throttled_since: None, waited: false };
-    let reason = s.read_loop(reader, peekable.then_some(raw)).await;
-    let nick = s.shared.lock().disconnect(id, &reason);
-    info!("{peer}: disconnected ({}): {reason}", nick.as_deref().unwrap_or("*"));
+    // Set up before the future, which lives as long as the connection:
+    // nothing `start` needs is kept in every connection's task.
+    let session = Session::start(shared, writer, &raw, peer)?;
+    Some(session.live(reader, peekable.then_some(raw)))
 }
 
 impl Session {
-    async fn read_loop(&mut self, mut reader: impl AsyncRead + Unpin, peek: Option<TcpStream>) -> String {
-        // The settings through our own handle on them, not a copy per connection.
-        let shared = self.shared.clone();
+    /// Starts the writer and adds the connection to the state, unless a
+    /// limit refuses it (then it is told why and closed).
+    fn start<W>(shared: Arc<Shared>, writer: W, raw: &Raw, peer: SocketAddr) -> Option<Session>
+    where
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let cfg = &shared.config;
-        let mut buf: Vec<u8> = Vec::new();
-        let mut discarding = false;
-        let connected = Instant::now();
-        let mut last_heard = connected;
-        let mut pinged = false;
-        let mut streaming = false;
-        loop {
-            let mut lines = Vec::new();
-            let mut start = 0;
-            while let Some(off) = buf[start..].iter().position(|&b| b == b'\n' || b == b'\r') {
-                let line = start..start + off;
-                start += off + 1;
-                if !std::mem::take(&mut discarding) && !line.is_empty() {
-                    lines.push(line);
+        let out = Outbox::start(&shared.rt, writer, raw.clone(), cfg.sendq, cfg.ping_timeout);
+        let ip = super::handshakes::client_ip(peer);
+        let id = shared.next_id();
+        let handshaking = shared.handshakes.pending(ip);
+        let refused = shared.lock().connect(id, ip, out.clone(), cfg, handshaking);
+        if let Err(why) = refused {
+            info!("{peer}: refused: {}", why.reason());
+            out.push(&Line::from(format!("ERROR :Closing Link: {ip} ({})\r\n", why.reason())));
+            out.close();
+            return None;
+        }
+        info!("{peer}: connected");
+        let bucket = (cfg.flood_rate > 0.0).then(|| TokenBucket::new(cfg.flood_rate, cfg.flood_burst));
+        let conn = Conn::new(id, out, peer, &shared);
+        Some(Session { shared, conn, bucket, throttled_since: None, waited: false })
+    }
+
+    /// Reads and handles lines until the connection ends, then takes the
+    /// client out of the state. One future, not one calling another: each
+    /// level would add its callee's size to every idle connection's task.
+    /// (A block, not an `async fn`: an `async fn` keeps a second copy of its
+    /// arguments in its state, 500 bytes per connection here.)
+    #[allow(clippy::manual_async_fn)]
+    fn live<R: AsyncRead + Unpin>(mut self, mut reader: R, peek: Option<Raw>) -> impl Future<Output = ()> {
+        async move {
+            // The settings through our own handle on them, not a copy per connection.
+            let shared = self.shared.clone();
+            let cfg = &shared.config;
+            let mut buf: Vec<u8> = Vec::new();
+            let mut discarding = false;
+            let connected = Instant::now();
+            let mut last_heard = connected;
+            let mut pinged = false;
+            let mut streaming = false;
+            let reason: String = 'life: loop {
+                let mut lines = Vec::new();
+                let mut start = 0;
+                while let Some(off) = buf[start..].iter().position(|&b| b == b'\n' || b == b'\r') {
+                    let line = start..start + off;
+                    start += off + 1;
+                    if !std::mem::take(&mut discarding) && !line.is_empty() {
+                        lines.push(line);
+                    }
                 }
-            }
-            if let Err(reason) = self.handle_lines(&buf, lines).await {
-                return reason;
-            }
-            buf.drain(..start);
-            if buf.len() > MAX_TAGS + MAX_LINE {
-                // An endless line: refuse it (once) and skip to its end, in bounded memory.
-                if !discarding {
-                    let mut st = shared.lock();
-                    let cx = Cx { st: &mut st, conn: &mut self.conn, shared: &shared };
-                    cx.num(numeric::ERR_INPUTTOOLONG, &["Input line was too long"]);
+                // Boxed: its state is needed only while lines are handled, not
+                // in every idle connection's task.
+                let handling = Box::pin(self.handle_lines(&buf, lines));
+                if let Err(reason) = handling.await {
+                    break 'life reason;
                 }
-                buf.clear();
-                discarding = true;
-            }
-            let deadline = if !self.conn.registered {
-                connected + cfg.register_timeout
-            } else if pinged {
-                last_heard + cfg.ping_timeout
-            } else {
-                last_heard + cfg.ping_timeout / 2
-            };
-            let old = buf.len();
-            if old == 0 {
-                // Idle: hold no read buffer while waiting (it is most of an
-                // idle connection's memory); a 1-byte peek waits for data.
-                buf = Vec::new();
-            }
-            let chunk = if old == 0 && peek.is_none() && !streaming { IDLE_READ } else { READ_CHUNK };
-            let read = smol::future::or(
-                async {
-                    if old == 0
-                        && let Some(raw) = &peek
-                    {
-                        match raw.peek(&mut [0u8; 1]).await {
-                            Ok(0) => return Some(Ok(0)),
-                            Err(e) => return Some(Err(e)),
-                            Ok(_) => {}
+                buf.drain(..start);
+                if buf.len() > MAX_TAGS + MAX_LINE {
+                    // An endless line: refuse it (once) and skip to its end, in bounded memory.
+                    if !discarding {
+                        let mut st = shared.lock();
+                        let cx = Cx { st: &mut st, conn: &mut self.conn, shared: &shared };
+                        cx.num(numeric::ERR_INPUTTOOLONG, &["Input line was too long"]);
+                    }
+                    buf.clear();
+                    discarding = true;
+                }
+                let deadline = if !self.conn.registered {
+                    connected + cfg.register_timeout
+                } else if pinged {
+                    last_heard + cfg.ping_timeout
+                } else {
+                    last_heard + cfg.ping_timeout / 2
+                };
+                let old = buf.len();
+                if old == 0 {
+                    // Idle: hold no read buffer while waiting (it is most of an
+                    // idle connection's memory); it waits for readiness first.
+                    buf = Vec::new();
+                }
+                let chunk = if old == 0 && !streaming { IDLE_READ } else { READ_CHUNK };
+                let reading = smol::future::or(
+                    async {
+                        if old == 0
+                            && let Some(raw) = &peek
+                        {
+                            // (readiness, not a peek: its future is a third the size)
+                            if let Err(e) = raw.readable().await {
+                                return Some(Err(e));
+                            }
                         }
+                        buf.resize(old + chunk, 0);
+                        Some(reader.read(&mut buf[old..]).await)
+                    },
+                    async {
+                        smol::Timer::at(deadline).await;
+                        None
+                    },
+                );
+                match reading.await {
+                    Some(Ok(n)) if n > 0 => {
+                        streaming = n == chunk;
+                        buf.truncate(old + n);
+                        // Only the end of a line is a sign of life: bytes that
+                        // trickle in without one (slowloris) never put off the
+                        // ping timeout.
+                        if buf[old..].iter().any(|&b| b == b'\n' || b == b'\r') {
+                            last_heard = Instant::now();
+                            pinged = false;
+                        }
+                        // A ready socket never makes the read wait: without this, a
+                        // client that keeps sending holds an executor thread for good.
+                        smol::future::yield_now().await;
                     }
-                    buf.resize(old + chunk, 0);
-                    Some(reader.read(&mut buf[old..]).await)
-                },
-                async {
-                    smol::Timer::at(deadline).await;
-                    None
-                },
-            )
-            .await;
-            match read {
-                Some(Ok(n)) if n > 0 => {
-                    streaming = n == chunk;
-                    buf.truncate(old + n);
-                    // Only the end of a line is a sign of life: bytes that
-                    // trickle in without one (slowloris) never put off the
-                    // ping timeout.
-                    if buf[old..].iter().any(|&b| b == b'\n' || b == b'\r') {
-                        last_heard = Instant::now();
-                        pinged = false;
+                    Some(Ok(_)) | Some(Err(_)) if self.conn.out.overflowed() => {
+                        break 'life "SendQ exceeded".into();
                     }
-                    // A ready socket never makes the read wait: without this, a
-                    // client that keeps sending holds an executor thread for good.
-                    smol::future::yield_now().await;
+                    Some(Ok(_)) => break 'life "Connection closed".into(),
+                    Some(Err(e)) => break 'life format!("Read error: {e}"),
+                    None if !self.conn.registered => break 'life "Registration timeout".into(),
+                    None if pinged => {
+                        break 'life format!("Ping timeout: {} seconds", cfg.ping_timeout.as_secs());
+                    }
+                    None => {
+                        buf.truncate(old);
+                        pinged = true;
+                        self.conn.out.push(&Line::from(format!("PING :{}\r\n", cfg.name)));
+                    }
                 }
-                Some(Ok(_)) | Some(Err(_)) if self.conn.out.overflowed() => {
-                    return "SendQ exceeded".into();
-                }
-                Some(Ok(_)) => return "Connection closed".into(),
-                Some(Err(e)) => return format!("Read error: {e}"),
-                None if !self.conn.registered => return "Registration timeout".into(),
-                None if pinged => {
-                    return format!("Ping timeout: {} seconds", cfg.ping_timeout.as_secs());
-                }
-                None => {
-                    buf.truncate(old);
-                    pinged = true;
-                    self.conn.out.push(&Line::from(format!("PING :{}\r\n", cfg.name)));
-                }
-            }
+            };
+            let nick = shared.lock().disconnect(self.conn.id, &reason);
+            info!("{}: disconnected ({}): {reason}", self.conn.peer, nick.as_deref().unwrap_or("*"));
         }
     }
 
@@ -253,12 +281,13 @@ impl Session {
     async fn push_replay(&self, replay: Replay) -> Result<(), ()> {
         let out = &self.conn.out;
         let half = out.limit() / 2;
+        let stall = self.shared.config.ping_timeout;
         let lines = replay.lines.into_iter().map(Some).chain(replay.canvas.as_ref().map(|_| None));
         for line in lines {
             let want = line.as_ref().map_or(half.min(CANVAS_ROOM), |l| half.saturating_sub(l.len()));
             while out.queued() > 0 && out.queued() > want {
-                let room = smol::future::or(async { self.room.recv().await.is_ok() }, async {
-                    smol::Timer::after(self.shared.config.ping_timeout).await;
+                let room = smol::future::or(out.room(), async {
+                    smol::Timer::after(stall).await;
                     false
                 });
                 if out.is_dead() || !room.await {

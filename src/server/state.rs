@@ -50,7 +50,9 @@ pub use super::names::{valid_channel, valid_nick};
 pub type ClientId = u64;
 
 /// Clients by id, hashed with [`IdHasher`].
-type Clients = HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>;
+/// Boxed: a map slot is 16 bytes, not a whole `Client`, in the quarter or
+/// more of its slots that the map keeps empty.
+type Clients = HashMap<ClientId, Box<Client>, BuildHasherDefault<IdHasher>>;
 
 /// Hashes a [`ClientId`] with one multiplication. Ids are our own counter,
 /// never chosen by a client, so there is no flooding attack to defend
@@ -88,9 +90,11 @@ impl Caps {
     pub const BATCH: Caps = Caps(8);
     pub const MULTI_PREFIX: Caps = Caps(16);
     pub const USERHOST_IN_NAMES: Caps = Caps(32);
+    pub const AWAY_NOTIFY: Caps = Caps(64);
 
     /// Every capability with its name, in the order CAP LS lists them.
-    pub const ALL: [(&'static str, Caps); 6] = [
+    pub const ALL: [(&'static str, Caps); 7] = [
+        ("away-notify", Caps::AWAY_NOTIFY),
         ("batch", Caps::BATCH),
         ("echo-message", Caps::ECHO_MESSAGE),
         ("message-tags", Caps::MESSAGE_TAGS),
@@ -261,7 +265,7 @@ impl State {
     // ---- reading ----
 
     pub fn client(&self, id: ClientId) -> Option<&Client> {
-        self.clients.get(&id)
+        self.clients.get(&id).map(|c| &**c)
     }
 
     /// The client's nick, or `*` (before NICK, or for a departed client).
@@ -283,6 +287,11 @@ impl State {
 
     pub fn client_count(&self) -> usize {
         self.clients.len()
+    }
+
+    /// Connections (registered or not) from one address.
+    pub fn connections_from(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&ip).copied().unwrap_or(0)
     }
 
     /// Number of registered clients.
@@ -352,12 +361,20 @@ impl State {
 
     // ---- connections ----
 
-    /// Adds a new, unregistered connection, unless a limit refuses it.
-    pub fn connect(&mut self, id: ClientId, ip: IpAddr, out: Outbox, cfg: &Config) -> Result<(), Refused> {
+    /// Adds a new, unregistered connection, unless a limit refuses it;
+    /// `handshaking` more from the same address are still in a handshake.
+    pub fn connect(
+        &mut self,
+        id: ClientId,
+        ip: IpAddr,
+        out: Outbox,
+        cfg: &Config,
+        handshaking: usize,
+    ) -> Result<(), Refused> {
         if self.clients.len() >= cfg.max_clients {
             return Err(Refused::TooManyClients);
         }
-        if self.per_ip.get(&ip).copied().unwrap_or(0) >= cfg.max_per_ip {
+        if self.connections_from(ip) + handshaking >= cfg.max_per_ip {
             return Err(Refused::TooManyFromAddress);
         }
         *self.per_ip.entry(ip).or_default() += 1;
@@ -379,7 +396,7 @@ impl State {
             signon: 0,
             last_spoke: Instant::now(),
         };
-        self.clients.insert(id, client);
+        self.clients.insert(id, Box::new(client));
         Ok(())
     }
 
@@ -509,9 +526,16 @@ impl State {
         }
     }
 
+    /// Sets or clears the away message; neighbours with away-notify are told.
     pub fn set_away(&mut self, id: ClientId, away: Option<String>) {
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.away = away;
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        let line = format!(":{} AWAY{}\r\n", c.prefix(), away.as_deref().map_or(String::new(), |m| format!(" :{m}")));
+        c.away = away;
+        let line = Line::from(line);
+        for n in self.neighbours(id) {
+            if let Some(c) = self.clients.get(&n).filter(|c| c.caps.has(Caps::AWAY_NOTIFY)) {
+                c.out.push(&line);
+            }
         }
     }
 
@@ -565,7 +589,7 @@ impl State {
     /// Leaves the channel `key`, telling its members (the leaver included);
     /// the channel goes when its last member does.
     pub fn part(&mut self, id: ClientId, key: &str, reason: &str) {
-        let Some(prefix) = self.clients.get(&id).map(Client::prefix) else { return };
+        let Some(prefix) = self.clients.get(&id).map(|c| c.prefix()) else { return };
         let Some(ch) = self.channels.get(key) else { return };
         if ch.member(id).is_none() {
             return;
@@ -693,6 +717,8 @@ pub struct Shared {
     pub started: SystemTime,
     /// The executor and buffer pool of this server (no process-wide ones).
     pub rt: Runtime,
+    /// Connections still in a TLS or HTTP handshake, per address.
+    pub handshakes: super::handshakes::Handshakes,
     state: Mutex<State>,
     next_id: AtomicU64,
 }
@@ -712,6 +738,7 @@ impl Shared {
             tls,
             started: SystemTime::now(),
             rt,
+            handshakes: Default::default(),
             state: Mutex::new(State::new(history, canvas)),
             next_id: AtomicU64::new(1),
         }
@@ -857,7 +884,7 @@ mod tests {
                 let what = match (op, pick(&mut rng, &ids)) {
                     (0 | 1, _) | (_, None) => {
                         let ip = ips[rng.below(3) as usize];
-                        if st.connect(next, ip, Outbox::detached(1 << 16), &cfg).is_ok() {
+                        if st.connect(next, ip, Outbox::detached(1 << 16), &cfg, 0).is_ok() {
                             ids.push(next);
                         }
                         next += 1;

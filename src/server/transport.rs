@@ -68,6 +68,11 @@ impl Tls {
 /// line or a client that stops half-way is closed, and nobody else waits.
 #[cfg(feature = "tls")]
 async fn handshake(shared: Arc<Shared>, tls: Arc<super::tls::Tls>, stream: async_net::TcpStream, peer: SocketAddr) {
+    // Counted against --max-per-ip until the session takes over the count.
+    let admitted = match super::handshakes::begin(&shared, peer) {
+        Ok(slot) => slot,
+        Err(why) => return log::info!("{peer}: refused before the TLS handshake: {}", why.reason()),
+    };
     let limit = shared.config.register_timeout;
     let done = smol::future::or(async { Some(tls.accept(stream.clone()).await) }, async {
         smol::Timer::after(limit).await;
@@ -76,8 +81,11 @@ async fn handshake(shared: Arc<Shared>, tls: Arc<super::tls::Tls>, stream: async
     .await;
     match done {
         Some(Ok(tls_stream)) => {
+            drop(admitted);
             let (reader, writer) = smol::io::split(tls_stream);
-            super::session::serve(shared, reader, writer, stream, peer, false).await;
+            if let Some(session) = super::session::serve(shared, reader, writer, stream.into(), peer, false) {
+                session.await;
+            }
         }
         Some(Err(e)) => log::info!("{peer}: TLS handshake failed: {e}"),
         None => log::info!("{peer}: TLS handshake timed out"),

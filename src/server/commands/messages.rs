@@ -25,8 +25,12 @@ use crate::server::state::{Caps, Variants};
 /// this client does flushes it first, so no one can join, leave or speak in
 /// between, and every member sees this client's lines in the order sent.
 #[derive(Default)]
-pub struct Burst {
-    /// Casefolded channel; empty when nothing is held.
+pub struct Burst(Option<Box<Held>>);
+
+/// A burst being held (boxed: most connections hold none, and the session
+/// of every idle connection carries the empty `Burst`).
+struct Held {
+    /// Casefolded channel.
     key: String,
     /// The held lines for each kind of recipient ([`Variants::kind`]).
     runs: [String; 4],
@@ -37,16 +41,13 @@ pub struct Burst {
 impl Burst {
     /// The channel held for, or "" when nothing is held.
     pub fn key(&self) -> &str {
-        &self.key
+        self.0.as_ref().map_or("", |b| &b.key)
     }
 }
 
 /// Fans the held burst out to the channel's members but this client.
 pub fn flush_burst(cx: &mut Cx<'_>) {
-    if cx.conn.burst.key.is_empty() {
-        return;
-    }
-    let b = std::mem::take(&mut cx.conn.burst);
+    let Some(b) = cx.conn.burst.0.take() else { return };
     // Freed, not kept: a client between bursts holds no buffers.
     cx.st.fanout_channel_runs(&b.key, cx.conn.id, &b.runs);
 }
@@ -223,17 +224,15 @@ fn to_nick(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str) {
 /// Adds a channel message to this client's burst (flushed before the lock
 /// is released; see [`Burst`]).
 fn hold(cx: &mut Cx<'_>, key: &str, v: &mut Variants<'_>) {
-    if cx.conn.burst.key != key {
+    if cx.conn.burst.key() != key {
         flush_burst(cx);
     }
-    let b = &mut cx.conn.burst;
-    if b.key.is_empty() {
-        b.key = key.to_string();
-        b.kinds = cx
-            .st
-            .channel(key)
-            .map_or(0, |ch| ch.members.iter().fold(0, |kinds, m| kinds | 1 << Variants::kind(m.caps)));
-    }
+    let st = &*cx.st;
+    let b = cx.conn.burst.0.get_or_insert_with(|| {
+        let kinds =
+            st.channel(key).map_or(0, |ch| ch.members.iter().fold(0, |kinds, m| kinds | 1 << Variants::kind(m.caps)));
+        Box::new(Held { key: key.to_string(), runs: Default::default(), kinds })
+    });
     for (kind, run) in b.runs.iter_mut().enumerate().filter(|(k, _)| b.kinds & 1 << k != 0) {
         if let Some(line) = v.for_caps(Variants::KINDS[kind]) {
             run.push_str(line);
