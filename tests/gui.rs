@@ -440,13 +440,16 @@ fn the_canvas_is_kept_across_a_restart_and_undo_and_the_eraser_reach_everyone() 
     // alice draws two strokes; bob sees them.
     alice.drag((0.1, 0.2), (0.8, 0.7));
     alice.drag((0.1, 0.8), (0.8, 0.3));
-    // The whole of both drags is drawn: the last segment ends where the mouse was released.
-    let a = alice.wait("alice's strokes", |p| {
-        p.all("stroke").last().is_some_and(|s| {
-            let v: Vec<i64> = s.split(',').skip(3).map(|n| n.parse().unwrap()).collect();
-            (v[v.len() - 2] - 1280).abs() <= 8 && (v[v.len() - 1] - 300).abs() <= 8
-        })
-    });
+    // The whole of a drag is drawn when the last segment ends where the mouse was released.
+    let ends_at = |x: i64, y: i64| {
+        move |p: &Probe| {
+            p.all("stroke").last().is_some_and(|s| {
+                let v: Vec<i64> = s.split(',').skip(3).map(|n| n.parse().unwrap()).collect();
+                (v[v.len() - 2] - x).abs() <= 8 && (v[v.len() - 1] - y).abs() <= 8
+            })
+        }
+    };
+    let a = alice.wait("alice's strokes", ends_at(1280, 300));
     bob.wait("alice's strokes at bob", |p| p.num("strokes") == a.num("strokes") && p.num("ink") > 50);
 
     // The eraser: a stroke in the paper's colour, across the first stroke.
@@ -457,14 +460,14 @@ fn the_canvas_is_kept_across_a_restart_and_undo_and_the_eraser_reach_everyone() 
     bob.wait("alice's eraser stroke at bob", |p| p.all("stroke").iter().any(|s| s.contains(",ffffff,")));
 
     // bob draws and takes it back: gone at alice's too.
-    let before =
-        alice.wait("alice's eraser stroke", |p| p.all("stroke").iter().any(|s| s.contains(",ffffff,"))).num("strokes");
+    let before_a = alice.wait("alice's whole eraser stroke", ends_at(720, 900)).num("strokes");
+    let before_b = bob.wait("alice's whole eraser stroke at bob", ends_at(720, 900)).num("strokes");
     bob.drag((0.2, 0.5), (0.9, 0.5));
-    alice.wait("bob's stroke at alice", |p| p.num("strokes") > before);
+    alice.wait("bob's whole stroke at alice", ends_at(1440, 500));
     let p = bob.probe().unwrap();
     bob.click(p.centre("undo_button"));
-    let a = alice.wait("bob's stroke taken back at alice", |p| p.num("strokes") == before);
-    bob.wait("bob's stroke taken back at bob", |p| p.num("strokes") == before && p.num("ink") > 0);
+    bob.wait("bob's stroke taken back at bob", |p| p.num("strokes") == before_b && p.num("ink") > 0);
+    let a = alice.wait("bob's stroke taken back at alice", |p| p.num("strokes") == before_a);
     x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-canvas-undo-eraser.png")));
 
     // Both windows save the same picture.

@@ -505,6 +505,13 @@ impl App {
     fn undo_stroke(&mut self) {
         let i = self.shown_channel();
         let channel = self.convs[i].name.clone();
+        // What was drawn goes first, so the undo takes all of the stroke.
+        if let Some(canvas) = self.convs[i].canvas.as_ref() {
+            for stroke in canvas.flush() {
+                self.view.drawn(&channel, &stroke);
+                self.handle.send(Command::Stroke { channel: channel.clone(), stroke });
+            }
+        }
         let id = self.convs[i].canvas.as_ref().and_then(|c| {
             let mut st = c.state.borrow_mut();
             let id = st.last_mine();
