@@ -8,6 +8,15 @@ use std::collections::VecDeque;
 use super::raster::{Raster, Rect, bounds};
 use super::{CLIENT_KEEPS, Stroke, png};
 
+/// The picture in a snapshot's PNG: blank when empty, and only of the logical size.
+pub fn decode_snapshot(png: &[u8]) -> Result<Raster, &'static str> {
+    let r = if png.is_empty() { Raster::blank() } else { png::decode(png)? };
+    if (r.w, r.h) != (usize::from(super::WIDTH), usize::from(super::HEIGHT)) {
+        return Err("snapshot of the wrong size");
+    }
+    Ok(r)
+}
+
 pub struct Picture {
     /// The snapshot, with the segments folded into it since.
     base: Raster,
@@ -51,14 +60,15 @@ impl Picture {
 
     /// Starts again from a snapshot (an empty PNG is a blank canvas).
     pub fn snapshot(&mut self, png: &[u8]) -> Result<(), &'static str> {
-        let base = if png.is_empty() { Raster::blank() } else { png::decode(png)? };
-        if (base.w, base.h) != (self.base.w, self.base.h) {
-            return Err("snapshot of the wrong size");
-        }
+        self.start_from(decode_snapshot(png)?);
+        Ok(())
+    }
+
+    /// Starts again from a decoded snapshot (see [`decode_snapshot`]).
+    pub fn start_from(&mut self, base: Raster) {
         self.shown = base.clone();
         self.base = base;
         self.strokes.clear();
-        Ok(())
     }
 
     pub fn clear(&mut self) {

@@ -613,7 +613,11 @@ impl Core {
             let Some(link) = self.link.as_mut() else { return };
             let gather = link.snapshots.entry(channel.to_ascii_lowercase()).or_default();
             match gather.piece(&unescape_tag_value(v)) {
-                Some(Ok(png)) => self.emit(Event::Snapshot { channel, png }),
+                // Decoded here, on the connection's thread, not the window's.
+                Some(Ok(png)) => match canvas::picture::decode_snapshot(&png) {
+                    Ok(raster) => self.emit(Event::Snapshot { channel, raster }),
+                    Err(e) => self.system(Some(&channel), format!("the canvas snapshot could not be read: {e}"), now),
+                },
                 Some(Err(e)) => self.system(Some(&channel), format!("the canvas snapshot could not be read: {e}"), now),
                 None => {}
             }

@@ -656,7 +656,9 @@ fn canvas_snapshot_pieces_undo_and_sync() {
     let ping = sent.iter().position(|l| l == "PING :lanchat-sync").unwrap();
     assert!(join < ping, "{sent:?}");
     t.events();
-    let png = crate::canvas::png::encode(&crate::canvas::raster::Raster::new(2, 2));
+    let mut pic = crate::canvas::raster::Raster::blank();
+    pic.px[0] = 0;
+    let png = crate::canvas::png::encode(&pic);
     let b64 = crate::canvas::snapshot::base64(&png);
     let (a, b) = b64.split_at(10);
     t.server(&format!(
@@ -664,7 +666,9 @@ fn canvas_snapshot_pieces_undo_and_sync() {
     ));
     t.server("@+lanchat/undo=7,3 :bob!x@h TAGMSG #lobby\n:lanchat PONG lanchat :lanchat-sync");
     let ev = t.events();
-    assert!(ev.iter().any(|e| matches!(e, Event::Snapshot { channel, png: p } if channel == "#lobby" && *p == png)));
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Snapshot { channel, raster } if channel == "#lobby" && *raster == pic))
+    );
     assert!(ev.iter().any(|e| matches!(e, Event::Undo { id: 7, count: Some(3), by, .. } if by == "bob")));
     assert!(matches!(ev.last(), Some(Event::Synced)), "{ev:?}");
     // Pieces out of order are said, not shown.

@@ -67,11 +67,7 @@ pub fn run(settings: Settings, save_canvas: Option<PathBuf>) -> ExitCode {
         if save_canvas_of(&ev, &drawn_on) {
             let mut p = painter.lock().unwrap_or_else(|e| e.into_inner());
             match &ev {
-                Event::Snapshot { png, .. } => {
-                    if let Err(e) = p.snapshot(png) {
-                        eprintln!("lanchat: the canvas snapshot could not be read: {e}");
-                    }
-                }
+                Event::Snapshot { raster, .. } => p.start_from(raster.clone()),
                 Event::Stroke { stroke, .. } => drop(p.add(stroke.clone())),
                 Event::Undo { id, count, .. } => drop(p.undo(*id, *count)),
                 Event::CanvasCleared { .. } => p.clear(),

@@ -186,7 +186,7 @@ pub enum Event {
     /// The server's snapshot of a channel's canvas (a PNG; empty for a
     /// blank one): the canvas starts again from it, and the strokes after
     /// it follow (a JOIN's replay).
-    Snapshot { channel: String, png: Vec<u8> },
+    Snapshot { channel: String, raster: crate::canvas::raster::Raster },
     /// `by` took back stroke `id`: its last `count` segments (all when None).
     Undo { channel: String, by: String, id: u32, count: Option<usize> },
     /// The answer to [`Command::Sync`].

@@ -68,7 +68,7 @@ pub enum Show {
     /// Empty this channel's canvas.
     ClearCanvas(String),
     /// Start this channel's canvas again from a snapshot (a PNG; empty: blank).
-    Snapshot { channel: String, png: Vec<u8> },
+    Snapshot { channel: String, raster: crate::canvas::raster::Raster },
     /// Take back the last `count` segments of stroke `id` (all when None).
     Undo { channel: String, id: u32, count: Option<usize> },
     /// The nick changed: remember it.
@@ -367,9 +367,9 @@ impl View {
                     show.push(Show::Stroke { channel, stroke });
                 }
             }
-            Event::Snapshot { channel, png } => {
+            Event::Snapshot { channel, raster } => {
                 self.stroke_keys.remove(&channel.to_ascii_lowercase());
-                show.push(Show::Snapshot { channel, png });
+                show.push(Show::Snapshot { channel, raster });
             }
             Event::Undo { channel, id, count, .. } => show.push(Show::Undo { channel, id, count }),
             Event::Synced => {}

@@ -247,10 +247,9 @@ impl CanvasState {
     }
 
     /// Starts again from the server's snapshot.
-    pub fn snapshot(&mut self, png: &[u8]) -> Result<(), &'static str> {
-        self.picture.snapshot(png)?;
+    pub fn snapshot(&mut self, raster: Raster) {
+        self.picture.start_from(raster);
         self.changed(Some(ALL));
-        Ok(())
     }
 
     pub fn undo(&mut self, id: u32, count: Option<usize>) {
@@ -385,10 +384,9 @@ impl Canvas {
     }
 
     /// Starts again from the server's snapshot.
-    pub fn snapshot(&mut self, png: &[u8]) -> Result<(), &'static str> {
-        let res = self.state.borrow_mut().snapshot(png);
+    pub fn snapshot(&mut self, raster: Raster) {
+        self.state.borrow_mut().snapshot(raster);
         self.widget.redraw();
-        res
     }
 
     /// Takes back the last `count` segments of stroke `id`.

@@ -306,11 +306,9 @@ impl App {
                     }
                     self.dirty = true;
                 }
-                Show::Snapshot { channel, png } => {
-                    let i = self.conv_index(&channel);
-                    if let Some(Err(e)) = i.and_then(|i| self.convs[i].canvas.as_mut()).map(|c| c.snapshot(&png)) {
-                        let text = format!("the canvas snapshot could not be read: {e}");
-                        self.system(i.unwrap_or(0), SystemTime::now(), &text);
+                Show::Snapshot { channel, raster } => {
+                    if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
+                        c.snapshot(raster);
                     }
                     self.dirty = true;
                 }

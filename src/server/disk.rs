@@ -20,21 +20,25 @@ const TICK: Duration = Duration::from_millis(100);
 /// How often unsynced writes are fsynced.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 
-/// The running disk thread.
+/// The running disk thread, and the canvas thread beside it: a fold (a
+/// PNG decoded and encoded again) can take a second on a Pi Zero, and the
+/// journal's fsync each second must not wait for it.
 pub struct Disk {
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
+    stop_folds: mpsc::Sender<()>,
+    folds: JoinHandle<()>,
 }
 
 impl Disk {
     pub fn start(shared: Arc<Shared>) -> std::io::Result<Disk> {
+        let shared_folds = shared.clone();
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new().name("lanchat-disk".into()).spawn(move || {
             let mut synced = Instant::now();
             loop {
                 let stopping = !matches!(stopped.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
                 compact_if_asked(&shared);
-                fold_canvases(&shared);
                 compact_canvas_if_asked(&shared);
                 if stopping || synced.elapsed() >= SYNC_EVERY {
                     sync(&shared);
@@ -45,11 +49,19 @@ impl Disk {
                 }
             }
         })?;
-        Ok(Disk { stop, thread })
+        let (stop_folds, stopped) = mpsc::channel();
+        let folds = std::thread::Builder::new().name("lanchat-canvas".into()).spawn(move || {
+            while matches!(stopped.recv_timeout(TICK), Err(RecvTimeoutError::Timeout)) {
+                fold_canvases(&shared_folds);
+            }
+        })?;
+        Ok(Disk { stop, thread, stop_folds, folds })
     }
 
-    /// Syncs what is unsynced and ends the thread.
+    /// Ends the canvas thread, then syncs what is unsynced and ends the disk thread.
     pub fn stop(self) {
+        let _ = self.stop_folds.send(());
+        let _ = self.folds.join();
         let _ = self.stop.send(());
         let _ = self.thread.join();
     }
