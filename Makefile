@@ -71,7 +71,7 @@ test-static: server
 	file $(SERVER_BIN) | grep -q 'static' || { file $(SERVER_BIN); echo "not statically linked"; exit 1; }
 	@echo "static: $(SERVER_BIN) $$(stat -c %s $(SERVER_BIN)) bytes"
 
-test: test-server test-static test-cross test-gui
+test: test-server test-static test-cross test-gui test-web
 
 clean:
 	$(CARGO) clean
@@ -79,6 +79,18 @@ clean:
 
 # Cross-building for the Pi: make cross, make test-cross, make cross-gui.
 include cross/cross.mk
+
+# The web page in a real browser (issue 13): headless Chromium from Debian,
+# driven by selenium and chromedriver with Debian's own Python, against the
+# server on loopback; screenshots land in target/web-phone.png and
+# target/web-desktop.png.
+WEB_TEST_DEPS := chromium chromium-driver python3-selenium
+
+.PHONY: test-web
+test-web: deps-rust
+	@$(APT_INSTALL) $(WEB_TEST_DEPS)
+	$(CARGO) build $(SERVER_FLAGS) --bin lanchat
+	/usr/bin/python3 tests/browser/page.py target/debug/lanchat target
 
 # --- benchmarks ---
 # `make bench`: scenarios 1-5, 7 and 8 against lanchat alone, then scenario 6,
@@ -119,8 +131,11 @@ endif
 GUI_VENV      := $(CURDIR)/target/tools/venv
 GUI_PATH      := PATH="$(GUI_VENV)/bin:$$PATH"
 GUI_DEPS      := g++ make python3-venv libpango1.0-dev libxext-dev libxinerama-dev libxcursor-dev libxfixes-dev
-# A real X server, real input events, a screenshot, and a colour emoji font.
-GUI_TEST_DEPS := xvfb xauth xdotool x11-utils imagemagick fonts-noto-color-emoji
+# A real X server, real input events, a screenshot, a colour emoji font, and
+# a real notification daemon (dunst on a private D-Bus session bus; dunstctl
+# asks it through dbus-send) for the client's notify-send to deliver to.
+GUI_TEST_DEPS := xvfb xauth xdotool x11-utils imagemagick fonts-noto-color-emoji \
+                 dunst dbus-daemon dbus-bin libnotify-bin
 
 .PHONY: deps-gui gui test-gui bench-gui screenshots
 
@@ -160,7 +175,7 @@ bench-gui: deps-gui
 # (ignored by git) and crashes to fuzz/artifacts/. `cargo test` replays the
 # seeds through the same checks (tests/fuzz_corpus.rs).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := line tags canvas journal commands
+FUZZ_TARGETS := line tags canvas journal commands http websocket
 
 .PHONY: fuzz fuzz-tools
 

@@ -62,7 +62,7 @@ fn start_with(kind: &str, lanchat: &Path, tls: bool, tweak: impl FnOnce(&mut Com
     let mut cmd = match kind {
         "lanchat" => {
             let mut c = Command::new(lanchat);
-            c.args(["--serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--data-dir"])
+            c.args(["--serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-web", "--data-dir"])
                 .arg(dir.join("data"))
                 // Bench settings: no flood limit, every generator client from 127.0.0.1 allowed.
                 .args(["--flood-rate", "0", "--max-per-ip", "100000", "--max-clients", "100000"]);
@@ -419,14 +419,29 @@ fn main() {
         args.push("--tls");
         scenarios.push((format!("{name}t"), format!("{what}, over TLS"), args));
     }
+    // Scenario 2 over WebSocket (`2w`), lanchat only: the web port's cost next to TCP's.
+    let (_, what, mut args) = scenarios[1].clone();
+    args.push("--ws");
+    scenarios.push(("2w".into(), format!("{what}, over WebSocket"), args));
     let tls = |name: &str| name.ends_with('t');
+    let ws = |name: &str| name.ends_with('w');
     // results[scenario][server] = JSON lines, one per round.
     let mut results: Vec<Vec<Vec<String>>> = vec![vec![Vec::new(); servers.len()]; scenarios.len()];
     for round in 0..rounds {
         for (si, (name, _, args)) in scenarios.iter().enumerate().filter(|(_, s)| run(&s.0)) {
-            for (k, kind) in servers.iter().enumerate().filter(|(_, kind)| !tls(name) || *kind != "ngircd") {
+            let serves = |kind: &str| (!tls(name) || kind != "ngircd") && (!ws(name) || kind == "lanchat");
+            for (k, kind) in servers.iter().enumerate().filter(|(_, kind)| serves(kind)) {
                 eprintln!("--- round {} scenario {name} on {kind}", round + 1);
-                let (server, _) = start_with(kind, &lanchat, tls(name), |_| {});
+                let web = free_port();
+                let (mut server, _) = start_with(kind, &lanchat, tls(name), |c| {
+                    if ws(name) {
+                        c.args(["--web-port", &web.to_string()]);
+                    }
+                });
+                if ws(name) {
+                    // loadgen talks to the web port; it was bound before the IRC port answered.
+                    server.port = web;
+                }
                 results[si][k].push(loadgen(&lg, &server, name, args));
             }
         }
@@ -618,6 +633,15 @@ fn main() {
                 verdict(l99 <= p99)
             );
         }
+    }
+    if let Some(w) = scenarios.iter().position(|s| s.0 == "2w").filter(|&w| ran(w) && ran(1)) {
+        let ratio = avg(w, 0, "msgs_per_s") / avg(1, 0, "msgs_per_s");
+        println!(
+            "target: scenario 2w msgs/s within 25% of scenario 2 (TCP): {:.0} vs {:.0}, {ratio:.2}x: {}",
+            avg(w, 0, "msgs_per_s"),
+            avg(1, 0, "msgs_per_s"),
+            verdict(ratio >= 0.75)
+        );
     }
     if ran(2) {
         let kib = (avg(2, 0, "rss_registered_kib") - avg(2, 0, "rss_idle_kib")) / 10_000.0;

@@ -49,6 +49,7 @@ USAGE: loadgen --addr HOST:PORT [OPTIONS]
     --timeout SECS    give up a phase after this long without progress [default: 30]
     --label TEXT      a name for the JSON line
     --tls             IRC over TLS (any certificate is accepted: loopback benchmarks only)
+    --ws              IRC over WebSocket (--addr is the web port; text.ircv3.net)
 Prints a summary on stderr and one JSON line on stdout; exits 1 on any lost delivery or error.
 ";
 
@@ -73,6 +74,7 @@ pub struct Opts {
     pub timeout: Duration,
     pub label: String,
     pub tls: bool,
+    pub ws: bool,
 }
 
 impl Default for Opts {
@@ -96,6 +98,7 @@ impl Default for Opts {
             timeout: Duration::from_secs(30),
             label: String::new(),
             tls: false,
+            ws: false,
         }
     }
 }
@@ -603,7 +606,8 @@ async fn client(ctx: &Ctx, i: usize) -> io::Result<Vec<u32>> {
         }
     };
     let _ = stream.set_nodelay(true);
-    let (r, w) = match halves(stream, o.tls).await {
+    let halves = async { if o.ws { ws::open(stream, &o.addr).await } else { halves(stream, o.tls).await } };
+    let (r, w) = match halves.await {
         Ok(h) => h,
         Err(e) => {
             let _ = ctx.setup.1.try_recv();
@@ -827,6 +831,7 @@ fn main() {
             "--timeout" => o.timeout = Duration::from_secs(num(val()) as u64),
             "--label" => o.label = val(),
             "--tls" => o.tls = true,
+            "--ws" => o.ws = true,
             other => fail(format!("unknown flag {other:?}")),
         }
     }
@@ -855,4 +860,170 @@ fn main() {
     );
     println!("{}", r.json());
     std::process::exit(if r.ok() { 0 } else { 1 });
+}
+
+/// The client side of IRC over WebSocket, for `--ws`: the handshake, then
+/// lines to masked frames and frames back to lines.
+mod ws {
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, ready};
+
+    use async_net::TcpStream;
+    use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    pub async fn open(
+        mut stream: TcpStream,
+        host: &str,
+    ) -> io::Result<(super::Rd, Box<dyn AsyncWrite + Unpin + Send>)> {
+        let req = format!(
+            "GET /irc HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: text.ircv3.net\r\n\r\n"
+        );
+        stream.write_all(req.as_bytes()).await?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        // Byte by byte: nothing after the head may be swallowed.
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte).await? == 0 || head.len() > 4096 {
+                return Err(io::Error::other("WebSocket handshake failed"));
+            }
+            head.push(byte[0]);
+        }
+        if !head.starts_with(b"HTTP/1.1 101") {
+            return Err(io::Error::other(String::from_utf8_lossy(&head).into_owned()));
+        }
+        let seed = stream.local_addr().map_or(1, |a| u32::from(a.port())) | 1;
+        let r = Reader { stream: stream.clone(), raw: Vec::new(), have: 0, out: Vec::new(), sent: 0 };
+        let w = Writer { stream, pending: Vec::new(), mask: seed };
+        Ok((Box::new(r), Box::new(w)))
+    }
+
+    struct Reader {
+        stream: TcpStream,
+        /// Raw bytes read and not yet decoded (`raw[..have]`; the buffer is
+        /// allocated once, never zeroed again), and decoded lines not yet
+        /// read (`out[sent..]`).
+        raw: Vec<u8>,
+        have: usize,
+        out: Vec<u8>,
+        sent: usize,
+    }
+
+    impl Reader {
+        /// Decodes the complete frames in `raw` into lines in `out`.
+        fn decode(&mut self) {
+            let mut at = 0;
+            loop {
+                let b = &self.raw[at..self.have];
+                if b.len() < 2 {
+                    break;
+                }
+                let (len, hdr) = match b[1] & 0x7f {
+                    126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+                    127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
+                    126 | 127 => break,
+                    l => (usize::from(l), 2),
+                };
+                if b.len() < hdr + len {
+                    break;
+                }
+                if b[0] & 0x0f == 1 || b[0] & 0x0f == 2 {
+                    self.out.extend_from_slice(&b[hdr..hdr + len]);
+                    self.out.extend_from_slice(b"\r\n");
+                }
+                at += hdr + len;
+            }
+            self.raw.copy_within(at..self.have, 0);
+            self.have -= at;
+        }
+    }
+
+    impl AsyncRead for Reader {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            let me = &mut *self;
+            loop {
+                if me.sent < me.out.len() {
+                    let n = buf.len().min(me.out.len() - me.sent);
+                    buf[..n].copy_from_slice(&me.out[me.sent..me.sent + n]);
+                    me.sent += n;
+                    if me.sent == me.out.len() {
+                        me.out.clear();
+                        me.sent = 0;
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                if me.have == me.raw.len() {
+                    let grown = (me.raw.len() * 2).max(64 * 1024);
+                    me.raw.resize(grown, 0);
+                }
+                let n = ready!(Pin::new(&mut me.stream).poll_read(cx, &mut me.raw[me.have..]))?;
+                if n == 0 {
+                    return Poll::Ready(Ok(0));
+                }
+                me.have += n;
+                me.decode();
+            }
+        }
+    }
+
+    struct Writer {
+        stream: TcpStream,
+        pending: Vec<u8>,
+        mask: u32,
+    }
+
+    impl Writer {
+        fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            while !self.pending.is_empty() {
+                let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &self.pending))?;
+                self.pending.drain(..n);
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Writer {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            ready!(self.poll_drain(cx))?;
+            for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                // xorshift: a new mask per frame.
+                let mut m = self.mask;
+                m ^= m << 13;
+                m ^= m >> 17;
+                m ^= m << 5;
+                self.mask = m;
+                let mask = m.to_be_bytes();
+                let p = &mut self.pending;
+                p.push(0x81);
+                match line.len() {
+                    n @ 0..=125 => p.push(0x80 | n as u8),
+                    n @ 126..=0xffff => {
+                        p.push(0x80 | 126);
+                        p.extend_from_slice(&(n as u16).to_be_bytes());
+                    }
+                    n => {
+                        p.push(0x80 | 127);
+                        p.extend_from_slice(&(n as u64).to_be_bytes());
+                    }
+                }
+                p.extend_from_slice(&mask);
+                p.extend(line.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+            }
+            let _ = self.poll_drain(cx)?;
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            ready!(self.poll_drain(cx))?;
+            Pin::new(&mut self.stream).poll_flush(cx)
+        }
+
+        fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            ready!(self.poll_drain(cx))?;
+            Pin::new(&mut self.stream).poll_close(cx)
+        }
+    }
 }

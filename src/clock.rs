@@ -61,6 +61,18 @@ pub fn rfc3339(t: SystemTime) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
 }
 
+/// Formats `t` as people read a date in IRC replies (WHOWAS), in UTC:
+/// `Wed Dec 02 02:18:02 2026`.
+pub fn readable_utc(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = (unix_ms(t) / 1000) as i64;
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, mo, d) = civil_from_days(days);
+    let (wd, mon) = (DAYS[days.rem_euclid(7) as usize], MONTHS[mo as usize - 1]);
+    format!("{wd} {mon} {d:02} {:02}:{:02}:{:02} {y}", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
 /// Parses a server-time value (`YYYY-MM-DDThh:mm:ss[.fff]Z`); `None` if malformed.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
@@ -98,6 +110,13 @@ pub fn local_hhmm(t: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn readable_dates() {
+        let t = super::from_unix_ms(1_796_177_882_000);
+        assert_eq!(super::readable_utc(t), "Wed Dec 02 02:18:02 2026");
+        assert_eq!(super::readable_utc(super::from_unix_ms(0)), "Thu Jan 01 00:00:00 1970");
+    }
+
     use super::*;
 
     #[test]

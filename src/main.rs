@@ -24,6 +24,12 @@ SERVER OPTIONS:
     --no-plain              no plain-text port: TLS only
     --tls-port PORT         IRC over TLS, 0 for any free one [default: 6697]
     --no-tls                no TLS port
+    --web-port PORT         web page and WebSocket IRC at /irc, 0 for any free one
+                            [default: 8080]
+    --no-web                no web page
+    --web-origin ORIGIN     also let pages from ORIGIN (http://host:port, or *) open
+                            the WebSocket; repeatable [default: the page's own only]
+    --qr                    print the page's address as a QR code at start
     --tls-cert FILE         certificate chain (PEM) [default: a self-signed one,
                             made at first start and kept in the data directory]
     --tls-key FILE          its private key (PEM)
@@ -31,6 +37,8 @@ SERVER OPTIONS:
     --name NAME             server name shown to clients [default: lanchat]
     --motd FILE             message of the day
     --password PASS         clients must send this with PASS
+    --oper NAME:PASSWORD    a server operator for OPER (repeatable; also read
+                            from the file `opers` in the data directory)
     --max-clients N         most clients at once [default: 10000]
     --max-per-ip N          most connections from one address [default: 64]
     --history N             lines replayed on JOIN, kept per channel [default: 100]
@@ -124,6 +132,10 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--no-plain" => cfg.plain = false,
             "--no-tls" => cfg.tls_port = None,
             "--tls-port" => cfg.tls_port = Some(parse(&flag, &value()?)?),
+            "--web-port" => cfg.web_port = Some(parse(&flag, &value()?)?),
+            "--no-web" => cfg.web_port = None,
+            "--web-origin" => cfg.web_origins.push(value()?),
+            "--qr" => cfg.qr = true,
             "--tls-cert" => cfg.tls_cert = Some(PathBuf::from(value()?)),
             "--tls-key" => cfg.tls_key = Some(PathBuf::from(value()?)),
             "--data-dir" => cfg.data_dir = PathBuf::from(value()?),
@@ -136,6 +148,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             }
             "--motd" => cfg.motd = Some(PathBuf::from(value()?)),
             "--password" => cfg.password = Some(value()?),
+            "--oper" => cfg.opers.push(lanchat::server::parse_oper(&value()?)?),
             "--max-clients" => cfg.max_clients = parse(&flag, &value()?)?,
             "--max-per-ip" => cfg.max_per_ip = parse(&flag, &value()?)?,
             "--history" => cfg.history = parse(&flag, &value()?)?,

@@ -68,3 +68,67 @@ pub fn set_backlog(listener: &std::net::TcpListener, backlog: i32) -> std::io::R
 pub fn set_backlog(_listener: &std::net::TcpListener, _backlog: i32) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
+
+/// `struct ifaddrs`, as glibc and musl lay it out.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+struct IfAddrs {
+    next: *mut IfAddrs,
+    name: *mut u8,
+    flags: u32,
+    addr: *mut SockAddrIn,
+    netmask: *mut SockAddrIn,
+    ifu: *mut SockAddrIn,
+    data: *mut u8,
+}
+
+/// The start of `struct sockaddr_in` (all `struct sockaddr` share the family).
+#[cfg(target_os = "linux")]
+#[repr(C)]
+struct SockAddrIn {
+    family: u16,
+    port: u16,
+    addr: [u8; 4],
+}
+
+#[cfg(target_os = "linux")]
+unsafe extern "C" {
+    fn getifaddrs(list: *mut *mut IfAddrs) -> i32;
+    fn freeifaddrs(list: *mut IfAddrs);
+}
+
+/// The machine's IPv4 addresses other than loopback, for telling people
+/// where the page is (interfaces that are up; each address once).
+#[cfg(target_os = "linux")]
+pub fn ipv4_addresses() -> Vec<std::net::Ipv4Addr> {
+    const AF_INET: u16 = 2;
+    const IFF_UP: u32 = 1;
+    let mut out = Vec::new();
+    let mut list = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills a list we only read, then free with freeifaddrs.
+    unsafe {
+        if getifaddrs(&mut list) != 0 {
+            return out;
+        }
+        let mut at = list;
+        while let Some(ifa) = at.as_ref() {
+            if ifa.flags & IFF_UP != 0
+                && let Some(sa) = ifa.addr.as_ref()
+                && sa.family == AF_INET
+            {
+                let ip = std::net::Ipv4Addr::from(sa.addr);
+                if !ip.is_loopback() && !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+            at = ifa.next;
+        }
+        freeifaddrs(list);
+    }
+    out
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn ipv4_addresses() -> Vec<std::net::Ipv4Addr> {
+    Vec::new()
+}

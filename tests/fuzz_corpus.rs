@@ -44,3 +44,13 @@ fn journal_seeds() {
 fn commands_seeds() {
     replay("commands", checks::commands);
 }
+
+#[test]
+fn http_seeds() {
+    replay("http", checks::http);
+}
+
+#[test]
+fn websocket_seeds() {
+    replay("websocket", checks::websocket);
+}

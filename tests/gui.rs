@@ -3,7 +3,8 @@
 //! xdotool (typing, Enter, double-click, drag, button clicks), and assertions
 //! on what each window shows, read from its probe file (LANCHAT_GUI_PROBE).
 //!
-//! Needs Xvfb and xdotool (`make test-gui` installs them); without them the
+//! Needs Xvfb and xdotool, and for the notifications dunst, dbus-daemon
+//! and notify-send (`make test-gui` installs them); without them the
 //! tests fail and say so. A screenshot is saved as target/gui-screenshot.png.
 //! Every window's LAN discovery asks loopback addresses only.
 
@@ -106,6 +107,150 @@ impl Drop for Xvfb {
     }
 }
 
+/// A child process killed (and reaped) when the guard goes, also when a test panics.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A real notification daemon: dunst on the test's X display, on a private
+/// D-Bus session bus (a unix socket in the test's directory, nothing else
+/// on it, no service activation), so the client's real `notify-send` has
+/// somewhere to deliver.
+struct Dunst {
+    // Dropped in this order: dunst before its bus.
+    _dunst: Killed,
+    _bus: Killed,
+    /// DBUS_SESSION_BUS_ADDRESS for the clients.
+    address: String,
+    log: PathBuf,
+}
+
+/// One notification dunst holds: application, summary, body.
+#[derive(Debug, PartialEq)]
+struct Notification {
+    app: String,
+    summary: String,
+    body: String,
+}
+
+impl Dunst {
+    fn start(x: &Xvfb) -> Dunst {
+        for tool in ["dbus-daemon", "dbus-send", "dunst", "dunstctl", "notify-send"] {
+            assert!(
+                have(tool),
+                "{tool} is not installed: `make test` (test-gui) installs dunst, dbus and libnotify-bin"
+            );
+        }
+        let dir = temp_dir("dunst");
+        let socket = dir.join("bus");
+        // The session bus's own config, without the system's service
+        // directories: a dunst the bus activated itself would not be ours.
+        let conf = format!(
+            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n \
+             \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+             <busconfig><type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+             <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+             <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
+            socket.display()
+        );
+        std::fs::write(dir.join("bus.conf"), conf).unwrap();
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        let bus = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", dir.join("bus.conf").display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start dbus-daemon");
+        let bus = Killed(bus);
+        // The address, printed once the bus listens.
+        let mut address = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(reader), &mut address).expect("the bus address");
+        let address = address.trim().to_string();
+        assert!(address.starts_with("unix:path="), "dbus-daemon did not start: {address:?}");
+        // dunst's own config, not the user's: its popups at the bottom
+        // right, below the test's windows, where no click lands.
+        let rc = dir.join("dunstrc");
+        std::fs::write(&rc, "[global]\norigin = bottom-right\noffset = 0x0\nwidth = 300\n").unwrap();
+        let log = dir.join("dunst.log");
+        let dunst = Command::new("dunst")
+            .arg("-config")
+            .arg(&rc)
+            .env("DISPLAY", &x.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("cannot start dunst");
+        let d = Dunst { _dunst: Killed(dunst), _bus: bus, address, log };
+        wait_for(&format!("dunst on the bus (its log: {})", d.log.display()), || d.ctl(&["count", "history"]));
+        d
+    }
+
+    /// Runs dunstctl against this bus: its output, or None if it failed
+    /// (dunst not on the bus yet).
+    fn ctl(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Closes what dunst shows (into its history) and reads the history,
+    /// newest first.
+    fn received(&self) -> Vec<Notification> {
+        self.ctl(&["close-all"]).expect("dunstctl close-all");
+        let json = self.ctl(&["history"]).expect("dunstctl history");
+        // dunstctl's JSON puts each field on its own lines: `"name" : {`,
+        // then `"data" : "value"`.
+        let (mut list, mut field) = (Vec::new(), "");
+        let (mut app, mut summary, mut body) = (None, None, None);
+        for line in json.lines().map(str::trim) {
+            if let Some(name) = line.strip_suffix(" : {") {
+                field = name.trim_matches('"');
+            } else if let Some(v) = line.strip_prefix("\"data\" : \"").and_then(|v| v.strip_suffix('"')) {
+                let v = Some(v.replace("\\\"", "\"").replace("\\\\", "\\"));
+                match field {
+                    "appname" => app = v,
+                    "summary" => summary = v,
+                    "body" => body = v,
+                    _ => {}
+                }
+            }
+            if app.is_some() && summary.is_some() && body.is_some() {
+                let (app, summary, body) = (app.take().unwrap(), summary.take().unwrap(), body.take().unwrap());
+                list.push(Notification { app, summary, body });
+            }
+        }
+        list
+    }
+
+    /// Waits until dunst has received a notification from lanchat with this summary and body.
+    fn wait(&self, summary: &str, body: &str) {
+        let want = Notification { app: "lanchat".into(), summary: summary.into(), body: body.into() };
+        let mut seen = Vec::new();
+        let end = Instant::now() + DEADLINE;
+        while Instant::now() < end {
+            seen = self.received();
+            if seen.contains(&want) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("dunst did not receive {want:?}; it has {seen:?} (its log: {})", self.log.display());
+    }
+}
+
 /// What a window showed at one moment, parsed from its probe file.
 #[derive(Clone, Debug)]
 struct Probe(String);
@@ -170,10 +315,11 @@ impl<'x> Gui<'x> {
 
     /// [`Gui::start_discovering`] with more flags.
     fn start_with(x: &'x Xvfb, server: &str, nick: &str, at: (i32, i32), discover: &str, extra: &[&str]) -> Gui<'x> {
-        Gui::start_env(x, server, nick, at, discover, extra, None, None)
+        Gui::start_env(x, server, nick, at, discover, extra, &[], None)
     }
 
-    /// [`Gui::start_with`] with PATH set, and the config of another window.
+    /// [`Gui::start_with`] with more environment (PATH, the session bus),
+    /// and the config of another window.
     #[allow(clippy::too_many_arguments)]
     fn start_env(
         x: &'x Xvfb,
@@ -182,7 +328,7 @@ impl<'x> Gui<'x> {
         at: (i32, i32),
         discover: &str,
         extra: &[&str],
-        path: Option<&str>,
+        env: &[(&str, &str)],
         config: Option<&Path>,
     ) -> Gui<'x> {
         assert!(discover.split(',').all(|a| a.starts_with("127.")), "discovery must stay on loopback");
@@ -196,7 +342,10 @@ impl<'x> Gui<'x> {
             .env("LANCHAT_GUI_PROBE", &probe)
             .env("XDG_CONFIG_HOME", &config_home)
             .env("HOME", &dir)
-            .env("PATH", path.map_or_else(|| std::env::var("PATH").unwrap_or_default(), str::to_string))
+            // No notification reaches the desktop session the tests run in:
+            // a window that should notify is given a test's own bus (`env`).
+            .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", dir.join("no-bus").display()))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .expect("cannot start the GUI");
@@ -690,6 +839,77 @@ fn tls_shows_the_lock_and_the_fingerprint_and_plain_says_so() {
     assert_eq!(pinned(&dgui, &tls_addr), Some(fp));
 }
 
+/// Right-clicks the `row`th user (from 0) of the list and picks the
+/// `item`th entry (from 1) of the menu that opens, by keyboard.
+fn user_menu(gui: &Gui<'_>, row: i32, item: usize, screenshot: Option<&str>) {
+    let p = gui.wait("the user list", |p| !p.get("users_area").is_empty());
+    let (ux, uy, _, _) = p.area("users_area");
+    let pid = gui.child.id().to_string();
+    let windows = || {
+        let out = Command::new("xdotool")
+            .args(["search", "--all", "--onlyvisible", "--pid", &pid, "--name", ""])
+            .env("DISPLAY", &gui.x.display)
+            .output()
+            .expect("xdotool");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let before = windows();
+    gui.mouse((ux + 30, uy + 10 + row * 18));
+    gui.x.xdotool(&["click", "3"]);
+    wait_for("the user menu to open", || (windows() > before).then_some(()));
+    if let Some(name) = screenshot {
+        gui.x.screenshot(&Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(name));
+    }
+    for _ in 0..item {
+        gui.x.xdotool(&["key", "Down"]);
+    }
+    gui.x.xdotool(&["key", "Return"]);
+}
+
+#[test]
+fn an_operator_moderates_from_the_user_list() {
+    let x = Xvfb::start();
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    // alice made #lobby, so she runs it.
+    let alice = Gui::start(&x, &addr, "alice", (0, 0));
+    alice.wait("alice connected", connected);
+    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    alice.wait("bob in alice's list, alice an operator", |p| p.users() == ["@alice", "bob"]);
+    bob.wait("bob connected", connected);
+
+    // Voice: the first entry of the menu on bob.
+    user_menu(&alice, 1, 1, None);
+    alice.wait("bob voiced in alice's list", |p| p.users() == ["@alice", "+bob"]);
+    bob.wait("bob told he got voice", |p| {
+        p.log_has("#lobby", "alice gave voice to bob") && p.users().contains(&"+bob")
+    });
+
+    // Mute the channel (the fifth entry now): bob, voiced, still speaks.
+    user_menu(&alice, 1, 5, Some("gui-screenshot-usermenu.png"));
+    bob.wait("the channel muted", |p| p.log_has("#lobby", "alice made the channel moderated"));
+    bob.say("I still have a voice");
+    alice.wait("bob's line under +m", |p| p.log_has("#lobby", "<bob> I still have a voice"));
+
+    // Make him an operator (second), then kick him (third on an operator).
+    user_menu(&alice, 1, 2, None);
+    alice.wait("bob an operator", |p| p.users() == ["@alice", "@+bob"]);
+    user_menu(&alice, 1, 3, None);
+    alice.wait("bob kicked", |p| p.users() == ["@alice"] && p.log_has("#lobby", "alice kicked bob from #lobby"));
+    let p = bob.wait("bob told he was kicked", |p| p.log_has("#lobby", "alice kicked you from #lobby"));
+    assert!(p.users().is_empty(), "{:?}", p.users());
+
+    // bob, back but no operator, gets no actions (the menu says why), and
+    // is told why he cannot speak in the muted channel.
+    bob.say("/join #lobby");
+    alice.wait("bob back", |p| p.users() == ["@alice", "bob"]);
+    user_menu(&bob, 0, 1, None);
+    bob.say("still here");
+    bob.wait("bob told he cannot speak", |p| p.log_has("#lobby", "Cannot send to channel (+m)"));
+    let p = alice.wait("nothing changed", |p| p.users() == ["@alice", "bob"]);
+    assert!(!p.log_has("#lobby", "still here"));
+}
+
 #[test]
 fn a_changed_certificate_is_refused_until_slash_accept() {
     let x = Xvfb::start();
@@ -724,21 +944,20 @@ fn channels_attention_presence_typing_and_comforts() {
     let x = Xvfb::start();
     let server = Server::start(&[]);
     let addr = server.addr();
-    // A notify-send that records what it was asked: the first on alice's PATH.
-    let bin = temp_dir("fake-notify");
-    let record = bin.join("notified.txt");
-    let script = format!("#!/bin/sh\nprintf '%s|' \"$@\" >> '{}'\necho >> '{}'\n", record.display(), record.display());
-    std::fs::write(bin.join("notify-send"), script).unwrap();
-    Command::new("chmod").arg("755").arg(bin.join("notify-send")).status().unwrap();
-    // And an xdg-open that records the address it was to open.
+    // Alice's notifications go through the real notify-send to a real dunst.
+    let dunst = Dunst::start(&x);
+    // An xdg-open that records the address it was to open: the first on alice's PATH.
+    let bin = temp_dir("fake-xdg-open");
     let opened = bin.join("opened.txt");
     std::fs::write(bin.join("xdg-open"), format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display())).unwrap();
     Command::new("chmod").arg("755").arg(bin.join("xdg-open")).status().unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let bus = ("DBUS_SESSION_BUS_ADDRESS", dunst.address.as_str());
+    let env = [("PATH", path.as_str()), bus];
 
-    let alice = Gui::start_env(&x, &addr, "alice", (0, 0), "127.0.0.1:9", &[], Some(&path), None);
+    let alice = Gui::start_env(&x, &addr, "alice", (0, 0), "127.0.0.1:9", &[], &env, None);
     alice.wait("alice connected", connected);
-    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    let bob = Gui::start_env(&x, &addr, "bob", (1030, 0), "127.0.0.1:9", &[], &[bus], None);
     bob.wait("bob connected", connected);
     alice.wait("bob in alice's list", |p| p.users().iter().any(|u| u.ends_with("bob")));
 
@@ -806,8 +1025,7 @@ fn channels_attention_presence_typing_and_comforts() {
     assert!(alice.urgent(), "WM_HINTS has the urgency bit");
     x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-screenshot-mention.png"));
     assert_eq!(p.get("typing"), "", "a sent line ends typing");
-    let notified = wait_for("notify-send", || std::fs::read_to_string(&record).ok().filter(|s| !s.is_empty()));
-    assert!(notified.contains("bob in #dev|alice: look at https://example.org/|"), "{notified}");
+    dunst.wait("bob in #dev", "alice: look at https://example.org/");
     // Up recalls the sent line.
     x.xdotool(&["key", "Up"]);
     bob.wait("the sent line recalled", |p| p.get("input") == "alice: look at https://example.org/");
@@ -827,9 +1045,7 @@ fn channels_attention_presence_typing_and_comforts() {
     bob.say("/msg alice are you there?");
     alice.wait("bob's private tab, urgent", |p| p.tabs().contains(&"bob (1)") && p.get("urgent") == "true");
     assert!(alice.urgent());
-    wait_for("the second notification", || {
-        std::fs::read_to_string(&record).ok().filter(|s| s.contains("|bob|are you there?|"))
-    });
+    dunst.wait("bob", "are you there?");
 
     // Away: bob marks himself away; alice sees him greyed.
     let p = bob.probe().unwrap();
@@ -888,13 +1104,13 @@ fn channels_attention_presence_typing_and_comforts() {
     // Bob quits: alice's private tab says so.
     drop(bob);
     alice.wait("bob left, in the private tab", |p| p.log_has("bob", "bob left the server"));
-    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    let bob = Gui::start_env(&x, &addr, "bob", (1030, 0), "127.0.0.1:9", &[], &[bus], None);
     alice.wait("bob back, in the private tab", |p| p.log_has("bob", "bob is back"));
     drop(bob);
 
     // The next start (with alice's config) rejoins #dev by itself; neither the
     // join line nor the history replayed there counts as unread.
     drop(alice);
-    let again = Gui::start_env(&x, &addr, "alice2", (0, 0), "127.0.0.1:9", &[], None, Some(&config_home));
+    let again = Gui::start_env(&x, &addr, "alice2", (0, 0), "127.0.0.1:9", &[], &[], Some(&config_home));
     again.wait("#dev rejoined on start", |p| p.tabs().contains(&"#dev") && p.log_has("#dev", "<bob> alice: look at"));
 }

@@ -193,7 +193,10 @@ fn handshakes_in_progress_count_against_the_per_address_limit() {
 fn without_the_plain_port_only_tls_is_served() {
     let dir = temp_dir("tls-only");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
-        .args(["--serve", "--bind", "127.0.0.1", "--no-plain", "--tls-port", "0", "--no-discovery", "--data-dir"])
+        .args([
+            "--serve", "--bind", "127.0.0.1", "--no-plain", "--tls-port", "0", "--no-discovery", "--no-web",
+            "--data-dir",
+        ])
         .arg(&dir)
         .stderr(Stdio::piped())
         .spawn()

@@ -219,3 +219,39 @@ pub fn commands(data: &[u8]) {
     assert_eq!(st.client_count(), 0);
     assert_eq!(st.channel_count(), 0);
 }
+
+/// The HTTP request head parser: never panics, stays within its bounds, and
+/// a complete head parses the same on its own.
+pub fn http(data: &[u8]) {
+    use lanchat::server::web::http::{MAX_HEAD, parse};
+    let Ok(Some((req, len))) = parse(data) else { return };
+    assert!(len <= data.len() && len <= MAX_HEAD);
+    assert!(req.path.starts_with('/') && !req.path.contains([' ', '?']));
+    let (again, len2) = parse(&data[..len]).unwrap().unwrap();
+    assert_eq!((again.method, again.path, len2), (req.method, req.path, len));
+}
+
+/// The WebSocket frame decoder: never panics, never yields more than it
+/// was given, and decodes the same whatever pieces the bytes come in (the
+/// first byte picks where to cut).
+pub fn websocket(data: &[u8]) {
+    use lanchat::server::web::websocket::Decoder;
+    let Some((&cut, data)) = data.split_first() else { return };
+    let decode = |pieces: &[&[u8]]| {
+        let mut dec = Decoder::default();
+        let (mut out, mut controls) = (Vec::new(), Vec::new());
+        for piece in pieces {
+            let mut buf = [&[0][..], piece].concat();
+            if let Ok(w) = dec.decode(&mut buf, |c| controls.push(format!("{c:?}"))) {
+                assert!(w <= piece.len() + 1);
+                out.extend_from_slice(&buf[..w]);
+            }
+        }
+        (out, controls, dec.broken, dec.closed)
+    };
+    let whole = decode(&[data]);
+    let at = usize::from(cut).min(data.len());
+    let split = decode(&[&data[..at], &data[at..]]);
+    assert_eq!(whole, split);
+    assert!(whole.0.len() <= data.len());
+}

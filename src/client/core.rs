@@ -32,6 +32,8 @@ const MAX_NICK_TRIES: u32 = 5;
 /// The status prefixes a server uses when its ISUPPORT does not say:
 /// owner, admin, op, halfop, voice.
 pub const DEFAULT_PREFIXES: &str = "~&@%+";
+/// The channel modes of [`DEFAULT_PREFIXES`].
+const DEFAULT_PREFIX_MODES: &str = "qaohv";
 
 /// A user-list entry without its status prefixes (`~@bob` is `bob`).
 /// `prefixes` are the server's (ISUPPORT `PREFIX`), or [`DEFAULT_PREFIXES`].
@@ -119,6 +121,11 @@ struct Link {
     offered: Vec<String>,
     /// The server's nick status prefixes (ISUPPORT PREFIX).
     prefixes: String,
+    /// The channel modes those prefixes stand for, in the same order (`ov` for `@+`).
+    prefix_modes: String,
+    /// Channel modes that always take a parameter (CHANMODES lists A and B),
+    /// and those that take one only when set (C).
+    param_modes: (String, String),
     /// Users of each channel we are in, by lowercased channel name.
     users: BTreeMap<String, Vec<String>>,
     /// NAMES replies being gathered.
@@ -273,6 +280,13 @@ impl Core {
                     self.channels.push(c);
                 }
             }
+            Command::Raw(line) => {
+                if self.registered() {
+                    self.send(line);
+                } else {
+                    self.system(None, format!("not sent, not connected: {line}"), now);
+                }
+            }
             Command::Part(c) => {
                 if self.registered() {
                     self.send(format!("PART {c}"));
@@ -412,6 +426,26 @@ impl Core {
             "NICK" => self.on_nick(msg, now),
             "JOIN" => self.on_join(msg, now),
             "PART" | "QUIT" => self.on_leave(msg, now),
+            "KICK" => self.on_kick(msg, now),
+            "MODE" => self.on_mode(msg, now),
+            "INVITE" => {
+                let from = msg.source_nick().unwrap_or("");
+                let (who, chan) = (msg.param(0), msg.param(1));
+                if who.eq_ignore_ascii_case(&link.nick) {
+                    self.system(None, format!("{from} invites you to {chan} (/join {chan})"), now);
+                } else {
+                    self.system(Some(chan), format!("{from} invited {who}"), now);
+                }
+            }
+            // Standard replies (IRCv3): the command and the human part.
+            "FAIL" | "WARN" => {
+                let text = format!("{}: {}", msg.param(0), msg.params.last().copied().unwrap_or(""));
+                self.system(None, text, now)
+            }
+            "WALLOPS" => {
+                let from = msg.source_nick().unwrap_or("");
+                self.system(None, format!("operator notice from {from}: {}", msg.param(0)), now)
+            }
             "TOPIC" => {
                 let from = msg.source_nick().unwrap_or("");
                 self.system(Some(msg.param(0)), format!("{from} set the topic: {}", msg.param(1)), now);
@@ -447,6 +481,12 @@ impl Core {
             Some(RPL_ISUPPORT) => {
                 if let Some(v) = msg.params.iter().find_map(|p| p.strip_prefix("PREFIX=")) {
                     link.prefixes = v.split_once(')').map_or(v, |(_, chars)| chars).to_string();
+                    link.prefix_modes = v.trim_start_matches('(').split(')').next().unwrap_or("").to_string();
+                }
+                if let Some(v) = msg.params.iter().find_map(|p| p.strip_prefix("CHANMODES=")) {
+                    let mut kinds = v.split(',');
+                    let (a, b, c) = (kinds.next(), kinds.next(), kinds.next());
+                    link.param_modes = (format!("{}{}", a.unwrap_or(""), b.unwrap_or("")), c.unwrap_or("").to_string());
                 }
                 if !link.monitor && msg.params.iter().any(|p| *p == "MONITOR" || p.starts_with("MONITOR=")) {
                     link.monitor = true;
@@ -506,6 +546,8 @@ impl Core {
             caps: Vec::new(),
             offered: Vec::new(),
             prefixes: DEFAULT_PREFIXES.to_string(),
+            prefix_modes: DEFAULT_PREFIX_MODES.to_string(),
+            param_modes: ("beIk".to_string(), "l".to_string()),
             users: BTreeMap::new(),
             names: BTreeMap::new(),
             history_batches: Vec::new(),
@@ -847,6 +889,75 @@ impl Core {
         }
     }
 
+    /// `KICK #chan nick :reason`: out of the user list; when it is us, out
+    /// of the channel (not rejoined on reconnecting).
+    fn on_kick(&mut self, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_mut() else { return };
+        let from = msg.source_nick().unwrap_or("");
+        let (chan, who, why) = (msg.param(0), msg.param(1), msg.param(2));
+        let key = chan.to_ascii_lowercase();
+        let me = who.eq_ignore_ascii_case(&link.nick);
+        if let Some(list) = link.users.get_mut(&key) {
+            // When it is us, nobody is in it for us any more.
+            list.retain(|n| !me && !bare_nick(n, &link.prefixes).eq_ignore_ascii_case(who));
+        }
+        let whom = if me { "you" } else { who };
+        let text = if why.is_empty() || why == from {
+            format!("{from} kicked {whom} from {chan}")
+        } else {
+            format!("{from} kicked {whom} from {chan} ({why})")
+        };
+        self.system(Some(chan), text, now);
+        self.emit_users(&key, chan);
+        if me {
+            self.channels.retain(|c| !c.eq_ignore_ascii_case(chan));
+            if let Some(link) = self.link.as_mut() {
+                link.users.remove(&key);
+            }
+        }
+    }
+
+    /// A channel's MODE: said in words ("alice gave voice to bob"), and
+    /// operator and voice changes kept in the user list. Our own user modes
+    /// are shown as they are.
+    fn on_mode(&mut self, msg: &Message<'_>, now: Now) {
+        let Some(link) = self.link.as_mut() else { return };
+        let from = msg.source_nick().unwrap_or("");
+        let chan = msg.param(0);
+        if !chan.starts_with(['#', '&']) {
+            return self.system(None, format!("your modes: {}", msg.params[1..].join(" ")), now);
+        }
+        let key = chan.to_ascii_lowercase();
+        let mut args = msg.params.iter().skip(2).copied();
+        let mut adding = true;
+        let mut said = Vec::new();
+        let mut users_changed = false;
+        for m in msg.param(1).chars() {
+            if m == '+' || m == '-' {
+                adding = m == '+';
+                continue;
+            }
+            let status = link.prefix_modes.find(m);
+            let takes =
+                status.is_some() || link.param_modes.0.contains(m) || (adding && link.param_modes.1.contains(m));
+            let arg = if takes { args.next().unwrap_or("") } else { "" };
+            if let (Some(i), Some(list)) = (status, link.users.get_mut(&key)) {
+                let symbol = link.prefixes.chars().nth(i).unwrap_or('@');
+                if let Some(slot) = list.iter_mut().find(|n| bare_nick(n, &link.prefixes).eq_ignore_ascii_case(arg)) {
+                    *slot = restatus(slot, &link.prefixes, symbol, adding);
+                    users_changed = true;
+                }
+            }
+            said.push(mode_words(m, adding, arg));
+        }
+        if !said.is_empty() {
+            self.system(Some(chan), format!("{from} {}", said.join(", ")), now);
+        }
+        if users_changed {
+            self.emit_users(&key, chan);
+        }
+    }
+
     fn on_chat(&mut self, msg: &Message<'_>, now: Now) {
         let Some(link) = self.link.as_ref() else { return };
         let target = msg.param(0);
@@ -886,6 +997,44 @@ impl Core {
         }
         let (target, from, text) = (conversation.to_string(), from.to_string(), text.to_string());
         self.emit(Event::Message { target, from, text, time, kind, history });
+    }
+}
+
+/// A user-list entry with the status `symbol` added or taken away, its
+/// symbols kept in the server's order (`prefixes`).
+fn restatus(entry: &str, prefixes: &str, symbol: char, on: bool) -> String {
+    let nick = bare_nick(entry, prefixes);
+    let has = &entry[..entry.len() - nick.len()];
+    let mut out: String = prefixes.chars().filter(|c| if *c == symbol { on } else { has.contains(*c) }).collect();
+    out.push_str(nick);
+    out
+}
+
+/// One channel mode change in words, after who made it.
+fn mode_words(m: char, on: bool, arg: &str) -> String {
+    let (give, take) = match m {
+        'o' => ("gave operator status to", "took operator status from"),
+        'v' => ("gave voice to", "took voice from"),
+        'b' => ("banned", "lifted the ban on"),
+        'e' => ("exempted from bans", "ended the ban exemption of"),
+        'k' => ("set the channel key", "removed the channel key"),
+        'l' => ("limited the channel to", "removed the user limit"),
+        'm' => ("made the channel moderated (only voiced users and operators speak)", "made the channel unmoderated"),
+        'i' => ("made the channel invite-only", "opened the channel to everyone"),
+        's' => ("made the channel secret", "made the channel public"),
+        'd' => ("let only voiced users and operators draw", "let everyone draw"),
+        't' => ("let only operators set the topic", "let everyone set the topic"),
+        'n' => ("closed the channel to outside messages", "opened the channel to outside messages"),
+        _ => {
+            return format!("set mode {}{m}{}{arg}", if on { '+' } else { '-' }, if arg.is_empty() { "" } else { " " });
+        }
+    };
+    let words = if on { give } else { take };
+    match (m, on) {
+        ('k', _) | ('l', false) => words.to_string(),
+        ('l', true) => format!("{words} {arg} users"),
+        _ if arg.is_empty() => words.to_string(),
+        _ => format!("{words} {arg}"),
     }
 }
 

@@ -561,6 +561,81 @@ fn the_backoff_window_doubles_up_to_its_cap() {
     }
 }
 
+/// System lines of a conversation, in order.
+fn system_lines(events: &[Event], target: &str) -> Vec<String> {
+    let lines = events.iter().filter_map(|e| match e {
+        Event::System { target: Some(t), text, .. } if t.eq_ignore_ascii_case(target) => Some(text.clone()),
+        _ => None,
+    });
+    lines.collect()
+}
+
+#[test]
+fn kicks_modes_and_invites_are_said_in_words_and_kept_in_the_user_list() {
+    // As lanchat sends them (0.1.0 with moderation).
+    let mut t = T::start("ann");
+    t.server(&lanchat_welcome("ann"));
+    t.sent();
+    t.server(
+        ":lanchat 005 ann CHANMODES=be,k,l,dimnst PREFIX=(ov)@+ :are supported by this server
+        :ann!ann@127.0.0.1 JOIN #lobby
+        :lanchat 353 ann = #lobby :@ann bob carl
+        :lanchat 366 ann #lobby :End of /NAMES list
+        :ann!ann@127.0.0.1 MODE #lobby +vmb-t bob carl!*@* 
+        :ann!ann@127.0.0.1 MODE #lobby +kl secret 10
+        :ann!ann@127.0.0.1 MODE #lobby +o bob",
+    );
+    assert_eq!(t.users("#lobby"), ["@ann", "@+bob", "carl"]);
+    t.server(
+        ":bob!bob@127.0.0.1 MODE #lobby -v+x bob
+        :bob!bob@127.0.0.1 KICK #lobby carl :be nice
+        :lanchat MODE #lobby +o bob
+        :bob!bob@127.0.0.1 INVITE dora #lobby
+        :bob!bob@127.0.0.1 INVITE ann #side",
+    );
+    assert_eq!(t.users("#lobby"), ["@ann", "@bob"]);
+    let events = t.events();
+    assert_eq!(
+        system_lines(&events, "#lobby")[1..],
+        [
+            "ann gave voice to bob, made the channel moderated (only voiced users and operators speak), banned carl!*@*, let everyone set the topic",
+            "ann set the channel key, limited the channel to 10 users",
+            "ann gave operator status to bob",
+            "bob took voice from bob, set mode +x",
+            "bob kicked carl from #lobby (be nice)",
+            "lanchat gave operator status to bob",
+            "bob invited dora",
+        ]
+    );
+    assert!(events.iter().any(
+        |e| matches!(e, Event::System { target: None, text, .. } if text == "bob invites you to #side (/join #side)")
+    ));
+    // Kicked ourselves: out of the channel, and not rejoined after a reconnect.
+    t.server(":bob!bob@127.0.0.1 KICK #lobby ann");
+    assert!(t.users("#lobby").is_empty());
+    assert_eq!(system_lines(&t.events(), "#lobby"), ["bob kicked you from #lobby"]);
+    t.cmd(Command::Raw("MODE #lobby +b x".into()));
+    assert_eq!(t.sent().last().map(String::as_str), Some("MODE #lobby +b x"));
+    t.events();
+    t.lost("reset");
+    t.wait(Duration::from_secs(60));
+    t.connected();
+    t.server(&lanchat_welcome("ann"));
+    assert!(!t.sent().iter().any(|l| l.starts_with("JOIN")), "rejoined a channel we were kicked from");
+}
+
+#[test]
+fn standard_replies_are_shown() {
+    let mut t = T::start("ann");
+    t.server(&lanchat_welcome("ann"));
+    t.events();
+    t.server(":lanchat FAIL PRIVMSG INVALID_UTF8 :Input is not valid UTF-8; it was dropped");
+    let shown = t.events().into_iter().any(|e| {
+        matches!(e, Event::System { target: None, text, .. } if text == "PRIVMSG: Input is not valid UTF-8; it was dropped")
+    });
+    assert!(shown);
+}
+
 #[test]
 fn channels_away_typing_and_presence() {
     let mut t = T::start("ann");

@@ -3,7 +3,8 @@
 //!
 //! Commands ([`super::slash`]): `/msg NICK TEXT`, `/me TEXT`, `/nick NICK`,
 //! `/join #CHAN` (which also becomes the channel that plain lines go to),
-//! `/part [#CHAN]`, `/server HOST:PORT`, `/quit`.
+//! `/part [#CHAN]`, `/server HOST:PORT`, `/quit`, and a channel operator's `/kick`,
+//! `/ban`, `/op`, `/voice`, `/mode`, `/invite` (and `/quote LINE`).
 //!
 //! At the end of its input it delivers what it read, then quits. The exit
 //! status is 1 when a line it read was not delivered (each is printed as
@@ -198,6 +199,7 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
         Input::Connect | Input::Disconnect | Input::Clear => {
             eprintln!("{} is for the window; line mode connects by itself", line.trim())
         }
+        Input::Op(op) => handle.send(Command::Raw(op.line(&channel()))),
         Input::Unknown(name) => eprintln!("{}", slash::unknown(name)),
         Input::Usage(usage) => eprintln!("usage: {usage}"),
     }

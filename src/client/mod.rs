@@ -53,6 +53,9 @@ pub enum Command {
     Join(String),
     /// Leave a channel.
     Part(String),
+    /// Send this IRC line as it is (channel moderation: KICK, MODE, INVITE);
+    /// when not connected, a System line says it was not sent.
+    Raw(String),
     /// Send one stroke segment to a channel's canvas.
     Stroke { channel: String, stroke: Stroke },
     /// Clear a channel's canvas for everyone (channel operators).

@@ -32,6 +32,8 @@ pub enum Input<'a> {
     Clear,
     /// Trust the TLS certificate that was just refused as not the pinned one.
     Accept,
+    /// A channel operator's command for the current channel, or a raw line.
+    Op(Op<'a>),
     /// A command nobody knows, named without its slash.
     Unknown(&'a str),
     /// A known command used wrongly: how to use it.
@@ -39,7 +41,39 @@ pub enum Input<'a> {
 }
 
 /// Every command, for the message about an unknown one.
-pub const KNOWN: &str = "/msg, /query, /me, /nick, /join, /part, /topic, /away, /list, /quit, /server, /connect, /disconnect, /clear, /accept";
+pub const KNOWN: &str = "/msg, /query, /me, /nick, /join, /part, /topic, /away, /list, /quit, /server, /connect, \
+     /disconnect, /clear, /accept, /kick, /ban, /unban, /op, /deop, /voice, /devoice, /mode, /invite, /quote";
+
+/// `/kick NICK [REASON]`, `/ban NICK`, `/op NICK`, `/mode +m` and the like:
+/// standard IRC for the current channel ([`Op::line`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Op<'a> {
+    /// The command, lowercase, without its slash.
+    pub name: &'static str,
+    pub args: &'a str,
+}
+
+impl Op<'_> {
+    /// The IRC line for `channel`.
+    pub fn line(&self, channel: &str) -> String {
+        let (first, rest) = self.args.split_once(' ').map_or((self.args, ""), |(a, b)| (a, b.trim()));
+        let mode = |m: &str| format!("MODE {channel} {m} {}", self.args.split(' ').collect::<Vec<_>>().join(" "));
+        match self.name {
+            "kick" if rest.is_empty() => format!("KICK {channel} {first}"),
+            "kick" => format!("KICK {channel} {first} :{rest}"),
+            "ban" => mode("+b"),
+            "unban" => mode("-b"),
+            "op" => mode("+o"),
+            "deop" => mode("-o"),
+            "voice" => mode("+v"),
+            "devoice" => mode("-v"),
+            "mode" if first.starts_with(['#', '&']) => format!("MODE {}", self.args),
+            "mode" => format!("MODE {channel} {}", self.args),
+            "invite" => format!("INVITE {first} {channel}"),
+            _ => self.args.to_string(),
+        }
+    }
+}
 
 /// What to tell the user about an unknown command.
 pub fn unknown(name: &str) -> String {
@@ -81,6 +115,22 @@ pub fn parse(line: &str) -> Option<Input<'_>> {
         "disconnect" => Input::Disconnect,
         "clear" => Input::Clear,
         "accept" => Input::Accept,
+        "quote" | "raw" if !rest.is_empty() => Input::Op(Op { name: "quote", args: rest }),
+        "quote" | "raw" => Input::Usage("/quote IRC LINE"),
+        "kick" | "ban" | "unban" | "op" | "deop" | "voice" | "devoice" | "invite" | "mode" => {
+            const NAMES: [&str; 9] = ["kick", "ban", "unban", "op", "deop", "voice", "devoice", "invite", "mode"];
+            let lower = name.to_ascii_lowercase();
+            let name = NAMES.iter().copied().find(|n| *n == lower).unwrap_or("mode");
+            if rest.is_empty() {
+                Input::Usage(match name {
+                    "kick" => "/kick NICK [REASON]",
+                    "mode" => "/mode MODES [PARAMETERS] (e.g. /mode +m)",
+                    _ => "/ban, /unban, /op, /deop, /voice, /devoice or /invite NICK",
+                })
+            } else {
+                Input::Op(Op { name, args: rest })
+            }
+        }
         _ => Input::Unknown(name),
     };
     Some(input)
@@ -135,7 +185,26 @@ mod tests {
         assert_eq!(parse("/topic"), Some(Topic(None)));
         assert_eq!(parse("/topic Friday: pizza"), Some(Topic(Some("Friday: pizza"))));
         assert_eq!(parse("/LIST"), Some(List));
-        assert_eq!(parse("/kick bob"), Some(Unknown("kick")));
-        assert!(unknown("kick").contains("/msg, /query, /me") && unknown("kick").contains("/part"));
+        assert_eq!(parse("/frob bob"), Some(Unknown("frob")));
+        assert!(unknown("frob").contains("/msg, /query, /me") && unknown("frob").contains("/kick"));
+    }
+
+    #[test]
+    fn channel_operator_commands() {
+        let line = |l: &str| match parse(l) {
+            Some(Op(op)) => op.line("#c"),
+            other => panic!("{l}: {other:?}"),
+        };
+        assert_eq!(line("/kick bob"), "KICK #c bob");
+        assert_eq!(line("/KICK bob be nice"), "KICK #c bob :be nice");
+        assert_eq!(line("/ban bob"), "MODE #c +b bob");
+        assert_eq!(line("/op bob carl"), "MODE #c +o bob carl");
+        assert_eq!(line("/devoice bob"), "MODE #c -v bob");
+        assert_eq!(line("/mode +mk secret"), "MODE #c +mk secret");
+        assert_eq!(line("/mode #other +i"), "MODE #other +i");
+        assert_eq!(line("/invite dora"), "INVITE dora #c");
+        assert_eq!(line("/quote WHO #c %nf"), "WHO #c %nf");
+        assert_eq!(parse("/kick"), Some(Usage("/kick NICK [REASON]")));
+        assert_eq!(parse("/quote"), Some(Usage("/quote IRC LINE")));
     }
 }

@@ -95,7 +95,12 @@ impl Notifier {
             return;
         }
         let body: String = body.chars().take(200).collect();
-        let run = std::process::Command::new("notify-send").args(["-a", "lanchat", "--", title, &body]).spawn();
+        // Its complaints (no notification daemon, no session bus) are no
+        // business of the chat's terminal.
+        let run = std::process::Command::new("notify-send")
+            .args(["-a", "lanchat", "--", title, &body])
+            .stderr(std::process::Stdio::null())
+            .spawn();
         match run {
             // Reaped by a thread: it may wait on the notification daemon.
             Ok(mut child) => drop(std::thread::spawn(move || child.wait())),

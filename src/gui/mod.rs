@@ -24,6 +24,7 @@ mod input;
 mod probe;
 mod splitter;
 mod tabs;
+mod usermenu;
 
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -77,6 +78,8 @@ enum Msg {
     UserClicked {
         double: bool,
     },
+    /// A right click on the user list.
+    UserMenu,
     TabChanged,
     ServerDialog,
     /// A click on the connect dialog's list of servers.
@@ -131,6 +134,7 @@ pub struct App {
     convs: Vec<Conv>,
     tabs: Tabs,
     browser: HoldBrowser,
+    user_menu: usermenu::UserMenu,
     info: Frame,
     input: Input,
     emoji_btn: MenuButton,
@@ -406,6 +410,10 @@ impl App {
             Typed::Connect => self.connect(),
             Typed::Disconnect => self.handle.send(Command::Disconnect),
             Typed::Clear => self.clear_canvas(),
+            Typed::Op(op) => {
+                let channel = self.convs[self.shown_channel()].name.clone();
+                self.handle.send(Command::Raw(op.line(&channel)));
+            }
             Typed::Unknown(name) => {
                 let i = self.active();
                 self.system(i, now, &slash::unknown(name));
@@ -599,6 +607,16 @@ impl App {
                         let i = self.conv(&n);
                         self.select(i);
                         let _ = self.input.take_focus();
+                    }
+                }
+            }
+            Msg::UserMenu => {
+                let row = usize::try_from(self.browser.value()).unwrap_or(0);
+                if let Some(entry) = row.checked_sub(1).and_then(|r| self.entries.get(r)).cloned() {
+                    let channel = self.convs[self.shown_channel()].name.clone();
+                    let users = self.view.users(&channel).to_vec();
+                    for line in self.user_menu.popup(&channel, &users, &self.view.nick, &entry) {
+                        self.handle.send(Command::Raw(line));
                     }
                 }
             }
@@ -935,9 +953,13 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     users_col.fixed(&users_label, 16);
     let mut browser = HoldBrowser::default();
     browser.set_format_char('\u{1}');
+    browser.set_tooltip("Double-click to talk privately; right-click for an operator's actions");
     // Also call back when a click does not change the selection (the second of a double-click).
     browser.set_trigger(CallbackTrigger::Changed | CallbackTrigger::NotChanged);
-    browser.set_callback(move |_| tx.send(Msg::UserClicked { double: app::event_clicks() }));
+    browser.set_callback(move |_| match app::event_mouse_button() {
+        app::MouseButton::Right => tx.send(Msg::UserMenu),
+        _ => tx.send(Msg::UserClicked { double: app::event_clicks() }),
+    });
     users_col.end();
     upper.end();
 
@@ -987,6 +1009,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     win.resizable(&root);
     win.size_range(800, 480, 0, 0);
     win.end();
+    let user_menu = usermenu::UserMenu::new(&mut win);
     win.set_callback(|_| {
         // Escape must not close the chat; the window manager's close button does.
         if app::event() == FlEvent::Close {
@@ -1023,6 +1046,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         convs: Vec::new(),
         tabs,
         browser,
+        user_menu,
         info,
         input,
         emoji_btn: emoji,

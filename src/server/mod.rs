@@ -25,6 +25,7 @@ pub mod state;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
+pub mod web;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -55,6 +56,13 @@ pub struct Config {
     /// certificate is made on first start and kept in the data directory.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// TCP port for the web page and the WebSocket endpoint `/irc` (None: `--no-web`).
+    pub web_port: Option<u16>,
+    /// Origins besides the page's own whose pages may open the WebSocket
+    /// (`--web-origin`; `*` for any).
+    pub web_origins: Vec<String>,
+    /// Print the page's address as a QR code at start.
+    pub qr: bool,
     /// Where the history journal lives.
     pub data_dir: PathBuf,
     /// Server name shown to clients.
@@ -63,6 +71,9 @@ pub struct Config {
     pub motd: Option<PathBuf>,
     /// Password clients must send with PASS.
     pub password: Option<String>,
+    /// Server operators, as name and password for OPER (`--oper`, and the
+    /// file `opers` in the data directory, read at start).
+    pub opers: Vec<(String, String)>,
     /// Most clients connected at once.
     pub max_clients: usize,
     /// Most connections from one IP address.
@@ -108,10 +119,14 @@ impl Default for Config {
             tls_port: cfg!(feature = "tls").then_some(6697),
             tls_cert: None,
             tls_key: None,
+            web_port: Some(8080),
+            web_origins: Vec::new(),
+            qr: false,
             data_dir: default_data_dir(),
             name: "lanchat".into(),
             motd: None,
             password: None,
+            opers: Vec::new(),
             max_clients: 10_000,
             max_per_ip: 64,
             history: 100,
@@ -128,6 +143,14 @@ impl Default for Config {
             threads: 1,
             test_fsync_delay: Duration::ZERO,
         }
+    }
+}
+
+/// A server operator's `NAME:PASSWORD`.
+pub fn parse_oper(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((n, p)) if !n.is_empty() && !p.is_empty() && !n.contains(' ') => Ok((n.to_string(), p.to_string())),
+        _ => Err(format!("invalid operator {s:?}: NAME:PASSWORD expected")),
     }
 }
 
@@ -148,12 +171,14 @@ pub struct Listeners {
     pub plain: Option<std::net::TcpListener>,
     /// For IRC over TLS (the `tls` feature).
     pub tls: Option<std::net::TcpListener>,
+    /// For the page and the WebSocket endpoint.
+    pub web: Option<std::net::TcpListener>,
 }
 
 impl From<std::net::TcpListener> for Listeners {
     /// A plain-text listener alone.
     fn from(plain: std::net::TcpListener) -> Listeners {
-        Listeners { plain: Some(plain), tls: None }
+        Listeners { plain: Some(plain), tls: None, web: None }
     }
 }
 
@@ -176,6 +201,8 @@ pub fn bind(config: &Config) -> Result<Listeners, String> {
     let listeners = Listeners {
         plain: config.plain.then(|| listen(config.port)).transpose()?,
         tls: config.tls_port.map(listen).transpose()?,
+        // The page is a convenience, like discovery: without it, IRC still serves.
+        web: config.web_port.and_then(|port| listen(port).map_err(|e| warn!("no web page: {e}")).ok()),
     };
     if listeners.plain.is_none() && listeners.tls.is_none() {
         return Err("nothing to listen on: --no-plain and no TLS".into());
@@ -196,7 +223,7 @@ fn listen_backlog(somaxconn: Option<i64>) -> i32 {
 /// executor, threads and buffers are its own.
 pub fn run(
     listeners: impl Into<Listeners>,
-    config: Config,
+    mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let listeners = listeners.into();
@@ -208,6 +235,13 @@ pub fn run(
     };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    // `NAME:PASSWORD` a line; `#` starts a comment.
+    if let Ok(text) = std::fs::read_to_string(config.data_dir.join("opers")) {
+        for l in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let op = parse_oper(l).map_err(|e| format!("{}: {e}", config.data_dir.join("opers").display()))?;
+            config.opers.push(op);
+        }
+    }
     let history =
         history::Journal::open_with(&config.data_dir, config.history, config.journal_max, config.test_fsync_delay)
             .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
@@ -250,6 +284,22 @@ pub fn run(
             }
         }
     });
+    let web = match listeners.web {
+        Some(l) => Some(web::Web::start(l)?),
+        None => None,
+    };
+    if let Some(w) = &web {
+        info!("serving the web page and WebSocket /irc on {}", w.local);
+        let urls = w.page_urls();
+        for url in &urls {
+            info!("open {url} in a browser to chat");
+        }
+        if config.qr
+            && let Some(code) = urls.first().and_then(|u| web::qr::terminal(u))
+        {
+            println!("{}\n{code}", urls[0]);
+        }
+    }
     if let Some(t) = &tls {
         info!("listening for TLS on {}; certificate SHA-256 fingerprint {}", t.local, t.info.fingerprint);
     }
@@ -295,6 +345,9 @@ pub fn run(
     }
     if let Some(t) = tls {
         rt.spawn(until_stopped(Box::pin(t.accept_loop(shared.clone()))));
+    }
+    if let Some(w) = web {
+        rt.spawn(until_stopped(Box::pin(w.accept_loop(shared.clone()))));
     }
     rt.run(async {
         match plain {

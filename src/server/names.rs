@@ -7,6 +7,9 @@ pub const NICKLEN: usize = 30;
 pub const CHANNELLEN: usize = 50;
 /// Longest topic.
 pub const TOPICLEN: usize = 390;
+/// Longest KICK reason (with the kicker's prefix, the channel and the
+/// nick, the line stays within 512 bytes).
+pub const KICKLEN: usize = 255;
 /// Longest away message.
 pub const AWAYLEN: usize = 200;
 /// Longest user name.
@@ -37,6 +40,48 @@ pub fn valid_channel(name: &str) -> bool {
         && !name.chars().any(|c| c == ' ' || c == ',' || c == ':' || c.is_control())
 }
 
+/// A ban or exception mask in its full `nick!user@host` form: `nick`
+/// alone means `nick!*@*`, `user@host` means `*!user@host`, `nick!user`
+/// means `nick!user@*`. None for a mask with spaces or control characters.
+pub fn canon_mask(mask: &str) -> Option<String> {
+    if mask.is_empty() || mask.len() > 100 || mask.starts_with(':') || mask.chars().any(|c| c == ' ' || c.is_control())
+    {
+        return None;
+    }
+    Some(match (mask.find('!'), mask.find('@')) {
+        (Some(_), Some(_)) => mask.to_string(),
+        (None, Some(_)) => format!("*!{mask}"),
+        (Some(_), None) => format!("{mask}@*"),
+        (None, None) => format!("{mask}!*@*"),
+    })
+}
+
+/// Whether `text` matches the glob `mask` (`*` any run, `?` one
+/// character), ignoring ASCII case as the casemapping does.
+pub fn mask_match(mask: &str, text: &str) -> bool {
+    let (m, t) = (mask.as_bytes(), text.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    // Where the last `*` was, and the text position it has taken up to.
+    let mut star: Option<(usize, usize)> = None;
+    while j < t.len() {
+        if i < m.len() && (m[i] == b'?' || m[i].eq_ignore_ascii_case(&t[j])) {
+            i += 1;
+            j += 1;
+        } else if i < m.len() && m[i] == b'*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            // Let the last `*` take one more character and retry.
+            star = Some((si, sj + 1));
+            i = si + 1;
+            j = sj + 1;
+        } else {
+            return false;
+        }
+    }
+    m[i..].iter().all(|&b| b == b'*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +101,21 @@ mod tests {
         assert!(!valid_channel("#a,b"));
         assert!(!valid_channel("#a\x07"));
         assert_eq!(fold("NiCk[]"), "nick[]");
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(canon_mask("bob").as_deref(), Some("bob!*@*"));
+        assert_eq!(canon_mask("*@10.0.0.*").as_deref(), Some("*!*@10.0.0.*"));
+        assert_eq!(canon_mask("bob!b").as_deref(), Some("bob!b@*"));
+        assert_eq!(canon_mask("a b"), None);
+        assert!(mask_match("bob!*@*", "Bob!bob@127.0.0.1"));
+        assert!(mask_match("*!*@127.0.0.?", "x!y@127.0.0.1"));
+        assert!(!mask_match("*!*@127.0.0.?", "x!y@127.0.0.10"));
+        assert!(mask_match("*", ""));
+        assert!(mask_match("a*b*c", "aXXbYYc"));
+        assert!(!mask_match("a*b*c", "aXXbYYd"));
+        assert!(mask_match("*.lan", "pi.lan"));
+        assert!(!mask_match("bob", "bobby"));
     }
 }

@@ -48,7 +48,7 @@ struct Session {
 /// Serves one plain TCP connection, in a task of its own, until it closes.
 pub fn run(shared: &Arc<Shared>, stream: async_net::TcpStream, peer: SocketAddr) {
     let raw: Raw = stream.into();
-    if let Some(session) = serve(shared.clone(), Half(raw.clone()), Half(raw.clone()), raw, peer, true) {
+    if let Some(session) = serve(shared.clone(), Half::Plain(raw.clone()), Half::Plain(raw.clone()), raw, peer, true) {
         shared.rt.spawn(session);
     }
 }

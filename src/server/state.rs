@@ -30,7 +30,7 @@
 //! [`State::check_invariants`] says what "in step" means; a seeded random
 //! test drives long sequences of operations against it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +43,7 @@ use super::history::Journal;
 use super::names::fold;
 use super::outbox::{Line, Outbox};
 use super::runtime::Runtime;
+use crate::numeric::{RPL_MONOFFLINE, RPL_MONONLINE};
 
 pub use super::names::{valid_channel, valid_nick};
 
@@ -91,12 +92,14 @@ impl Caps {
     pub const MULTI_PREFIX: Caps = Caps(16);
     pub const USERHOST_IN_NAMES: Caps = Caps(32);
     pub const AWAY_NOTIFY: Caps = Caps(64);
+    pub const INVITE_NOTIFY: Caps = Caps(128);
 
     /// Every capability with its name, in the order CAP LS lists them.
-    pub const ALL: [(&'static str, Caps); 7] = [
+    pub const ALL: [(&'static str, Caps); 8] = [
         ("away-notify", Caps::AWAY_NOTIFY),
         ("batch", Caps::BATCH),
         ("echo-message", Caps::ECHO_MESSAGE),
+        ("invite-notify", Caps::INVITE_NOTIFY),
         ("message-tags", Caps::MESSAGE_TAGS),
         ("multi-prefix", Caps::MULTI_PREFIX),
         ("server-time", Caps::SERVER_TIME),
@@ -132,6 +135,10 @@ pub struct Client {
     pub caps: Caps,
     pub away: Option<String>,
     pub invisible: bool,
+    /// Server operator (user mode `+o`, after OPER).
+    pub oper: bool,
+    /// Receives WALLOPS (user mode `+w`).
+    pub wallops: bool,
     pub registered: bool,
     /// Casefolded names of the channels the client is in.
     pub channels: Vec<String>,
@@ -147,7 +154,34 @@ impl Client {
     pub fn prefix(&self) -> String {
         format!("{}!{}@{}", self.nick, self.user, self.host)
     }
+
+    /// The user mode string, e.g. `+iw`.
+    pub fn umodes(&self) -> String {
+        let mut m = String::from("+");
+        for (on, c) in [(self.invisible, 'i'), (self.oper, 'o'), (self.wallops, 'w')] {
+            if on {
+                m.push(c);
+            }
+        }
+        m
+    }
 }
+
+/// A nick that left or changed, for WHOWAS.
+pub struct Gone {
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+    /// Unix seconds of its departure.
+    pub time: u64,
+}
+
+/// Most nicks one client may MONITOR (ISUPPORT `MONITOR`).
+pub const MONITOR_MAX: usize = 100;
+
+/// How many departed nicks WHOWAS remembers.
+const WHOWAS_MAX: usize = 64;
 
 /// A channel member, with what a fan-out needs to reach it without looking
 /// the client up: one walk down a contiguous list per message.
@@ -156,49 +190,130 @@ pub struct Member {
     pub id: ClientId,
     /// Channel operator.
     pub op: bool,
+    /// Voiced: may speak (and draw) in a moderated channel.
+    pub voice: bool,
     /// The client's capabilities, kept equal to [`Client::caps`] by [`State::set_caps`].
     pub caps: Caps,
     pub out: Outbox,
 }
 
-/// A channel flag that takes no parameter.
+/// A channel flag that takes no parameter, as a bit of [`Channel`]'s flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flag {
     /// `+n`: only members may send to the channel.
-    NoExternal,
+    NoExternal = 1,
     /// `+t`: only operators may set the topic.
-    TopicLock,
+    TopicLock = 2,
+    /// `+m`: only voiced members and operators speak and draw.
+    Moderated = 4,
+    /// `+i`: only invited clients join.
+    InviteOnly = 8,
+    /// `+s`: hidden from outsiders in LIST, NAMES, WHO and WHOIS.
+    Secret = 16,
+    /// `+d` (lanchat): only voiced members and operators draw.
+    DrawLock = 32,
 }
 
-/// A channel: members, topic and modes (its canvas is in [`Canvases`]).
+impl Flag {
+    /// Every flag with its mode letter, in the order mode strings list them.
+    pub const ALL: [(char, Flag); 6] = [
+        ('d', Flag::DrawLock),
+        ('i', Flag::InviteOnly),
+        ('m', Flag::Moderated),
+        ('n', Flag::NoExternal),
+        ('s', Flag::Secret),
+        ('t', Flag::TopicLock),
+    ];
+
+    pub fn by_char(c: char) -> Option<Flag> {
+        Flag::ALL.iter().find(|(l, _)| *l == c).map(|(_, f)| *f)
+    }
+}
+
+/// Which mask list of a channel: bans (`+b`) or their exceptions (`+e`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum List {
+    Bans,
+    Excepts,
+}
+
+/// A mask on a channel's ban or exception list.
+pub struct ListEntry {
+    /// In its full `nick!user@host` form.
+    pub mask: String,
+    pub setter: String,
+    /// Unix seconds.
+    pub time: u64,
+}
+
+/// Most masks on each list of a channel (MAXLIST).
+pub const MAXLIST: usize = 64;
+
+/// A channel: members, topic, modes and canvas.
 pub struct Channel {
     /// The name as first created.
     pub name: String,
     pub topic: Option<Topic>,
     /// Unix seconds of creation.
     pub created: u64,
-    /// Members in join order.
+    /// Members in join order: the first has been present longest.
     pub members: Vec<Member>,
-    pub no_external: bool,
-    pub topic_lock: bool,
+    /// The set [`Flag`]s, as bits.
+    flags: u8,
+    /// `+k`: the key JOIN must give.
+    pub key: Option<String>,
+    /// `+l`: most members.
+    pub limit: Option<usize>,
+    pub bans: Vec<ListEntry>,
+    pub excepts: Vec<ListEntry>,
+    /// Clients invited since they last joined (ids are never reused); bounded.
+    pub invited: Vec<ClientId>,
 }
 
 impl Channel {
     /// Whether `id` is a member, and if so whether an operator.
     pub fn member(&self, id: ClientId) -> Option<bool> {
-        self.members.iter().find(|m| m.id == id).map(|m| m.op)
+        self.get(id).map(|m| m.op)
     }
 
-    /// The mode string, e.g. `+nt`.
-    pub fn modes(&self) -> String {
+    /// The membership of `id`.
+    pub fn get(&self, id: ClientId) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    pub fn has(&self, flag: Flag) -> bool {
+        self.flags & flag as u8 != 0
+    }
+
+    /// Whether a client with this `nick!user@host` matches a ban and no exception.
+    pub fn banned(&self, prefix: &str) -> bool {
+        let hit = |l: &[ListEntry]| l.iter().any(|e| super::names::mask_match(&e.mask, prefix));
+        hit(&self.bans) && !hit(&self.excepts)
+    }
+
+    /// The mode string and its parameters, e.g. `+ntkl` `secret` `10`; the
+    /// key shows only `with_key` (to members).
+    pub fn modes(&self, with_key: bool) -> Vec<String> {
         let mut m = String::from("+");
-        if self.no_external {
-            m.push('n');
+        m.extend(Flag::ALL.iter().filter(|(_, f)| self.has(*f)).map(|(c, _)| *c));
+        let mut params = Vec::new();
+        if let Some(k) = &self.key {
+            m.push('k');
+            params.push(if with_key { k.clone() } else { "*".into() });
         }
-        if self.topic_lock {
-            m.push('t');
+        if let Some(l) = self.limit {
+            m.push('l');
+            params.push(l.to_string());
         }
-        m
+        params.insert(0, m);
+        params
+    }
+
+    fn list_mut(&mut self, list: List) -> &mut Vec<ListEntry> {
+        match list {
+            List::Bans => &mut self.bans,
+            List::Excepts => &mut self.excepts,
+        }
     }
 }
 
@@ -237,6 +352,10 @@ pub enum JoinError {
     TooManyChannels,
 }
 
+/// Why a mask was not added to a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListFull;
+
 /// Everything behind the lock; see the module doc.
 pub struct State {
     clients: Clients,
@@ -246,12 +365,22 @@ pub struct State {
     channels: HashMap<String, Channel>,
     per_ip: HashMap<IpAddr, usize>,
     history: Journal,
+    /// Departed and changed nicks, newest last, for WHOWAS.
+    whowas: VecDeque<Gone>,
+    /// Most registered clients at once, for LUSERS.
+    max_users: usize,
+    /// Casefolded nick to the clients that MONITOR it, and the other way
+    /// round (here, not in [`Client`]: most clients never use MONITOR).
+    watchers: HashMap<String, Vec<ClientId>>,
+    monitoring: HashMap<ClientId, Vec<String>>,
+    /// The server's name: the source of what the server itself says.
+    server: String,
     /// Every channel's canvas, which outlives its members.
     canvas: Canvases,
 }
 
 impl State {
-    pub fn new(history: Journal, canvas: Canvases) -> State {
+    pub fn new(history: Journal, canvas: Canvases, server: &str) -> State {
         State {
             clients: Clients::default(),
             nicks: HashMap::new(),
@@ -259,6 +388,11 @@ impl State {
             per_ip: HashMap::new(),
             history,
             canvas,
+            whowas: VecDeque::new(),
+            max_users: 0,
+            watchers: HashMap::new(),
+            monitoring: HashMap::new(),
+            server: server.to_string(),
         }
     }
 
@@ -297,6 +431,44 @@ impl State {
     /// Number of registered clients.
     pub fn user_count(&self) -> usize {
         self.clients.values().filter(|c| c.registered).count()
+    }
+
+    /// Registered clients that are invisible (`+i`), and that are server operators.
+    pub fn invisible_and_opers(&self) -> (usize, usize) {
+        let reg = || self.clients.values().filter(|c| c.registered);
+        (reg().filter(|c| c.invisible).count(), reg().filter(|c| c.oper).count())
+    }
+
+    /// Most registered clients at once since the start.
+    pub fn max_users(&self) -> usize {
+        self.max_users
+    }
+
+    /// Every client, for WHO with a mask.
+    pub fn clients(&self) -> impl Iterator<Item = (ClientId, &Client)> {
+        self.clients.iter().map(|(id, c)| (*id, &**c))
+    }
+
+    /// What WHOWAS knows of `nick`, newest first.
+    pub fn whowas(&self, nick: &str) -> impl Iterator<Item = &Gone> {
+        self.whowas.iter().rev().filter(move |g| g.nick.eq_ignore_ascii_case(nick))
+    }
+
+    /// Notes a registered client's nick for WHOWAS as it goes.
+    fn remember(&mut self, id: ClientId) {
+        let Some(c) = self.clients.get(&id).filter(|c| c.registered) else { return };
+        let time = crate::clock::unix_ms(SystemTime::now()) / 1000;
+        let gone = Gone {
+            nick: c.nick.clone(),
+            user: c.user.clone(),
+            host: c.host.clone(),
+            realname: c.realname.clone(),
+            time,
+        };
+        if self.whowas.len() >= WHOWAS_MAX {
+            self.whowas.pop_front();
+        }
+        self.whowas.push_back(gone);
     }
 
     /// The registered client whose nick folds to `nick`.
@@ -390,6 +562,8 @@ impl State {
             caps: Caps::default(),
             away: None,
             invisible: false,
+            oper: false,
+            wallops: false,
             registered: false,
             channels: Vec::new(),
             out,
@@ -403,6 +577,9 @@ impl State {
     /// Removes a client: QUIT to everyone who shared a channel (if it was
     /// registered), ERROR to it, and out of every index. Returns its nick.
     pub fn disconnect(&mut self, id: ClientId, reason: &str) -> Option<String> {
+        self.remember(id);
+        self.tell_watchers(id, false);
+        self.monitor_clear(id);
         let client = self.clients.get(&id)?;
         if client.registered {
             let quit = format!(":{} QUIT :{reason}", client.prefix());
@@ -460,6 +637,8 @@ impl State {
         if reserve && self.nicks.get(&new_key).is_some_and(|holder| *holder != id) {
             return Err(NickInUse);
         }
+        self.remember(id);
+        self.tell_watchers(id, false);
         if self.nicks.get(&old_key) == Some(&id) {
             self.nicks.remove(&old_key);
         }
@@ -475,6 +654,7 @@ impl State {
             let mut to = self.neighbours(id);
             to.push(id);
             self.fanout(to, &mut v);
+            self.tell_watchers(id, true);
         }
         Ok(old)
     }
@@ -513,6 +693,73 @@ impl State {
             c.registered = true;
             c.signon = crate::clock::unix_ms(now) / 1000;
         }
+        self.max_users = self.max_users.max(self.user_count());
+        self.tell_watchers(id, true);
+    }
+
+    // ---- MONITOR ----
+
+    /// Tells the clients that MONITOR a registered client's nick that it
+    /// came (`730`, with `nick!user@host`) or went (`731`).
+    fn tell_watchers(&self, id: ClientId, online: bool) {
+        let Some(c) = self.clients.get(&id).filter(|c| c.registered) else { return };
+        let Some(ws) = self.watchers.get(&fold(&c.nick)) else { return };
+        let (code, what) = if online { (RPL_MONONLINE, c.prefix()) } else { (RPL_MONOFFLINE, c.nick.clone()) };
+        let code = code.code();
+        for w in ws.iter().filter_map(|w| self.clients.get(w)) {
+            w.out.push(&format!(":{} {code} {} :{what}\r\n", self.server, w.nick));
+        }
+    }
+
+    /// The casefolded nicks a client MONITORs.
+    pub fn monitoring(&self, id: ClientId) -> &[String] {
+        self.monitoring.get(&id).map_or(&[], |m| m.as_slice())
+    }
+
+    /// Adds a nick to a client's MONITOR list; false when the list is full.
+    pub fn monitor_add(&mut self, id: ClientId, nick: &str) -> bool {
+        let key = fold(nick);
+        if !self.clients.contains_key(&id) {
+            return true;
+        }
+        let list = self.monitoring.entry(id).or_default();
+        if list.contains(&key) {
+            return true;
+        }
+        if list.len() >= MONITOR_MAX {
+            return false;
+        }
+        list.push(key.clone());
+        self.watchers.entry(key).or_default().push(id);
+        true
+    }
+
+    pub fn monitor_remove(&mut self, id: ClientId, nick: &str) {
+        let key = fold(nick);
+        if let Some(list) = self.monitoring.get_mut(&id) {
+            list.retain(|k| *k != key);
+            if list.is_empty() {
+                self.monitoring.remove(&id);
+            }
+        }
+        if let Some(ws) = self.watchers.get_mut(&key) {
+            ws.retain(|w| *w != id);
+            if ws.is_empty() {
+                self.watchers.remove(&key);
+            }
+        }
+    }
+
+    pub fn monitor_clear(&mut self, id: ClientId) {
+        let keys = self.monitoring.remove(&id).unwrap_or_default();
+        for key in keys {
+            if let Some(ws) = self.watchers.get_mut(&key) {
+                ws.retain(|w| *w != id);
+                if ws.is_empty() {
+                    self.watchers.remove(&key);
+                }
+            }
+        }
     }
 
     /// Sets a client's capabilities, in its channel memberships too.
@@ -539,9 +786,10 @@ impl State {
         }
     }
 
-    pub fn set_invisible(&mut self, id: ClientId, on: bool) {
+    /// Sets the user modes `+i`, `+o` (server operator) and `+w`.
+    pub fn set_umodes(&mut self, id: ClientId, invisible: bool, oper: bool, wallops: bool) {
         if let Some(c) = self.clients.get_mut(&id) {
-            c.invisible = on;
+            (c.invisible, c.oper, c.wallops) = (invisible, oper, wallops);
         }
     }
 
@@ -572,12 +820,17 @@ impl State {
             topic: None,
             created: crate::clock::unix_ms(now) / 1000,
             members: Vec::new(),
-            no_external: true,
-            topic_lock: true,
+            flags: Flag::NoExternal as u8 | Flag::TopicLock as u8,
+            key: None,
+            limit: None,
+            bans: Vec::new(),
+            excepts: Vec::new(),
+            invited: Vec::new(),
         });
         // Whoever creates a channel runs it.
         let op = ch.members.is_empty();
-        ch.members.push(Member { id, op, caps, out });
+        ch.members.push(Member { id, op, voice: false, caps, out });
+        ch.invited.retain(|i| *i != id);
         let line = format!(":{prefix} JOIN {}", ch.name);
         if let Some(c) = self.clients.get_mut(&id) {
             c.channels.push(key.clone());
@@ -603,6 +856,14 @@ impl State {
         self.remove_member(id, key);
     }
 
+    /// Puts `target` out of the channel `key`: `:kicker KICK #chan target :reason` to every member first.
+    pub fn kick(&mut self, key: &str, target: ClientId, kicker: &str, reason: &str) {
+        let Some(ch) = self.channels.get(key).filter(|ch| ch.member(target).is_some()) else { return };
+        let line = format!(":{kicker} KICK {} {} :{reason}", ch.name, self.nick(target));
+        self.fanout_channel(key, None, &mut Variants::new(&line, "", SystemTime::now()));
+        self.remove_member(target, key);
+    }
+
     fn remove_member(&mut self, id: ClientId, key: &str) {
         if let Some(ch) = self.channels.get_mut(key) {
             ch.members.retain(|m| m.id != id);
@@ -612,6 +873,33 @@ impl State {
         }
         if let Some(c) = self.clients.get_mut(&id) {
             c.channels.retain(|k| k != key);
+        }
+        self.ensure_op(key, None);
+    }
+
+    /// A channel never stays without an operator: when it has none, its
+    /// longest-present member (but `avoid`, who just gave it up, when
+    /// another is there) is made one, announced as a MODE from the server.
+    pub fn ensure_op(&mut self, key: &str, avoid: Option<ClientId>) {
+        let Some(ch) = self.channels.get_mut(key) else { return };
+        if ch.members.iter().any(|m| m.op) {
+            return;
+        }
+        let pick = ch.members.iter().position(|m| Some(m.id) != avoid).unwrap_or(0);
+        ch.members[pick].op = true;
+        let (id, name) = (ch.members[pick].id, ch.name.clone());
+        let line = format!(":{} MODE {name} +o {}", self.server, self.nick(id));
+        self.fanout_channel(key, None, &mut Variants::new(&line, "", SystemTime::now()));
+    }
+
+    /// Remembers that `id` was invited to `key` (it may join past `+i`).
+    pub fn invite(&mut self, key: &str, id: ClientId) {
+        let Some(ch) = self.channels.get_mut(key) else { return };
+        if !ch.invited.contains(&id) {
+            if ch.invited.len() >= MAXLIST {
+                ch.invited.remove(0);
+            }
+            ch.invited.push(id);
         }
     }
 
@@ -624,24 +912,66 @@ impl State {
     /// Sets a flag; returns whether it changed.
     pub fn set_flag(&mut self, key: &str, flag: Flag, on: bool) -> bool {
         let Some(ch) = self.channels.get_mut(key) else { return false };
-        let slot = match flag {
-            Flag::NoExternal => &mut ch.no_external,
-            Flag::TopicLock => &mut ch.topic_lock,
-        };
-        std::mem::replace(slot, on) != on
+        let old = ch.flags;
+        if on {
+            ch.flags |= flag as u8;
+        } else {
+            ch.flags &= !(flag as u8);
+        }
+        old != ch.flags
+    }
+
+    /// Sets or clears the key (`+k`); returns whether it changed.
+    pub fn set_key(&mut self, key: &str, k: Option<String>) -> bool {
+        let Some(ch) = self.channels.get_mut(key) else { return false };
+        std::mem::replace(&mut ch.key, k.clone()) != k
+    }
+
+    /// Sets or clears the member limit (`+l`); returns whether it changed.
+    pub fn set_limit(&mut self, key: &str, l: Option<usize>) -> bool {
+        let Some(ch) = self.channels.get_mut(key) else { return false };
+        std::mem::replace(&mut ch.limit, l) != l
+    }
+
+    /// Adds a full mask to a list; Ok(false) when it was there already.
+    pub fn list_add(&mut self, key: &str, list: List, entry: ListEntry) -> Result<bool, ListFull> {
+        let Some(ch) = self.channels.get_mut(key) else { return Ok(false) };
+        let l = ch.list_mut(list);
+        if l.iter().any(|e| e.mask.eq_ignore_ascii_case(&entry.mask)) {
+            return Ok(false);
+        }
+        if l.len() >= MAXLIST {
+            return Err(ListFull);
+        }
+        l.push(entry);
+        Ok(true)
+    }
+
+    /// Removes a full mask from a list; returns the mask as it was set, if it was.
+    pub fn list_remove(&mut self, key: &str, list: List, mask: &str) -> Option<String> {
+        let l = self.channels.get_mut(key)?.list_mut(list);
+        let i = l.iter().position(|e| e.mask.eq_ignore_ascii_case(mask))?;
+        Some(l.remove(i).mask)
     }
 
     /// Makes a member an operator or not; `None` when not a member, else
-    /// whether it changed.
+    /// whether it changed. Whoever takes a channel's last operator away
+    /// calls [`State::ensure_op`] once the change is announced.
     pub fn set_op(&mut self, key: &str, id: ClientId, on: bool) -> Option<bool> {
         let m = self.channels.get_mut(key)?.members.iter_mut().find(|m| m.id == id)?;
         Some(std::mem::replace(&mut m.op, on) != on)
     }
 
-    /// The canvases, for the canvas commands, JOIN replays and the disk
-    /// thread's folds and compactions.
+    /// The canvases, for the canvas commands, JOIN replays, folds and the
+    /// disk thread's compactions.
     pub fn canvas_mut(&mut self) -> &mut Canvases {
         &mut self.canvas
+    }
+
+    /// Voices a member or not; like [`State::set_op`].
+    pub fn set_voice(&mut self, key: &str, id: ClientId, on: bool) -> Option<bool> {
+        let m = self.channels.get_mut(key)?.members.iter_mut().find(|m| m.id == id)?;
+        Some(std::mem::replace(&mut m.voice, on) != on)
     }
 
     // ---- history ----
@@ -683,6 +1013,27 @@ impl State {
                 }
             }
         }
+        for (key, ws) in &self.watchers {
+            if ws.is_empty() {
+                return Err(format!("nobody monitors {key} but it is kept"));
+            }
+            for w in ws {
+                self.clients.get(w).ok_or(format!("departed client {w} monitors {key}"))?;
+                if !self.monitoring(*w).contains(key) {
+                    return Err(format!("client {w} watches {key} without listing it"));
+                }
+            }
+        }
+        for (id, list) in &self.monitoring {
+            if list.is_empty() || !self.clients.contains_key(id) {
+                return Err(format!("client {id} has an empty or stale MONITOR list"));
+            }
+            for key in list {
+                if !self.watchers.get(key).is_some_and(|ws| ws.contains(id)) {
+                    return Err(format!("client {id} monitors {key} but is not in the index"));
+                }
+            }
+        }
         if per_ip != self.per_ip {
             return Err(format!("per-address counts {:?} but clients give {per_ip:?}", self.per_ip));
         }
@@ -692,6 +1043,9 @@ impl State {
             }
             if fold(&ch.name) != *key {
                 return Err(format!("channel {} kept under {key}", ch.name));
+            }
+            if !ch.members.iter().any(|m| m.op) {
+                return Err(format!("channel {key} has no operator"));
             }
             for (i, m) in ch.members.iter().enumerate() {
                 if ch.members[..i].iter().any(|o| o.id == m.id) {
@@ -732,6 +1086,7 @@ impl Shared {
         canvas: Canvases,
         rt: Runtime,
     ) -> Shared {
+        let state = Mutex::new(State::new(history, canvas, &config.name));
         Shared {
             config,
             motd,
@@ -739,7 +1094,7 @@ impl Shared {
             started: SystemTime::now(),
             rt,
             handshakes: Default::default(),
-            state: Mutex::new(State::new(history, canvas)),
+            state,
             next_id: AtomicU64::new(1),
         }
     }
@@ -872,7 +1227,8 @@ mod tests {
         for seed in 1..=20u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
             let journal = Journal::open(&dir, 5, 1 << 20).unwrap();
-            let mut st = State::new(journal, Canvases::open(&dir, "srv", 1 << 20, 1 << 20, Duration::ZERO).unwrap());
+            let canvas = Canvases::open(&dir, "test", 1 << 20, 1 << 20, Duration::ZERO).unwrap();
+            let mut st = State::new(journal, canvas, "test");
             let mut next: ClientId = 1;
             let mut ids: Vec<ClientId> = Vec::new();
             for step in 0..2_000 {
@@ -916,13 +1272,23 @@ mod tests {
                         format!("{id} parts {chan}")
                     }
                     (8, Some(id)) => {
-                        st.set_caps(id, Caps(rng.below(64) as u8));
-                        format!("{id} caps")
+                        st.set_caps(id, Caps(rng.below(256) as u8));
+                        match rng.below(4) {
+                            0 => drop(st.monitor_add(id, nick)),
+                            1 => st.monitor_remove(id, nick),
+                            2 => st.monitor_clear(id),
+                            _ => {}
+                        }
+                        format!("{id} caps and monitors {nick}")
                     }
                     (9, Some(id)) => {
                         let target = pick(&mut rng, &ids).unwrap_or(id);
                         let _ = st.set_op(&fold(chan), target, rng.below(2) == 0);
+                        st.ensure_op(&fold(chan), Some(target));
                         st.set_flag(&fold(chan), Flag::TopicLock, rng.below(2) == 0);
+                        if rng.below(3) == 0 {
+                            st.kick(&fold(chan), target, "k!k@k", "out");
+                        }
                         format!("{id} modes on {chan}")
                     }
                     (_, Some(id)) => {
@@ -940,6 +1306,7 @@ mod tests {
             }
             st.check_invariants().unwrap();
             assert!(st.clients.is_empty() && st.nicks.is_empty() && st.channels.is_empty() && st.per_ip.is_empty());
+            assert!(st.watchers.is_empty() && st.monitoring.is_empty());
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -159,7 +159,8 @@ fn spawn(dir: &Path, args: &[String]) -> (Child, u16, mpsc::Receiver<String>, Ve
     let cmd = server_command();
     let mut child = Command::new(&cmd[0])
         .args(&cmd[1..])
-        .args(["--serve", "--bind", "127.0.0.1", "--port", "0", "--no-tls", "--discovery-port", "0", "--data-dir"])
+        .args(["--serve", "--bind", "127.0.0.1", "--port", "0", "--no-tls", "--discovery-port", "0", "--web-port", "0"])
+        .arg("--data-dir")
         .arg(dir)
         .args(args)
         .stdin(Stdio::null())

@@ -1,5 +1,5 @@
-//! Channels: JOIN (with history and canvas replay), PART, TOPIC, NAMES,
-//! LIST and MODE.
+//! Channels: JOIN (with keys, and history and canvas replay), PART, TOPIC,
+//! NAMES and LIST.
 
 use log::info;
 use std::time::SystemTime;
@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use super::{Cx, Flow};
 use crate::clock;
 use crate::line::Message;
+use crate::numeric::Numeric;
 use crate::numeric::*;
 use crate::server::names::{TOPICLEN, fold, valid_channel};
 use crate::server::outbox::Line;
@@ -30,9 +31,19 @@ pub fn join(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         return Flow::Continue;
     }
     let mut replays = Vec::new();
-    for name in msg.param(0).split(',').filter(|n| !n.is_empty()) {
+    let mut keys = msg.param(1).split(',');
+    for name in msg.param(0).split(',') {
+        // Keys pair with channels by position, an empty one included.
+        let given = keys.next().unwrap_or("");
+        if name.is_empty() {
+            continue;
+        }
         if !valid_channel(name) {
             cx.num(ERR_BADCHANMASK, &[name, "Bad Channel Mask"]);
+            continue;
+        }
+        if let Some((code, why)) = refused(cx, &fold(name), given) {
+            cx.num(code, &[name, why]);
             continue;
         }
         let key = match cx.st.join(cx.conn.id, name, cx.shared.config.max_channels) {
@@ -44,7 +55,7 @@ pub fn join(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
             }
         };
         info!("{}: joined {name}", cx.conn.peer);
-        send_topic(cx, &key);
+        send_topic(cx, &key, true);
         send_names(cx, &key);
         replays.push(replay(cx, &key));
     }
@@ -52,6 +63,28 @@ pub fn join(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         Flow::Continue
     } else {
         Flow::Replay(replays)
+    }
+}
+
+/// Why this client may not join the channel `key` with the key `given`,
+/// if it may not. Server operators always may; an invitation passes `+i`.
+fn refused(cx: &Cx<'_>, key: &str, given: &str) -> Option<(Numeric, &'static str)> {
+    let ch = cx.st.channel(key)?;
+    let c = cx.st.client(cx.conn.id)?;
+    if c.oper || ch.member(cx.conn.id).is_some() {
+        return None;
+    }
+    let invited = ch.invited.contains(&cx.conn.id);
+    if ch.banned(&c.prefix()) {
+        Some((ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"))
+    } else if ch.has(Flag::InviteOnly) && !invited {
+        Some((ERR_INVITEONLYCHAN, "Cannot join channel (+i)"))
+    } else if ch.key.as_deref().is_some_and(|k| k != given) {
+        Some((ERR_BADCHANNELKEY, "Cannot join channel (+k)"))
+    } else if ch.limit.is_some_and(|l| ch.members.len() >= l) {
+        Some((ERR_CHANNELISFULL, "Cannot join channel (+l)"))
+    } else {
+        None
     }
 }
 
@@ -107,33 +140,53 @@ pub fn part(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     Flow::Continue
 }
 
-fn send_topic(cx: &Cx<'_>, key: &str) {
+/// 332 and 333; without a topic, 331 to TOPIC but nothing on JOIN (clients
+/// would print "No topic is set" on every join).
+fn send_topic(cx: &Cx<'_>, key: &str, joining: bool) {
     let Some(ch) = cx.st.channel(key) else { return };
     match &ch.topic {
         Some(t) => {
             cx.num(RPL_TOPIC, &[&ch.name, &t.text]);
             cx.num_plain(RPL_TOPICWHOTIME, &[&ch.name, &t.setter, &t.time.to_string()]);
         }
-        None => cx.num(RPL_NOTOPIC, &[&ch.name, "No topic is set"]),
+        None if !joining => cx.num(RPL_NOTOPIC, &[&ch.name, "No topic is set"]),
+        None => {}
     }
 }
 
+/// Whether this client sees inside the channel: a member or a server operator.
+pub fn inside(cx: &Cx<'_>, ch: &Channel) -> bool {
+    ch.member(cx.conn.id).is_some() || cx.st.client(cx.conn.id).is_some_and(|c| c.oper)
+}
+
+/// A member's prefixes: `@`, `+`, or with multi-prefix both.
+pub fn prefixes(m: &Member, caps: Caps) -> &'static str {
+    match (m.op, m.voice) {
+        (true, true) if caps.has(Caps::MULTI_PREFIX) => "@+",
+        (true, _) => "@",
+        (false, true) => "+",
+        _ => "",
+    }
+}
+
+/// 353s and 366. Outsiders see nothing of a secret (`+s`) channel, and not
+/// its invisible (`+i`) members.
 fn send_names(cx: &Cx<'_>, key: &str) {
     let Some(ch) = cx.st.channel(key) else { return };
     let caps = cx.st.client(cx.conn.id).map(|c| c.caps).unwrap_or_default();
+    let inside = inside(cx, ch);
+    let symbol = if ch.has(Flag::Secret) { "@" } else { "=" };
     let mut names = String::new();
-    for Member { id, op, .. } in &ch.members {
-        let Some(c) = cx.st.client(*id) else { continue };
+    for m in ch.members.iter().filter(|_| inside || !ch.has(Flag::Secret)) {
+        let Some(c) = cx.st.client(m.id).filter(|c| inside || !c.invisible) else { continue };
         if names.len() > 350 {
-            cx.num(RPL_NAMREPLY, &["=", &ch.name, &names]);
+            cx.num(RPL_NAMREPLY, &[symbol, &ch.name, &names]);
             names.clear();
         }
         if !names.is_empty() {
             names.push(' ');
         }
-        if *op {
-            names.push('@');
-        }
+        names.push_str(prefixes(m, caps));
         if caps.has(Caps::USERHOST_IN_NAMES) {
             names.push_str(&c.prefix());
         } else {
@@ -141,7 +194,7 @@ fn send_names(cx: &Cx<'_>, key: &str) {
         }
     }
     if !names.is_empty() {
-        cx.num(RPL_NAMREPLY, &["=", &ch.name, &names]);
+        cx.num(RPL_NAMREPLY, &[symbol, &ch.name, &names]);
     }
     cx.num(RPL_ENDOFNAMES, &[&ch.name, "End of /NAMES list"]);
 }
@@ -174,7 +227,7 @@ pub fn list(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     let mut chans: Vec<&Channel> = cx.st.channels().collect();
     chans.sort_by(|a, b| a.name.cmp(&b.name));
     for ch in chans {
-        if wanted.is_empty() || wanted.contains(&fold(&ch.name)) {
+        if (!ch.has(Flag::Secret) || inside(cx, ch)) && (wanted.is_empty() || wanted.contains(&fold(&ch.name))) {
             let topic = ch.topic.as_ref().map_or("", |t| t.text.as_str());
             cx.num(RPL_LIST, &[&ch.name, &ch.members.len().to_string(), topic]);
         }
@@ -190,149 +243,34 @@ pub fn topic(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         return Flow::Continue;
     };
     if msg.params.len() < 2 {
-        send_topic(cx, &key);
+        send_topic(cx, &key, false);
         return Flow::Continue;
     }
+    let oper = cx.st.client(cx.conn.id).is_some_and(|c| c.oper);
     match ch.member(cx.conn.id) {
-        None => {
+        None if !oper => {
             cx.num(ERR_NOTONCHANNEL, &[&ch.name, "You're not on that channel"]);
             return Flow::Continue;
         }
-        Some(false) if ch.topic_lock => {
+        Some(false) if ch.has(Flag::TopicLock) && !oper => {
             cx.num(ERR_CHANOPRIVSNEEDED, &[&ch.name, "You're not channel operator"]);
             return Flow::Continue;
         }
-        Some(_) => {}
+        _ => {}
     }
     let chname = ch.name.clone();
-    let (nick, prefix) = (cx.st.nick(cx.conn.id).to_string(), cx.prefix());
+    let prefix = cx.prefix();
     let text: String = msg.param(1).chars().take(TOPICLEN).collect();
     let now = SystemTime::now();
-    let topic =
-        (!text.is_empty()).then(|| Topic { text: text.clone(), setter: nick, time: clock::unix_ms(now) / 1000 });
+    let topic = (!text.is_empty()).then(|| Topic {
+        text: text.clone(),
+        setter: prefix.clone(),
+        time: clock::unix_ms(now) / 1000,
+    });
     cx.st.set_topic(&key, topic);
     let line = format!(":{prefix} TOPIC {chname} :{text}");
     cx.st.fanout_channel(&key, None, &mut Variants::new(&line, "", now));
     Flow::Continue
-}
-
-pub fn mode(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
-    let target = msg.param(0);
-    if target.starts_with('#') {
-        return channel_mode(cx, msg);
-    }
-    let Some(c) = cx.st.client(cx.conn.id) else { return Flow::Continue };
-    if fold(target) != fold(&c.nick) {
-        if cx.st.find_nick(target).is_some() {
-            cx.num(ERR_USERSDONTMATCH, &[target, "Can't change mode for other users"]);
-        } else {
-            cx.num(ERR_NOSUCHNICK, &[target, "No such nick/channel"]);
-        }
-        return Flow::Continue;
-    }
-    let modes = msg.param(1);
-    if modes.is_empty() {
-        cx.num_plain(RPL_UMODEIS, &[if c.invisible { "+i" } else { "+" }]);
-        return Flow::Continue;
-    }
-    let mut adding = true;
-    let mut unknown = false;
-    let mut invisible = c.invisible;
-    for m in modes.chars() {
-        match m {
-            '+' => adding = true,
-            '-' => adding = false,
-            'i' => invisible = adding,
-            _ => unknown = true,
-        }
-    }
-    let (nick, changed) = (c.nick.clone(), invisible != c.invisible);
-    cx.st.set_invisible(cx.conn.id, invisible);
-    if changed {
-        cx.conn.out.push(&format!(":{nick} MODE {nick} :{}\r\n", if invisible { "+i" } else { "-i" }));
-    }
-    if unknown {
-        cx.num(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
-    }
-    Flow::Continue
-}
-
-fn channel_mode(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
-    let key = fold(msg.param(0));
-    let Some(ch) = cx.st.channel(&key) else {
-        cx.num(ERR_NOSUCHCHANNEL, &[msg.param(0), "No such channel"]);
-        return Flow::Continue;
-    };
-    let modes = msg.param(1);
-    if modes.is_empty() {
-        cx.num_plain(RPL_CHANNELMODEIS, &[&ch.name, &ch.modes()]);
-        cx.num_plain(RPL_CREATIONTIME, &[&ch.name, &ch.created.to_string()]);
-        return Flow::Continue;
-    }
-    // Ban list queries (clients send them on join): we keep no lists.
-    if msg.params.len() == 2 && matches!(modes, "b" | "+b") {
-        cx.num(RPL_ENDOFBANLIST, &[&ch.name, "End of channel ban list"]);
-        return Flow::Continue;
-    }
-    let chname = ch.name.clone();
-    let is_op = ch.member(cx.conn.id) == Some(true);
-    let mut args = msg.params.iter().skip(2);
-    let mut adding = true;
-    let mut applied = String::new();
-    let mut applied_args: Vec<String> = Vec::new();
-    for m in modes.chars() {
-        match m {
-            '+' => adding = true,
-            '-' => adding = false,
-            'n' | 't' | 'o' if !is_op => {
-                cx.num(ERR_CHANOPRIVSNEEDED, &[&chname, "You're not channel operator"]);
-                return Flow::Continue;
-            }
-            'n' | 't' => {
-                let flag = if m == 'n' { Flag::NoExternal } else { Flag::TopicLock };
-                if cx.st.set_flag(&key, flag, adding) {
-                    note(&mut applied, adding, m);
-                }
-            }
-            'o' => {
-                let Some(who) = args.next() else {
-                    cx.need_more_params("MODE");
-                    continue;
-                };
-                let Some(tid) = cx.st.find_nick(who) else {
-                    cx.num(ERR_NOSUCHNICK, &[who, "No such nick/channel"]);
-                    continue;
-                };
-                match cx.st.set_op(&key, tid, adding) {
-                    None => cx.num(ERR_USERNOTINCHANNEL, &[who, &chname, "They aren't on that channel"]),
-                    Some(false) => {}
-                    Some(true) => {
-                        note(&mut applied, adding, 'o');
-                        applied_args.push(cx.st.nick(tid).to_string());
-                    }
-                }
-            }
-            other => cx.num(ERR_UNKNOWNMODE, &[&other.to_string(), "is unknown mode char to me"]),
-        }
-    }
-    if !applied.is_empty() {
-        let mut line = format!(":{} MODE {chname} {applied}", cx.prefix());
-        for a in &applied_args {
-            line.push(' ');
-            line.push_str(a);
-        }
-        cx.st.fanout_channel(&key, None, &mut Variants::new(&line, "", SystemTime::now()));
-    }
-    Flow::Continue
-}
-
-/// Adds a mode change to a MODE line's mode string, with its sign when the sign changes.
-fn note(applied: &mut String, adding: bool, m: char) {
-    let sign = if adding { '+' } else { '-' };
-    if applied.rfind(['+', '-']).is_none_or(|i| applied.as_bytes()[i] != sign as u8) {
-        applied.push(sign);
-    }
-    applied.push(m);
 }
 
 /// A history line for a client without server-time: `[HH:MM] ` before the

@@ -11,7 +11,7 @@ use crate::numeric::*;
 use crate::server::canvas_store::Refused;
 use crate::server::names::fold;
 use crate::server::outbox::Line;
-use crate::server::state::{Caps, Variants};
+use crate::server::state::{Caps, Channel, Flag, Member, Variants};
 
 /// Consecutive PRIVMSG, NOTICE and TAGMSG of one client to one channel,
 /// read in one go, reach each member in one push instead of one per message.
@@ -161,13 +161,14 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
         r.error(cx, ERR_NOSUCHCHANNEL, &[target, "No such channel"]);
         return;
     };
-    if ch.no_external && ch.member(cx.conn.id).is_none() {
+    // One walk down the member list per message (the hot path).
+    let member = ch.get(cx.conn.id);
+    if ch.has(Flag::NoExternal) && member.is_none() {
         r.error(cx, ERR_CANNOTSENDTOCHAN, &[&ch.name, "Cannot send to channel"]);
         return;
     }
     let chname = ch.name.clone();
-    let op = ch.member(cx.conn.id) == Some(true);
-    r.base.push_str(&chname);
+    let op = member.is_some_and(|m| m.op);
     let change = match r.tagmsg.then(|| canvas_tag(msg)).transpose() {
         Ok(change) => change.flatten(),
         Err(e) => {
@@ -175,6 +176,14 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
             return;
         }
     };
+    if let Some(why) = muted(ch, member, &r.base[1..r.base.len() - r.cmd.len() - 2], change.is_some()) {
+        // Other TAGMSGs (typing and the like) are dropped without a word.
+        if !r.tagmsg || change.is_some() {
+            r.error(cx, ERR_CANNOTSENDTOCHAN, &[&chname, why]);
+        }
+        return;
+    }
+    r.base.push_str(&chname);
     if !r.add_text(cx) {
         return;
     }
@@ -218,6 +227,28 @@ fn to_nick(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str) {
         && let Some(away) = &tc.away
     {
         cx.num(RPL_AWAY, &[&tc.nick, away]);
+    }
+}
+
+/// Why `member` (`nick!user@host`; None when not one) may not speak, or with `drawing` draw on
+/// the canvas, in `ch`, if it may not: voiced members and operators always
+/// may; `+m` silences the rest, `+d` keeps the rest from drawing, and a ban
+/// (without an exception) silences who it matches.
+fn muted(ch: &Channel, member: Option<&Member>, prefix: &str, drawing: bool) -> Option<&'static str> {
+    if member.is_some_and(|m| m.op || m.voice) {
+        None
+    } else if ch.has(Flag::Moderated) {
+        Some(if drawing {
+            "Cannot draw in channel (+m): only voiced users and operators may"
+        } else {
+            "Cannot send to channel (+m)"
+        })
+    } else if drawing && ch.has(Flag::DrawLock) {
+        Some("Cannot draw in channel (+d): only voiced users and operators may")
+    } else if ch.banned(prefix) {
+        Some("Cannot send to channel (+b)")
+    } else {
+        None
     }
 }
 

@@ -11,12 +11,17 @@
 //!
 //! Handlers live in files by what they touch: [`register`] (CAP, PASS,
 //! NICK, USER and the welcome), [`channels`] (JOIN, PART, TOPIC, NAMES,
-//! LIST, MODE), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
+//! LIST), [`modes`] (MODE), [`moderation`] (KICK, INVITE), [`opers`] (OPER,
+//! KILL, WALLOPS), [`monitor`] (MONITOR), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
 //! [`queries`] (PING, MOTD, LUSERS, VERSION, TIME, USERHOST, ISON, AWAY,
-//! WHO, WHOIS).
+//! WHO, WHOIS, WHOWAS).
 
 mod channels;
 mod messages;
+mod moderation;
+mod modes;
+mod monitor;
+mod opers;
 mod queries;
 mod register;
 
@@ -155,20 +160,43 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "TOPIC", run: channels::topic, min_params: 1, before_registration: Before::No },
     Spec { name: "NAMES", run: channels::names, min_params: 0, before_registration: Before::No },
     Spec { name: "LIST", run: channels::list, min_params: 0, before_registration: Before::No },
-    Spec { name: "MODE", run: channels::mode, min_params: 1, before_registration: Before::No },
+    Spec { name: "MODE", run: modes::mode, min_params: 1, before_registration: Before::No },
+    Spec { name: "KICK", run: moderation::kick, min_params: 2, before_registration: Before::No },
+    Spec { name: "INVITE", run: moderation::invite, min_params: 2, before_registration: Before::No },
+    Spec { name: "OPER", run: opers::oper, min_params: 2, before_registration: Before::No },
+    Spec { name: "KILL", run: opers::kill, min_params: 1, before_registration: Before::No },
+    Spec { name: "WALLOPS", run: opers::wallops, min_params: 1, before_registration: Before::No },
     Spec { name: "PRIVMSG", run: messages::privmsg, min_params: 0, before_registration: Before::No },
     Spec { name: "NOTICE", run: messages::notice, min_params: 0, before_registration: Before::No },
     Spec { name: "TAGMSG", run: messages::tagmsg, min_params: 0, before_registration: Before::No },
     Spec { name: "WHO", run: queries::who, min_params: 0, before_registration: Before::No },
     Spec { name: "WHOIS", run: queries::whois, min_params: 0, before_registration: Before::No },
+    Spec { name: "WHOWAS", run: queries::whowas, min_params: 0, before_registration: Before::No },
     Spec { name: "AWAY", run: queries::away, min_params: 0, before_registration: Before::No },
     Spec { name: "USERHOST", run: queries::userhost, min_params: 1, before_registration: Before::No },
     Spec { name: "ISON", run: queries::ison, min_params: 1, before_registration: Before::No },
+    Spec { name: "MONITOR", run: monitor::monitor, min_params: 1, before_registration: Before::No },
     Spec { name: "MOTD", run: queries::motd, min_params: 0, before_registration: Before::No },
     Spec { name: "LUSERS", run: queries::lusers, min_params: 0, before_registration: Before::No },
     Spec { name: "VERSION", run: queries::version, min_params: 0, before_registration: Before::No },
     Spec { name: "TIME", run: queries::time, min_params: 0, before_registration: Before::No },
 ];
+
+/// UTF8ONLY: a line that is not UTF-8 gets `FAIL <command> INVALID_UTF8` and
+/// is dropped; but a USER before registration (an old client may send its
+/// realname in Latin-1) is taken with the bad bytes replaced, with a `WARN`,
+/// so registration does not hang.
+fn invalid_utf8(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
+    let text = String::from_utf8_lossy(raw);
+    let cmd = Message::parse(&text).map_or("*", |m| m.command);
+    let cmd = if cmd.bytes().all(|b| b.is_ascii_alphanumeric()) { cmd.to_ascii_uppercase() } else { "*".into() };
+    if cmd == "USER" && !cx.conn.registered {
+        cx.reply("WARN", &["USER", "INVALID_UTF8"], Some("Invalid UTF-8 in USER was replaced"));
+        return dispatch(cx, text.as_bytes());
+    }
+    cx.reply("FAIL", &[&cmd, "INVALID_UTF8"], Some("Input is not valid UTF-8; it was dropped"));
+    Flow::Continue
+}
 
 /// Handles one line (without CR LF) from the client.
 pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
@@ -189,8 +217,7 @@ pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
         return Flow::Continue;
     }
     let Ok(text) = std::str::from_utf8(raw) else {
-        bad(cx, "Input is not valid UTF-8; it was dropped");
-        return Flow::Continue;
+        return invalid_utf8(cx, raw);
     };
     let msg = match Message::parse(text) {
         Ok(m) => m,

@@ -1,14 +1,15 @@
 //! Queries about users and the server: PING, PONG, MOTD, LUSERS, VERSION,
-//! TIME, USERHOST, ISON, AWAY, WHO and WHOIS.
+//! TIME, USERHOST, ISON, AWAY, WHO (with WHOX), WHOIS and WHOWAS.
 
 use std::time::SystemTime;
 
+use super::channels;
 use super::{Cx, Flow, VERSION};
 use crate::clock;
 use crate::line::Message;
 use crate::numeric::*;
-use crate::server::names::{AWAYLEN, fold};
-use crate::server::state::{Client, Member};
+use crate::server::names::{AWAYLEN, fold, mask_match};
+use crate::server::state::{Caps, Client, Flag, Member};
 
 pub fn ping(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     if msg.params.is_empty() {
@@ -58,12 +59,20 @@ pub fn lusers(cx: &mut Cx<'_>, _msg: &Message<'_>) -> Flow {
 pub fn send_lusers(cx: &Cx<'_>) {
     let users = cx.st.user_count();
     let unknown = cx.st.client_count() - users;
-    cx.num(RPL_LUSERCLIENT, &[&format!("There are {users} users and 0 invisible on 1 servers")]);
+    let (invisible, opers) = cx.st.invisible_and_opers();
+    let visible = users - invisible;
+    cx.num(RPL_LUSERCLIENT, &[&format!("There are {visible} users and {invisible} invisible on 1 servers")]);
+    if opers > 0 {
+        cx.num(RPL_LUSEROP, &[&opers.to_string(), "operator(s) online"]);
+    }
     if unknown > 0 {
         cx.num(RPL_LUSERUNKNOWN, &[&unknown.to_string(), "unknown connection(s)"]);
     }
     cx.num(RPL_LUSERCHANNELS, &[&cx.st.channel_count().to_string(), "channels formed"]);
     cx.num(RPL_LUSERME, &[&format!("I have {users} clients and 0 servers")]);
+    let (n, max) = (users.to_string(), cx.st.max_users().to_string());
+    cx.num(RPL_LOCALUSERS, &[&n, &max, &format!("Current local users {n}, max {max}")]);
+    cx.num(RPL_GLOBALUSERS, &[&n, &max, &format!("Current global users {n}, max {max}")]);
 }
 
 pub fn version(cx: &mut Cx<'_>, _msg: &Message<'_>) -> Flow {
@@ -114,24 +123,103 @@ pub fn away(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     Flow::Continue
 }
 
+/// Most users a WHO with a mask lists.
+const WHO_MAX: usize = 500;
+
+/// `WHO mask [%fields[,token]]`: the members of a channel, or the clients
+/// whose nick, user, host or realname match a mask (`*`, `nick*`,
+/// `*.host`); with `%fields`, WHOX replies (354) with those fields.
+/// Outsiders see nothing of a secret channel, and no invisible client
+/// they share no channel with.
 pub fn who(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
-    let mask = msg.param(0);
-    let name = &cx.shared.config.name;
-    let row = |chan: &str, c: &Client, op: bool| {
-        let flags = format!("{}{}", if c.away.is_some() { 'G' } else { 'H' }, if op { "@" } else { "" });
-        let last = format!("0 {}", c.realname);
-        cx.num(RPL_WHOREPLY, &[chan, &c.user, &c.host, name, &c.nick, &flags, &last]);
+    let mask = match msg.param(0) {
+        "" | "0" => "*",
+        m => m,
     };
-    if let Some(ch) = cx.st.channel(&fold(mask)) {
-        for Member { id, op, .. } in &ch.members {
-            if let Some(c) = cx.st.client(*id) {
-                row(&ch.name, c, *op);
+    let whox = msg.param(1).strip_prefix('%').map(|f| f.split_once(',').unwrap_or((f, "0")));
+    let me = cx.conn.id;
+    let (my_caps, oper) = cx.st.client(me).map_or((Caps::default(), false), |c| (c.caps, c.oper));
+    // (channel, client, membership) per row.
+    let mut rows: Vec<(&str, &Client, Option<&Member>)> = Vec::new();
+    if mask.starts_with('#') {
+        if let Some(ch) = cx.st.channel(&fold(mask)) {
+            let inside = channels::inside(cx, ch);
+            for m in ch.members.iter().filter(|_| inside || !ch.has(Flag::Secret)) {
+                if let Some(c) = cx.st.client(m.id).filter(|c| inside || !c.invisible) {
+                    rows.push((&ch.name, c, Some(m)));
+                }
             }
         }
-    } else if let Some(c) = cx.st.find_nick(mask).and_then(|id| cx.st.client(id)) {
-        row("*", c, false);
+    } else {
+        let near = cx.st.neighbours(me);
+        for (id, c) in cx.st.clients().filter(|(_, c)| c.registered) {
+            let seen = !c.invisible || oper || id == me || near.contains(&id);
+            if seen && [&c.nick, &c.user, &c.host, &c.realname].iter().any(|f| mask_match(mask, f)) {
+                rows.push(("*", c, None));
+            }
+        }
+        rows.sort_by(|a, b| a.1.nick.cmp(&b.1.nick));
+        // `WHO *` on a full server must not overflow the asker's queue.
+        rows.truncate(WHO_MAX);
+    }
+    let server = cx.shared.config.name.as_str();
+    for (chan, c, m) in rows {
+        let mut flags = String::from(if c.away.is_some() { "G" } else { "H" });
+        if c.oper {
+            flags.push('*');
+        }
+        flags.push_str(m.map_or("", |m| channels::prefixes(m, my_caps)));
+        let Some((fields, token)) = whox else {
+            let last = format!("0 {}", c.realname);
+            cx.num(RPL_WHOREPLY, &[chan, &c.user, &c.host, server, &c.nick, &flags, &last]);
+            continue;
+        };
+        let (ip, idle) = (c.ip.to_string(), c.last_spoke.elapsed().as_secs().to_string());
+        let mut out: Vec<&str> = Vec::new();
+        // The fields in WHOX's fixed order, whatever order they were asked in.
+        for f in "tcuihsnfdlaor".chars().filter(|f| fields.contains(*f)) {
+            out.push(match f {
+                't' => token,
+                'c' => chan,
+                'u' => &c.user,
+                'i' => &ip,
+                'h' => &c.host,
+                's' => server,
+                'n' => &c.nick,
+                'f' => &flags,
+                'd' => "0",
+                'l' => &idle,
+                'a' => "0",
+                'o' => "n/a",
+                _ => &c.realname,
+            });
+        }
+        cx.num(RPL_WHOSPCRPL, &out);
     }
     cx.num(RPL_ENDOFWHO, &[mask, "End of /WHO list"]);
+    Flow::Continue
+}
+
+/// `WHOWAS nick[,nick] [count]`: what is remembered of nicks that left or changed.
+pub fn whowas(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
+    if msg.param(0).is_empty() {
+        cx.num(ERR_NONICKNAMEGIVEN, &["No nickname given"]);
+        return Flow::Continue;
+    }
+    let count = msg.param(1).parse::<usize>().ok().filter(|n| *n > 0).unwrap_or(usize::MAX);
+    let server = cx.shared.config.name.as_str();
+    for nick in msg.param(0).split(',').filter(|n| !n.is_empty()) {
+        let mut any = false;
+        for g in cx.st.whowas(nick).take(count) {
+            any = true;
+            cx.num(RPL_WHOWASUSER, &[&g.nick, &g.user, &g.host, "*", &g.realname]);
+            cx.num(RPL_WHOISSERVER, &[&g.nick, server, &clock::readable_utc(clock::from_unix_ms(g.time * 1000))]);
+        }
+        if !any {
+            cx.num(ERR_WASNOSUCHNICK, &[nick, "There was no such nickname"]);
+        }
+        cx.num(RPL_ENDOFWHOWAS, &[nick, "End of WHOWAS"]);
+    }
     Flow::Continue
 }
 
@@ -149,16 +237,21 @@ pub fn whois(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     };
     let nick = c.nick.as_str();
     cx.num(RPL_WHOISUSER, &[nick, &c.user, &c.host, "*", &c.realname]);
+    let me = cx.conn.id;
     let chans: Vec<String> = c
         .channels
         .iter()
         .filter_map(|k| st.channel(k))
-        .map(|ch| format!("{}{}", if ch.member(id) == Some(true) { "@" } else { "" }, ch.name))
+        .filter(|ch| id == me || !ch.has(Flag::Secret) || channels::inside(cx, ch))
+        .filter_map(|ch| Some(format!("{}{}", channels::prefixes(ch.get(id)?, Caps::default()), ch.name)))
         .collect();
     if !chans.is_empty() {
         cx.num(RPL_WHOISCHANNELS, &[nick, &chans.join(" ")]);
     }
     cx.num(RPL_WHOISSERVER, &[nick, &cx.shared.config.name, "lanchat LAN chat appliance"]);
+    if c.oper {
+        cx.num(RPL_WHOISOPERATOR, &[nick, "is an IRC operator"]);
+    }
     if let Some(away) = &c.away {
         cx.num(RPL_AWAY, &[nick, away]);
     }

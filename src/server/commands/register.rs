@@ -8,8 +8,10 @@ use super::{Cx, Flow, VERSION};
 use crate::clock;
 use crate::line::Message;
 use crate::numeric::*;
-use crate::server::names::{AWAYLEN, CHANNELLEN, NICKLEN, TOPICLEN, USERLEN, valid_nick};
-use crate::server::state::Caps;
+use crate::server::names::{AWAYLEN, CHANNELLEN, KICKLEN, NICKLEN, TOPICLEN, USERLEN, valid_nick};
+use crate::server::state::{Caps, MAXLIST, MONITOR_MAX};
+
+use super::modes::{KEYLEN, MODES};
 
 pub fn cap(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     let id = cx.conn.id;
@@ -85,7 +87,7 @@ pub fn user(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         cx.num(ERR_ALREADYREGISTERED, &["You may not reregister"]);
         return Flow::Continue;
     }
-    if msg.param(0).is_empty() {
+    if msg.param(0).is_empty() || msg.param(3).is_empty() {
         cx.need_more_params("USER");
         return Flow::Continue;
     }
@@ -156,31 +158,34 @@ fn try_register(cx: &mut Cx<'_>) {
     cx.num(RPL_WELCOME, &[&format!("Welcome to the {name} IRC network, {prefix}")]);
     cx.num(RPL_YOURHOST, &[&format!("Your host is {name}, running version {VERSION}")]);
     cx.num(RPL_CREATED, &[&format!("This server was created {}", clock::rfc3339(cx.shared.started))]);
-    cx.num_plain(RPL_MYINFO, &[name, VERSION, "i", "nto", "o"]);
+    cx.num_plain(RPL_MYINFO, &[name, VERSION, "iow", "bdeiklmnostv", "beklov"]);
     let chanlimit = format!("CHANLIMIT=#:{}", cfg.max_channels);
     let network = format!("NETWORK={name}");
-    let isupport: [&[&str]; 2] = [
+    let isupport: [&[&str]; 3] = [
         &[
             &format!("AWAYLEN={AWAYLEN}"),
             "CASEMAPPING=ascii",
             &chanlimit,
-            "CHANMODES=,,,nt",
+            "CHANMODES=be,k,l,dimnst",
             &format!("CHANNELLEN={CHANNELLEN}"),
             "CHANTYPES=#",
             "ELIST=",
+            "EXCEPTS=e",
             "HOSTLEN=64",
+            &format!("KEYLEN={KEYLEN}"),
+            &format!("KICKLEN={KICKLEN}"),
             "LINELEN=512",
-            "MODES=4",
-            &network,
-            &format!("NICKLEN={NICKLEN}"),
-            "PREFIX=(o)@",
         ],
         &[
-            "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,NAMES:1,WHOIS:1",
+            &format!("MAXLIST=be:{MAXLIST}"),
+            &format!("MODES={MODES}"),
+            &network,
+            &format!("NICKLEN={NICKLEN}"),
+            "PREFIX=(ov)@+",
+            "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:",
             &format!("TOPICLEN={TOPICLEN}"),
-            &format!("USERLEN={USERLEN}"),
-            "UTF8ONLY",
         ],
+        &[&format!("MONITOR={MONITOR_MAX}"), &format!("USERLEN={USERLEN}"), "UTF8ONLY", "WHOX"],
     ];
     for tokens in isupport {
         let mut params = tokens.to_vec();
@@ -192,7 +197,7 @@ fn try_register(cx: &mut Cx<'_>) {
 }
 
 /// Compares without an early exit, so timing does not reveal the password.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for i in 0..a.len().max(b.len()) {
         let x = a.get(i).copied().unwrap_or(0);

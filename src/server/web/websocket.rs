@@ -1,0 +1,559 @@
+//! The IRCv3 WebSocket transport (RFC 6455): the handshake's key, a frame
+//! decoder that streams payloads, and the reader/writer adapters that let
+//! [`crate::server::session::serve`] treat a WebSocket as a socket of lines.
+//!
+//! The decoder works in place in the session's own read buffer and keeps
+//! only a frame header's worth of state, so an idle WebSocket holds no
+//! buffer, as an idle TCP connection holds none. Each data message becomes
+//! one line (a `\n` is appended at its end): an over-long message is an
+//! over-long line to the session, which answers 417 and skips it, the same
+//! rule as for TCP. Outgoing lines become one frame each, text or binary.
+
+use std::io::{self, Write};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, ready};
+
+use smol::io::{AsyncRead, AsyncWrite};
+
+use crate::server::sock::Raw;
+
+const OP_CONT: u8 = 0;
+const OP_TEXT: u8 = 1;
+const OP_BINARY: u8 = 2;
+const OP_CLOSE: u8 = 8;
+const OP_PING: u8 = 9;
+const OP_PONG: u8 = 10;
+
+/// Close codes we send.
+pub const CLOSE_NORMAL: u16 = 1000;
+pub const CLOSE_PROTOCOL: u16 = 1002;
+
+/// The subprotocols we speak, in no order of ours: the client's order decides.
+pub const BINARY: &str = "binary.ircv3.net";
+pub const TEXT: &str = "text.ircv3.net";
+
+/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
+pub fn accept_key(key: &str) -> String {
+    let mut data = key.trim().as_bytes().to_vec();
+    data.extend_from_slice(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64(&sha1(&data))
+}
+
+/// A valid `Sec-WebSocket-Key`: 16 bytes in base64.
+pub fn valid_key(key: &str) -> bool {
+    let k = key.trim().as_bytes();
+    k.len() == 24 && k.ends_with(b"==") && k[..22].iter().all(|c| c.is_ascii_alphanumeric() || b"+/".contains(c))
+}
+
+/// The subprotocol to answer with, the client's first choice among ours
+/// (`Sec-WebSocket-Protocol` lists them), and whether frames are binary.
+/// None: no subprotocol, text frames (clients that offer none).
+pub fn choose(offered: Option<&str>) -> Option<(&'static str, bool)> {
+    offered?.split(',').map(str::trim).find_map(|p| match p {
+        BINARY => Some((BINARY, true)),
+        TEXT => Some((TEXT, false)),
+        _ => None,
+    })
+}
+
+/// SHA-1, for the handshake only (RFC 3174).
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for i in 0..80 {
+            w[i] = if i < 16 {
+                u32::from_be_bytes([block[4 * i], block[4 * i + 1], block[4 * i + 2], block[4 * i + 3]])
+            } else {
+                (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1)
+            };
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i / 20 {
+                0 => ((b & c) | (!b & d), 0x5A827999),
+                1 => (b ^ c ^ d, 0x6ED9EBA1),
+                2 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                _ => (b ^ c ^ d, 0xCA62C1D6),
+            };
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            (e, d, c, b, a) = (d, c, b.rotate_left(30), a, t);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, x) in h.iter().enumerate() {
+        out[4 * i..4 * i + 4].copy_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = u32::from(c[0]) << 16 | u32::from(*c.get(1).unwrap_or(&0)) << 8 | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// A client broke the protocol: the close code to send and why.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Violation {
+    pub code: u16,
+    pub why: &'static str,
+}
+
+const fn violation(why: &'static str) -> Violation {
+    Violation { code: CLOSE_PROTOCOL, why }
+}
+
+/// A control frame the peer sent.
+#[derive(Debug, PartialEq)]
+pub enum Control<'a> {
+    Ping(&'a [u8]),
+    /// The close code, if any.
+    Close(Option<u16>),
+}
+
+/// Decodes client frames as they arrive, in any pieces.
+#[derive(Default)]
+pub struct Decoder {
+    /// The header being read (at most 2 + 8 + 4 bytes).
+    hdr: [u8; 14],
+    hdr_len: u8,
+    /// Payload bytes left in the current frame; None while reading a header.
+    left: Option<u64>,
+    mask: [u8; 4],
+    mask_at: usize,
+    opcode: u8,
+    fin: bool,
+    /// A data message is open (fragments follow).
+    in_message: bool,
+    /// A control frame's payload (125 bytes at most, by the RFC).
+    ctrl: Vec<u8>,
+    /// The peer sent a close frame: nothing after it counts.
+    pub closed: bool,
+    /// The peer broke the protocol: nothing after that counts either.
+    pub broken: Option<Violation>,
+}
+
+/// The header's full length once its first two bytes are known.
+fn header_len(b1: u8) -> usize {
+    let ext = match b1 & 0x7f {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    2 + ext + if b1 & 0x80 != 0 { 4 } else { 0 }
+}
+
+impl Decoder {
+    /// Decodes the bytes read into `buf[1..]`, in place: the unmasked data
+    /// payloads are moved to the front, each message followed by `\n`, and
+    /// the returned count says how many bytes that is. (`buf[0]` is room for
+    /// the `\n` of a message whose header came in an earlier read; every
+    /// later header makes room for its own.) Control frames go to `control`.
+    /// After a close frame, or a violation (in `broken`; an error once the
+    /// lines before it are out), the rest is ignored.
+    pub fn decode(&mut self, buf: &mut [u8], mut control: impl FnMut(Control<'_>)) -> Result<usize, Violation> {
+        let (n, mut r, mut w) = (buf.len(), 1, 0);
+        while !self.closed && self.broken.is_none() {
+            let Some(left) = self.left else {
+                if r == n {
+                    break;
+                }
+                self.hdr[self.hdr_len as usize] = buf[r];
+                self.hdr_len += 1;
+                r += 1;
+                if self.hdr_len >= 2
+                    && self.hdr_len as usize == header_len(self.hdr[1])
+                    && let Err(v) = self.start_frame()
+                {
+                    self.broken = Some(v);
+                }
+                continue;
+            };
+            if left > 0 {
+                if r == n {
+                    break;
+                }
+                let take = (left.min((n - r) as u64)) as usize;
+                for i in r..r + take {
+                    let b = buf[i] ^ self.mask[self.mask_at];
+                    self.mask_at = (self.mask_at + 1) & 3;
+                    if self.opcode >= OP_CLOSE {
+                        self.ctrl.push(b);
+                    } else {
+                        buf[w] = b;
+                        w += 1;
+                    }
+                }
+                r += take;
+                self.left = Some(left - take as u64);
+                continue;
+            }
+            // The frame is complete.
+            self.left = None;
+            self.hdr_len = 0;
+            match self.opcode {
+                OP_PING => control(Control::Ping(&self.ctrl)),
+                OP_PONG => {}
+                OP_CLOSE => {
+                    let code = (self.ctrl.len() >= 2).then(|| u16::from_be_bytes([self.ctrl[0], self.ctrl[1]]));
+                    self.closed = true;
+                    control(Control::Close(code));
+                }
+                _ if self.fin => {
+                    self.in_message = false;
+                    buf[w] = b'\n';
+                    w += 1;
+                }
+                _ => self.in_message = true,
+            }
+            self.ctrl = Vec::new();
+        }
+        match self.broken {
+            Some(v) if w == 0 => Err(v),
+            _ => Ok(w),
+        }
+    }
+
+    /// Checks a complete header and sets up its payload.
+    fn start_frame(&mut self) -> Result<(), Violation> {
+        let h = &self.hdr;
+        let (b0, b1) = (h[0], h[1]);
+        if b0 & 0x70 != 0 {
+            return Err(violation("reserved bits set"));
+        }
+        if b1 & 0x80 == 0 {
+            return Err(violation("unmasked frame"));
+        }
+        let (len, at) = match b1 & 0x7f {
+            126 => (u64::from(u16::from_be_bytes([h[2], h[3]])), 4),
+            127 => (u64::from_be_bytes(h[2..10].try_into().unwrap_or_default()), 10),
+            l => (u64::from(l), 2),
+        };
+        if len >> 63 != 0 {
+            return Err(violation("frame length out of range"));
+        }
+        self.mask.copy_from_slice(&h[at..at + 4]);
+        self.mask_at = 0;
+        let opcode = b0 & 0x0f;
+        self.fin = b0 & 0x80 != 0;
+        match opcode {
+            OP_CLOSE | OP_PING | OP_PONG if !self.fin || len > 125 => {
+                return Err(violation("control frame fragmented or over 125 bytes"));
+            }
+            OP_CLOSE | OP_PING | OP_PONG => {}
+            OP_CONT if !self.in_message => return Err(violation("continuation without a message")),
+            OP_TEXT | OP_BINARY if self.in_message => return Err(violation("new message inside a fragmented one")),
+            OP_CONT | OP_TEXT | OP_BINARY => {}
+            _ => return Err(violation("unknown opcode")),
+        }
+        // A control frame between fragments leaves the message open.
+        self.opcode = if opcode == OP_CONT { OP_TEXT } else { opcode };
+        self.left = Some(len);
+        Ok(())
+    }
+}
+
+/// Appends one unmasked server frame.
+pub fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    out.push(0x80 | opcode);
+    match payload.len() {
+        n @ 0..=125 => out.push(n as u8),
+        n @ 126..=0xffff => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
+/// What the reading and writing sides share: frames queued for the socket.
+/// Every write to the socket goes through this buffer under its lock, so a
+/// pong or a close from the reading side never lands inside a data frame.
+struct Link {
+    raw: Raw,
+    out: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// A close frame is queued: no data frame may follow it.
+    closing: bool,
+}
+
+impl Link {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.out.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// From the reading side: queues a control frame and writes what the
+    /// socket takes now, without waiting (the writer task owns waiting for
+    /// room, and writes the rest with its next frame).
+    fn send_control(&self, opcode: u8, payload: &[u8]) {
+        let mut p = self.pending();
+        if p.closing {
+            return;
+        }
+        p.closing = opcode == OP_CLOSE;
+        encode(&mut p.bytes, opcode, payload);
+        while !p.bytes.is_empty() {
+            match self.raw.get_ref().write(&p.bytes) {
+                Ok(n) if n > 0 => drop(p.bytes.drain(..n)),
+                _ => break,
+            }
+        }
+    }
+
+    /// From the writing side: writes everything queued, waiting for room.
+    fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut p = self.pending();
+        while !p.bytes.is_empty() {
+            let n = ready!(Pin::new(&mut &*self.raw).poll_write(cx, &p.bytes))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            p.bytes.drain(..n);
+        }
+        // An idle connection holds no buffer.
+        p.bytes = Vec::new();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The reading side: IRC lines out of client frames.
+pub struct Reader {
+    raw: Raw,
+    dec: Decoder,
+    link: Arc<Link>,
+    failed: Option<Violation>,
+}
+
+/// The writing side: each line written becomes one frame.
+pub struct Writer {
+    link: Arc<Link>,
+    binary: bool,
+    /// The start of a line cut off at the end of a write.
+    partial: Vec<u8>,
+}
+
+/// The adapters for a connection whose handshake is done.
+pub fn split(raw: &Raw, binary: bool) -> (Reader, Writer) {
+    let link = Arc::new(Link { raw: raw.clone(), out: Mutex::default() });
+    let reader = Reader { raw: raw.clone(), dec: Decoder::default(), link: link.clone(), failed: None };
+    (reader, Writer { link, binary, partial: Vec::new() })
+}
+
+impl AsyncRead for Reader {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let me = &mut *self;
+        loop {
+            if let Some(v) = me.dec.broken.filter(|_| me.failed.is_none()) {
+                // The lines before the violation went out with the last read.
+                me.link.send_control(OP_CLOSE, &v.code.to_be_bytes());
+                me.failed = Some(v);
+            }
+            if let Some(v) = me.failed {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, format!("WebSocket: {}", v.why))));
+            }
+            if me.dec.closed {
+                return Poll::Ready(Ok(0));
+            }
+            if buf.len() < 2 {
+                return Poll::Ready(Err(io::ErrorKind::InvalidInput.into()));
+            }
+            let n = ready!(Pin::new(&mut &*me.raw).poll_read(cx, &mut buf[1..]))?;
+            if n == 0 {
+                return Poll::Ready(Ok(0));
+            }
+            let link = &me.link;
+            let res = me.dec.decode(&mut buf[..1 + n], |c| match c {
+                Control::Ping(payload) => link.send_control(OP_PONG, payload),
+                Control::Close(code) => {
+                    // Echo the code, as the RFC asks (none for none).
+                    let code = code.map(u16::to_be_bytes);
+                    link.send_control(OP_CLOSE, code.as_ref().map_or(&[][..], |c| &c[..]));
+                }
+            });
+            match res {
+                Ok(0) => {}
+                Ok(w) => return Poll::Ready(Ok(w)),
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Writer {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let me = &mut *self;
+        ready!(me.link.poll_drain(cx))?;
+        {
+            let mut p = me.link.pending();
+            let opcode = if me.binary { OP_BINARY } else { OP_TEXT };
+            let mut rest = buf;
+            while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+                let mut line = &rest[..end];
+                if !me.partial.is_empty() {
+                    me.partial.extend_from_slice(line);
+                    line = &me.partial;
+                }
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if !p.closing && !line.is_empty() {
+                    match std::str::from_utf8(line) {
+                        Ok(_) => encode(&mut p.bytes, opcode, line),
+                        // Never non-UTF-8 in a text frame (our lines are str: this is a safeguard).
+                        Err(_) => encode(&mut p.bytes, opcode, String::from_utf8_lossy(line).as_bytes()),
+                    }
+                }
+                me.partial = Vec::new();
+                rest = &rest[end + 1..];
+            }
+            me.partial.extend_from_slice(rest);
+        }
+        // Start writing now; what the socket does not take yet waits for the next write or flush.
+        let _ = me.link.poll_drain(cx)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.link.poll_drain(cx)
+    }
+
+    /// Says goodbye with a close frame (unless one went already), then shuts the socket's sending side.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        {
+            let mut p = self.link.pending();
+            if !p.closing {
+                p.closing = true;
+                encode(&mut p.bytes, OP_CLOSE, &CLOSE_NORMAL.to_be_bytes());
+            }
+        }
+        ready!(self.link.poll_drain(cx))?;
+        Poll::Ready(self.link.raw.get_ref().shutdown(std::net::Shutdown::Write))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(first: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![first];
+        match payload.len() {
+            n @ 0..=125 => f.push(0x80 | n as u8),
+            n @ 126..=0xffff => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(0x80 | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    /// Decodes `input` fed in pieces of `step` bytes; returns the lines and the controls.
+    fn run(input: &[u8], step: usize) -> (Result<Vec<u8>, Violation>, Vec<String>) {
+        let mut dec = Decoder::default();
+        let (mut out, mut ctl) = (Vec::new(), Vec::new());
+        for piece in input.chunks(step) {
+            let mut buf = [&[0][..], piece].concat();
+            match dec.decode(&mut buf, |c| ctl.push(format!("{c:?}"))) {
+                Ok(w) => out.extend_from_slice(&buf[..w]),
+                Err(v) => return (Err(v), ctl),
+            }
+        }
+        (Ok(out), ctl)
+    }
+
+    #[test]
+    fn the_accept_key_matches_the_rfc_example() {
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert!(valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!valid_key("short"));
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
+
+    #[test]
+    fn the_client_order_of_subprotocols_wins() {
+        assert_eq!(choose(Some("text.ircv3.net, binary.ircv3.net")), Some((TEXT, false)));
+        assert_eq!(choose(Some("foo, binary.ircv3.net,text.ircv3.net")), Some((BINARY, true)));
+        assert_eq!(choose(Some("foo")), None);
+        assert_eq!(choose(None), None);
+    }
+
+    #[test]
+    fn fragments_and_controls_decode_the_same_in_any_pieces() {
+        let mut input = frame(0x81, b"NICK a", [1, 2, 3, 4]);
+        input.extend(frame(0x01, b"PRIVMSG #x :he", [9, 8, 7, 6]));
+        input.extend(frame(0x89, b"hi", [5, 5, 5, 5]));
+        input.extend(frame(0x80, b"llo", [0, 0, 0, 0]));
+        input.extend(frame(0x82, &[b'x'; 300], [3, 1, 4, 1]));
+        input.extend(frame(0x88, &1000u16.to_be_bytes(), [7, 7, 7, 7]));
+        input.extend(frame(0x81, b"after close", [1, 1, 1, 1]));
+        let want = [&b"NICK a\nPRIVMSG #x :hello\n"[..], &[b'x'; 300], b"\n"].concat();
+        for step in [1, 2, 3, 7, 100, input.len()] {
+            let (out, ctl) = run(&input, step);
+            assert_eq!(out.unwrap(), want, "step {step}");
+            assert_eq!(ctl, ["Ping([104, 105])", "Close(Some(1000))"]);
+        }
+    }
+
+    #[test]
+    fn protocol_violations_are_refused() {
+        let cases: [(Vec<u8>, &str); 6] = [
+            (vec![0x81, 0x02, b'h', b'i'], "unmasked frame"),
+            (frame(0xC1, b"x", [1, 2, 3, 4]), "reserved bits set"),
+            (frame(0x80, b"x", [1, 2, 3, 4]), "continuation without a message"),
+            ([frame(0x01, b"x", [0; 4]), frame(0x81, b"y", [0; 4])].concat(), "new message inside a fragmented one"),
+            (frame(0x09, b"x", [1, 2, 3, 4]), "control frame fragmented or over 125 bytes"),
+            (frame(0x83, b"x", [1, 2, 3, 4]), "unknown opcode"),
+        ];
+        for (input, why) in cases {
+            assert_eq!(run(&input, 1).0, Err(violation(why)));
+        }
+        // The lines before a violation in the same read still count.
+        let mut input = frame(0x81, b"PING a", [1, 2, 3, 4]);
+        input.extend([0x81, 0x01, b'x']);
+        let mut dec = Decoder::default();
+        let mut buf = [&[0][..], &input].concat();
+        assert_eq!(dec.decode(&mut buf, |_| {}), Ok(7));
+        assert_eq!(&buf[..7], b"PING a\n");
+        assert_eq!(dec.broken, Some(violation("unmasked frame")));
+        assert_eq!(dec.decode(&mut [0, 1], |_| {}), Err(violation("unmasked frame")));
+    }
+
+    #[test]
+    fn frames_are_encoded_with_the_shortest_length() {
+        let mut out = Vec::new();
+        encode(&mut out, OP_TEXT, b"hi");
+        assert_eq!(out, [0x81, 2, b'h', b'i']);
+        out.clear();
+        encode(&mut out, OP_BINARY, &[0; 200]);
+        assert_eq!(&out[..4], [0x82, 126, 0, 200]);
+    }
+}
