@@ -93,9 +93,9 @@ test-web: deps-rust
 	/usr/bin/python3 tests/browser/page.py target/debug/lanchat target
 
 # --- benchmarks ---
-# `make bench`: scenarios 1-5, 7 and 8 against lanchat alone, then scenario 6,
+# `make bench`: scenarios 1-5, 7, 8 and 9 against lanchat alone, then scenario 6,
 # the desktop client's figures (`bench-gui`); see docs/PERFORMANCE.md.
-# `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 against that
+# `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 and 9 against that
 # server too (A B A B), with the ratio lanchat/peer. The peer is installed
 # from Debian, any service the package started is stopped and disabled, and
 # the bench starts it by hand on 127.0.0.1 with its own config in a temp dir

@@ -423,6 +423,13 @@ fn main() {
     let (_, what, mut args) = scenarios[1].clone();
     args.push("--ws");
     scenarios.push(("2w".into(), format!("{what}, over WebSocket"), args));
+    // Scenario 9: a room's worth of devices connecting at the same moment,
+    // a thread each (as after a restart), against the peer too.
+    scenarios.push((
+        "9".into(),
+        "5000 clients connecting at once, a thread each".into(),
+        vec!["--clients", "5000", "--at-once", "--hold", "1", "--timeout", "60"],
+    ));
     let tls = |name: &str| name.ends_with('t');
     let ws = |name: &str| name.ends_with('w');
     // results[scenario][server] = JSON lines, one per round.
@@ -532,7 +539,12 @@ fn main() {
     let idle = |name: &str| name.starts_with('3');
     for (si, (name, what, _)) in scenarios.iter().enumerate().filter(|(si, _)| ran(*si)) {
         println!("{name:<4} {what}");
-        if !idle(name) {
+        if name == "9" {
+            row(name, "connect+register all (s)", per(si, "connect_s", 1.0), 3);
+            row(name, "refused or failed", per(si, "errors", 1.0), 0);
+            row(name, "clients alive at the end", per(si, "alive", 1.0), 0);
+            row(name, "server peak RSS (MiB)", per(si, "hwm_kib", 1.0 / 1024.0), 1);
+        } else if !idle(name) {
             row(name, "connect+register all (s)", per(si, "connect_s", 1.0), 3);
             row(name, "lost deliveries", per(si, "lost", 1.0), 0);
             row(name, "delivered msgs/s", per(si, "msgs_per_s", 1.0), 0);
@@ -619,7 +631,7 @@ fn main() {
     let verdict = |ok: bool| if ok { "MET" } else { "NOT MET" };
     if servers.len() > 1 {
         let p = &servers[1];
-        for (si, (name, _, _)) in scenarios.iter().enumerate().filter(|(si, s)| ran(*si) && !idle(&s.0)) {
+        for (si, (name, _, _)) in scenarios.iter().enumerate().filter(|(si, s)| ran(*si) && !idle(&s.0) && s.0 != "9") {
             if results[si][1].is_empty() {
                 continue;
             }
@@ -648,6 +660,18 @@ fn main() {
         let held = results[2][0].iter().all(|j| field(j, "alive") == 10_000.0 && field(j, "errors") == 0.0);
         println!("target: scenario 3 <= 8 KiB per idle connection: {kib:.2} KiB: {}", verdict(kib <= 8.0));
         println!("target: scenario 3 10,000 connections held without error: {}", verdict(held));
+    }
+    if let Some(b) = scenarios.iter().position(|s| s.0 == "9").filter(|&b| ran(b)) {
+        let all = results[b][0].iter().all(|j| field(j, "errors") == 0.0 && field(j, "alive") == 5000.0);
+        println!("target: scenario 9 all 5,000 registered, none refused: {}", verdict(all));
+        if !results[b].get(1).is_none_or(|r| r.is_empty()) {
+            let (l, p) = (avg(b, 0, "connect_s"), avg(b, 1, "connect_s"));
+            println!(
+                "target: scenario 9 all registered no later than {}: {l:.3} vs {p:.3} s: {}",
+                servers[1],
+                verdict(l <= p)
+            );
+        }
     }
     if ran(0) {
         let peak = results[0][0].iter().map(|j| field(j, "hwm_kib")).fold(0.0, f64::max) / 1024.0;

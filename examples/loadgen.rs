@@ -48,6 +48,8 @@ USAGE: loadgen --addr HOST:PORT [OPTIONS]
     --parallel P      connections being set up at once [default: 64]
     --timeout SECS    give up a phase after this long without progress [default: 30]
     --label TEXT      a name for the JSON line
+    --at-once         connect every client at the same moment, one thread each (no join, no
+                      messages): how long until all are registered, and how many are refused
     --tls             IRC over TLS (any certificate is accepted: loopback benchmarks only)
     --ws              IRC over WebSocket (--addr is the web port; text.ircv3.net)
 Prints a summary on stderr and one JSON line on stdout; exits 1 on any lost delivery or error.
@@ -75,6 +77,7 @@ pub struct Opts {
     pub label: String,
     pub tls: bool,
     pub ws: bool,
+    pub at_once: bool,
 }
 
 impl Default for Opts {
@@ -99,6 +102,7 @@ impl Default for Opts {
             label: String::new(),
             tls: false,
             ws: false,
+            at_once: false,
         }
     }
 }
@@ -282,6 +286,9 @@ struct Ctx {
 /// Runs the benchmark once against `opts.addr`.
 pub fn run(opts: Opts) -> Report {
     raise_nofile((opts.clients + opts.slow + opts.silent + opts.slowloris) as u64 + 256);
+    if opts.at_once {
+        return at_once(&opts);
+    }
     let ex = Arc::new(smol::Executor::new());
     let stop = Gate::new();
     let mut threads = Vec::new();
@@ -832,6 +839,7 @@ fn main() {
             "--label" => o.label = val(),
             "--tls" => o.tls = true,
             "--ws" => o.ws = true,
+            "--at-once" => o.at_once = true,
             other => fail(format!("unknown flag {other:?}")),
         }
     }
@@ -1025,5 +1033,90 @@ mod ws {
             ready!(self.poll_drain(cx))?;
             Pin::new(&mut self.stream).poll_close(cx)
         }
+    }
+}
+
+/// `--at-once`: every client in a thread of its own, all released together
+/// by a barrier, as a room full of devices reconnecting after the server
+/// restarts. Connect and register, hold, then count who is still there.
+fn at_once(opts: &Opts) -> Report {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::Barrier;
+    let addr: std::net::SocketAddr = match opts.addr.parse() {
+        Ok(a) => a,
+        Err(e) => return Report { errors: 1, first_error: format!("--addr: {e}"), ..Report::default() },
+    };
+    let n = opts.clients;
+    let pid = opts.pid;
+    let (gen0, srv0) = (cpu_s("self"), pid.map_or(0.0, |p| cpu_s(&p.to_string())));
+    let rss_idle = pid.map_or(0, |p| vm_kib(p, "VmRSS:"));
+    let go = Arc::new(Barrier::new(n + 1));
+    let timeout = opts.timeout;
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let go = go.clone();
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || -> Result<std::net::TcpStream, String> {
+                    go.wait();
+                    let s =
+                        std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
+                    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+                    (&s).write_all(format!("NICK b{i}\r\nUSER b{i} 0 * :at once\r\n").as_bytes())
+                        .map_err(|e| format!("write: {e}"))?;
+                    let mut r = BufReader::new(&s);
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match r.read_line(&mut line) {
+                            Ok(0) => return Err(format!("closed before 001: {}", line.trim_end())),
+                            Ok(_) if line.contains(" 001 ") => break,
+                            Ok(_) if line.starts_with("ERROR") => return Err(line.trim_end().to_string()),
+                            Ok(_) => {}
+                            Err(e) => return Err(format!("read: {e}")),
+                        }
+                    }
+                    drop(r);
+                    Ok(s)
+                })
+                .expect("a thread per client (ulimit -u?)")
+        })
+        .collect();
+    go.wait();
+    let started = Instant::now();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err("panicked".into()))).collect();
+    let connect_s = started.elapsed().as_secs_f64();
+    let rss_registered = pid.map_or(0, |p| vm_kib(p, "VmRSS:"));
+    std::thread::sleep(opts.hold);
+    // Still there: each answers a PING.
+    let mut alive = 0;
+    for s in results.iter().flatten() {
+        let mut w = s;
+        if w.write_all(b"PING :alive\r\n").is_ok() {
+            let mut line = String::new();
+            let mut r = BufReader::new(s);
+            while r.read_line(&mut line).is_ok_and(|k| k > 0) {
+                if line.contains("PONG") {
+                    alive += 1;
+                    break;
+                }
+                line.clear();
+            }
+        }
+    }
+    let errors: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    Report {
+        label: opts.label.clone(),
+        clients: n,
+        connect_s,
+        rss_idle_kib: rss_idle,
+        rss_registered_kib: rss_registered,
+        hwm_kib: pid.map_or(0, |p| vm_kib(p, "VmHWM:")),
+        alive,
+        errors: errors.len(),
+        first_error: errors.first().map(|e| e.to_string()).unwrap_or_default(),
+        gen_cpu_s: cpu_s("self") - gen0,
+        server_cpu_s: pid.map_or(0.0, |p| cpu_s(&p.to_string())) - srv0,
+        ..Report::default()
     }
 }

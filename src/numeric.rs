@@ -120,6 +120,7 @@ numerics! {
     RPL_ENDOFMONLIST = "733",
     ERR_MONLISTFULL = "734",
     ERR_INVALIDMODEPARAM = "696",
+    RPL_WHOISSECURE = "671",
 }
 
 #[cfg(test)]

@@ -108,6 +108,12 @@ fn a_tls_client_chats_with_a_plain_one_and_sees_the_fingerprint() {
         plain.send(&format!("PRIVMSG #mixed :line {i} {}", "x".repeat(300)));
     }
     secure.expect_has(":line 199 ");
+    // WHOIS says who is on TLS, and only them.
+    plain.send("WHOIS sec");
+    plain.expect_has(" 671 plain sec :is using a secure connection");
+    plain.send("WHOIS plain");
+    let seen = plain.sync();
+    assert!(!seen.iter().any(|l| l.contains(" 671 ")), "{seen:?}");
     secure.send("QUIT :done");
     secure.expect_has("ERROR :Closing Link: 127.0.0.1 (Quit: done)");
 }

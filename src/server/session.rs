@@ -48,23 +48,34 @@ struct Session {
 /// Serves one plain TCP connection, in a task of its own, until it closes.
 pub fn run(shared: &Arc<Shared>, stream: async_net::TcpStream, peer: SocketAddr) {
     let raw: Raw = stream.into();
-    if let Some(session) = serve(shared.clone(), Half::Plain(raw.clone()), Half::Plain(raw.clone()), raw, peer, true) {
+    if let Some(session) =
+        serve(shared.clone(), Half::Plain(raw.clone()), Half::Plain(raw.clone()), raw, peer, Transport::Plain)
+    {
         shared.rt.spawn(session);
     }
 }
 
+/// How a connection reaches the server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    Tls,
+    WebSocket,
+}
+
 /// Serves one connection until it closes, reading from `reader` and writing
-/// to `writer` (the socket's two sides, or a TLS stream's two halves); `raw`
-/// is the socket. With `peekable`, `raw` is what `reader` reads, so an idle
-/// connection can wait with a peek and hold no read buffer; a TLS stream may
-/// hold decrypted bytes the socket no longer shows, so it reads instead.
+/// to `writer` (the socket's two sides, a TLS stream's two halves, or the
+/// WebSocket framing's); `raw` is the socket. Unless over TLS, `raw` shows
+/// what `reader` will read, so an idle connection waits for readiness and
+/// holds no read buffer; a TLS stream may hold decrypted bytes the socket
+/// no longer shows, so it reads instead.
 pub fn serve<R, W>(
     shared: Arc<Shared>,
     reader: R,
     writer: W,
     raw: Raw,
     peer: SocketAddr,
-    peekable: bool,
+    transport: Transport,
 ) -> Option<impl Future<Output = ()> + use<R, W>>
 where
     R: AsyncRead + Unpin,
@@ -72,14 +83,14 @@ where
 {
     // Set up before the future, which lives as long as the connection:
     // nothing `start` needs is kept in every connection's task.
-    let session = Session::start(shared, writer, &raw, peer)?;
-    Some(session.live(reader, peekable.then_some(raw)))
+    let session = Session::start(shared, writer, &raw, peer, transport)?;
+    Some(session.live(reader, (transport != Transport::Tls).then_some(raw)))
 }
 
 impl Session {
     /// Starts the writer and adds the connection to the state, unless a
     /// limit refuses it (then it is told why and closed).
-    fn start<W>(shared: Arc<Shared>, writer: W, raw: &Raw, peer: SocketAddr) -> Option<Session>
+    fn start<W>(shared: Arc<Shared>, writer: W, raw: &Raw, peer: SocketAddr, transport: Transport) -> Option<Session>
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
@@ -88,7 +99,14 @@ impl Session {
         let ip = super::handshakes::client_ip(peer);
         let id = shared.next_id();
         let handshaking = shared.handshakes.pending(ip);
-        let refused = shared.lock().connect(id, ip, out.clone(), cfg, handshaking);
+        let refused = {
+            let mut st = shared.lock();
+            let done = st.connect(id, ip, out.clone(), cfg, handshaking);
+            if done.is_ok() && transport == Transport::Tls {
+                st.set_secure(id);
+            }
+            done
+        };
         if let Err(why) = refused {
             info!("{peer}: refused: {}", why.reason());
             out.push(&Line::from(format!("ERROR :Closing Link: {ip} ({})\r\n", why.reason())));

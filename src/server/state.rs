@@ -139,6 +139,8 @@ pub struct Client {
     pub oper: bool,
     /// Receives WALLOPS (user mode `+w`).
     pub wallops: bool,
+    /// Connected over TLS (WHOIS says so).
+    pub secure: bool,
     pub registered: bool,
     /// Casefolded names of the channels the client is in.
     pub channels: Vec<String>,
@@ -423,6 +425,13 @@ impl State {
         self.clients.len()
     }
 
+    /// Marks a connection as one over TLS.
+    pub fn set_secure(&mut self, id: ClientId) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.secure = true;
+        }
+    }
+
     /// Connections (registered or not) from one address.
     pub fn connections_from(&self, ip: IpAddr) -> usize {
         self.per_ip.get(&ip).copied().unwrap_or(0)
@@ -562,6 +571,7 @@ impl State {
             caps: Caps::default(),
             away: None,
             invisible: false,
+            secure: false,
             oper: false,
             wallops: false,
             registered: false,

@@ -83,7 +83,9 @@ async fn handshake(shared: Arc<Shared>, tls: Arc<super::tls::Tls>, stream: async
         Some(Ok(tls_stream)) => {
             drop(admitted);
             let (reader, writer) = smol::io::split(tls_stream);
-            if let Some(session) = super::session::serve(shared, reader, writer, stream.into(), peer, false) {
+            if let Some(session) =
+                super::session::serve(shared, reader, writer, stream.into(), peer, super::session::Transport::Tls)
+            {
                 session.await;
             }
         }

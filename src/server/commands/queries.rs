@@ -252,6 +252,9 @@ pub fn whois(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     if c.oper {
         cx.num(RPL_WHOISOPERATOR, &[nick, "is an IRC operator"]);
     }
+    if c.secure {
+        cx.num(RPL_WHOISSECURE, &[nick, "is using a secure connection"]);
+    }
     if let Some(away) = &c.away {
         cx.num(RPL_AWAY, &[nick, away]);
     }

@@ -152,7 +152,14 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                     let raw: Raw = stream.into();
                     let (reader, writer) = websocket::split(&raw, binary);
                     let (reader, writer) = (Half::WsRead(Box::new(reader)), Half::WsWrite(Box::new(writer)));
-                    if let Some(session) = super::session::serve(shared.clone(), reader, writer, raw, peer, true) {
+                    if let Some(session) = super::session::serve(
+                        shared.clone(),
+                        reader,
+                        writer,
+                        raw,
+                        peer,
+                        super::session::Transport::WebSocket,
+                    ) {
                         shared.rt.spawn(session);
                     }
                 }
