@@ -15,7 +15,7 @@ lanchat: a LAN chat appliance (an IRC server and its desktop client)
 USAGE:
     lanchat --serve [OPTIONS]
     lanchat --client [--server HOST:PORT] [--tls [--accept-fingerprint FP]] [--nick NICK]
-                     [--channel #CHAN] [--no-gui]
+                     [--channel #CHAN] [--no-gui [--save-canvas FILE.png]]
     lanchat --client --discover [--discover-addr HOST:PORT[,HOST:PORT]]
 
 SERVER OPTIONS:
@@ -43,7 +43,7 @@ SERVER OPTIONS:
     --max-per-ip N          most connections from one address [default: 64]
     --history N             lines replayed on JOIN, kept per channel [default: 100]
     --journal-max BYTES     journal size that triggers compaction [default: 8388608]
-    --canvas-max BYTES      canvas strokes kept per channel [default: 1048576]
+    --canvas-max BYTES      canvas strokes kept per channel before folding [default: 98304]
     --flood-rate N          messages per second per client, 0 for no limit [default: 25]
     --flood-burst N         messages a client may send at once [default: 50]
     --flood-grace SECS      time over the limit before disconnection [default: 5]
@@ -68,6 +68,8 @@ CLIENT OPTIONS:
     --accept-fingerprint FP pin this SHA-256 fingerprint for the server instead:
                             to accept a certificate that changed (implies --tls)
     --no-gui                line mode: read lines from stdin, print what arrives
+    --save-canvas FILE.png  line mode: at the end of stdin, once the joining replay is
+                            in, save the channel's canvas (1600x1000) and quit
     --discover              list the servers on the LAN that answer within a second,
                             pinning the TLS certificates they report (never replacing a pin)
     --discover-addr A[,A]   where to ask [default: 255.255.255.255:6667, the LAN broadcast]
@@ -100,6 +102,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     let mut server = None;
     let mut nick = None;
     let mut channel = "#lobby".to_string();
+    let mut save_canvas = None;
     let mut no_gui = false;
     let mut tls = false;
     let mut accept = None;
@@ -163,6 +166,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--server" => server = Some(value()?),
             "--nick" => nick = Some(value()?),
             "--channel" => channel = value()?,
+            "--save-canvas" => save_canvas = Some(PathBuf::from(value()?)),
             "--tls" => tls = true,
             "--accept-fingerprint" => {
                 let v = value()?;
@@ -224,7 +228,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
                 tls,
                 pin,
             };
-            Ok(lanchat::client::line_mode::run(settings))
+            Ok(lanchat::client::line_mode::run(settings, save_canvas))
         }
         Some(Mode::Client) => {
             let discover = discover_addr.split(',').map(|s| s.trim().to_string()).collect();

@@ -92,8 +92,11 @@ fn scenario(server: &str) {
         }
         _ => unreachable!(),
     }
-    ben.handle.send(client::Command::Clear { channel: "#lobby".into() });
-    ann.expect("clear", |ev| matches!(ev, Event::CanvasCleared { by, .. } if by == "ben"));
+    // Undo (lanchat adds how many segments went) and clear, by the operator.
+    ann.handle.send(client::Command::Undo { channel: "#lobby".into(), id: 7 });
+    ben.expect("undo", |ev| matches!(ev, Event::Undo { by, id: 7, .. } if by == "ann"));
+    ann.handle.send(client::Command::Clear { channel: "#lobby".into() });
+    ben.expect("clear", |ev| matches!(ev, Event::CanvasCleared { by, .. } if by == "ann"));
 
     // A taken nick is not a dead end.
     let other = Peer::connect(server, "ann");

@@ -341,6 +341,7 @@ impl<'x> Gui<'x> {
             .env("DISPLAY", &x.display)
             .env("LANCHAT_GUI_PROBE", &probe)
             .env("XDG_CONFIG_HOME", &config_home)
+            .env("HOME", &dir)
             // No notification reaches the desktop session the tests run in:
             // a window that should notify is given a test's own bus (`env`).
             .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", dir.join("no-bus").display()))
@@ -534,12 +535,16 @@ fn two_people_chat_privately_draw_and_clear() {
     }
     x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-screenshot-resized.png")));
 
-    // Clear: bob presses Clear; everyone's canvas empties and the log says who.
+    // Clear: only an operator may; alice (who made #lobby) presses Clear,
+    // everyone's canvas empties and the log says who.
     let p = bob.wait("bob's clear button", |p| !p.get("clear_button").is_empty());
     bob.click(p.centre("clear_button"));
+    bob.wait("the refusal at bob", |p| p.log("#lobby").iter().any(|l| l.contains("not channel operator")));
+    let p = alice.probe().unwrap();
+    alice.click(p.centre("clear_button"));
     for (who, gui) in [("alice", &alice), ("carol", &carol), ("bob", &bob)] {
         gui.wait(&format!("an empty canvas at {who}"), |p| {
-            p.num("strokes") == 0 && p.num("ink") == 0 && p.log_has("#lobby", "bob cleared the canvas")
+            p.num("strokes") == 0 && p.num("ink") == 0 && p.log_has("#lobby", "alice cleared the canvas")
         });
     }
 
@@ -550,6 +555,84 @@ fn two_people_chat_privately_draw_and_clear() {
     // The last server and nick are remembered.
     let conf = std::fs::read_to_string(alice.config_home.join("lanchat/client.conf")).expect("client.conf");
     assert!(conf.contains(&format!("server={addr}")) && conf.contains("nick=alice"), "{conf}");
+}
+
+impl Gui<'_> {
+    /// Presses Save and reads the PNG it wrote (the log says where).
+    fn save(&self, nth: usize) -> lanchat::canvas::raster::Raster {
+        let p = self.probe().unwrap();
+        self.click(p.centre("save_button"));
+        let p = self.wait("the canvas saved", |p| {
+            p.log("#lobby").iter().filter(|l| l.contains("canvas saved as ")).count() > nth
+        });
+        let line = p.log("#lobby").into_iter().filter(|l| l.contains("canvas saved as ")).nth(nth).unwrap();
+        let path = line.split("canvas saved as ").nth(1).unwrap().trim();
+        lanchat::canvas::png::decode(&std::fs::read(path).unwrap()).unwrap()
+    }
+}
+
+fn differing_pixels(a: &lanchat::canvas::raster::Raster, b: &lanchat::canvas::raster::Raster) -> usize {
+    a.px.chunks_exact(3).zip(b.px.chunks_exact(3)).filter(|(x, y)| x != y).count()
+}
+
+#[test]
+fn the_canvas_is_kept_across_a_restart_and_undo_and_the_eraser_reach_everyone() {
+    let x = Xvfb::start();
+    let mut server = Server::start(&[]);
+    let addr = server.addr();
+    let alice = Gui::start(&x, &addr, "alice", (0, 0));
+    alice.wait("alice connected", connected);
+    let bob = Gui::start(&x, &addr, "bob", (1030, 0));
+    bob.wait("bob connected", connected);
+    alice.wait("bob in alice's list", |p| p.users().iter().any(|u| u.ends_with("bob")));
+
+    // alice draws two strokes; bob sees them.
+    alice.drag((0.1, 0.2), (0.8, 0.7));
+    alice.drag((0.1, 0.8), (0.8, 0.3));
+    // The whole of a drag is drawn when the last segment ends where the mouse was released.
+    let ends_at = |x: i64, y: i64| {
+        move |p: &Probe| {
+            p.all("stroke").last().is_some_and(|s| {
+                let v: Vec<i64> = s.split(',').skip(3).map(|n| n.parse().unwrap()).collect();
+                (v[v.len() - 2] - x).abs() <= 8 && (v[v.len() - 1] - y).abs() <= 8
+            })
+        }
+    };
+    let a = alice.wait("alice's strokes", ends_at(1280, 300));
+    bob.wait("alice's strokes at bob", |p| p.num("strokes") == a.num("strokes") && p.num("ink") > 50);
+
+    // The eraser: a stroke in the paper's colour, across the first stroke.
+    let p = alice.probe().unwrap();
+    alice.click(p.centre("colour_choice"));
+    x.xdotool(&["key", "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Return"]);
+    alice.drag((0.45, 0.1), (0.45, 0.9));
+    bob.wait("alice's eraser stroke at bob", |p| p.all("stroke").iter().any(|s| s.contains(",ffffff,")));
+
+    // bob draws and takes it back: gone at alice's too.
+    let before_a = alice.wait("alice's whole eraser stroke", ends_at(720, 900)).num("strokes");
+    let before_b = bob.wait("alice's whole eraser stroke at bob", ends_at(720, 900)).num("strokes");
+    bob.drag((0.2, 0.5), (0.9, 0.5));
+    alice.wait("bob's whole stroke at alice", ends_at(1440, 500));
+    let p = bob.probe().unwrap();
+    bob.click(p.centre("undo_button"));
+    bob.wait("bob's stroke taken back at bob", |p| p.num("strokes") == before_b && p.num("ink") > 0);
+    let a = alice.wait("bob's stroke taken back at alice", |p| p.num("strokes") == before_a);
+    x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-canvas-undo-eraser.png")));
+
+    // Both windows save the same picture.
+    let saved_a = alice.save(0);
+    let saved_b = bob.save(0);
+    assert!(saved_a.ink() > 100, "{} pixels of ink", saved_a.ink());
+    assert_eq!(differing_pixels(&saved_a, &saved_b), 0);
+    assert!(a.num("ink") > 0);
+
+    // The server restarts: a newly started client shows the same picture.
+    server.restart();
+    let carol = Gui::start(&x, &server.addr(), "carol", (1030, 640));
+    carol.wait("the canvas at carol", |p| connected(p) && p.num("ink") > 0);
+    let saved_c = carol.save(0);
+    assert_eq!(differing_pixels(&saved_a, &saved_c), 0);
+    x.screenshot(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/gui-canvas-after-restart.png")));
 }
 
 #[test]

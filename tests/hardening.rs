@@ -1031,31 +1031,56 @@ fn a_client_that_quits_without_reading_does_not_keep_its_socket() {
 }
 
 #[test]
-fn a_clear_during_a_joiners_replay_is_never_followed_by_the_strokes_it_cleared() {
-    // A big canvas, a small sendq: the joiner's replay is paced by its reading.
-    let s = Server::start(&["--canvas-max", "40000000", "--flood-rate", "0", "--sendq", "65536"]);
+fn a_joiners_canvas_comes_in_one_piece_while_others_draw() {
+    let s = Server::start(&["--flood-rate", "0"]);
     let mut drawer = joined_caps(&s.addr(), "drawer", "#art", &["message-tags"]);
-    // Without message-tags it is sent no strokes, but may still send a clear.
-    let mut clearer = joined(&s.addr(), "clearer", "#art");
-    let points = ",100,100".repeat(64);
-    // 16 MB of strokes, far more than the kernel buffers a stalled replay can fill.
-    for chunk in 0..40 {
-        let mut blob = String::new();
-        for i in 0..1000 {
-            blob.push_str(&format!("@+lanchat/stroke={},ff0000,3{points} TAGMSG #art\r\n", chunk * 1000 + i));
-        }
-        drawer.send_raw(blob.as_bytes());
+    // Enough strokes for a snapshot and a full budget of kept ones.
+    let mut blob = String::new();
+    for i in 0..1500u32 {
+        let (x, y, c) = (i * 37 % 1500, i * 53 % 900, i.wrapping_mul(2_654_435_761u32) & 0xff_ffff);
+        let points = format!(",{x},{y},{},{},{},{}", x + 30, y + 20, x + 10, y + 60);
+        blob.push_str(&format!("@+lanchat/stroke={i},{c:06x},9{points} TAGMSG #art\r\n"));
     }
+    drawer.send_raw(blob.as_bytes());
     drawer.sync();
-    clearer.sync();
+    let journal = s.data_dir.join("canvas.journal");
+    wait_until("a fold into the snapshot", || std::fs::read_to_string(&journal).is_ok_and(|j| j.contains(" f #art ")));
+    // Someone keeps drawing, stroke IDs counting up, while the joiner joins.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let live = {
+        let (addr, stop) = (s.addr(), stop.clone());
+        std::thread::spawn(move || {
+            let mut live = joined_caps(&addr, "live", "#art", &["message-tags"]);
+            let mut id = 1_000_000u32;
+            // A few at a time, each batch answered: drawing, not flooding.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || id < 1_000_050 {
+                for _ in 0..5 {
+                    live.send(&format!("@+lanchat/stroke={id},0000ff,3,10,10,20,20 TAGMSG #art"));
+                    id += 1;
+                }
+                live.sync();
+            }
+        })
+    };
+    drawer.expect_has("live!");
     let mut joiner = Client::register_caps(&s.addr(), "joiner", &["message-tags"]);
     joiner.send("JOIN #art");
-    // Its JOIN reached the others: the replay was taken and is being pushed.
-    clearer.expect_has("joiner!joiner@127.0.0.1 JOIN #art");
-    clearer.send("@+lanchat/clear TAGMSG #art");
-    clearer.sync();
-    // Now read the whole replay: once the clear arrives, no old stroke follows it.
-    joiner.expect_has("+lanchat/clear;msgid=");
-    let after = joiner.sync();
-    assert!(after.iter().all(|l| !l.contains("+lanchat/stroke=")), "strokes after the clear: {}", after.len());
+    drawer.expect_has("joiner!");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    live.join().unwrap();
+    let lines = joiner.sync();
+    let first = lines.iter().position(|l| l.contains("+lanchat/snapshot=1/")).expect("a snapshot");
+    let n: usize = lines[first].split("=1/").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    assert!(n > 1, "the snapshot has one piece only");
+    // The pieces come one after the other, then the kept strokes: no live
+    // stroke comes between, so the live IDs after the first piece only go up.
+    for (k, l) in lines[first..first + n].iter().enumerate() {
+        assert!(l.contains(&format!("+lanchat/snapshot={}/{n},", k + 1)), "{l}");
+    }
+    let ids: Vec<u32> = lines[first + n..]
+        .iter()
+        .filter_map(|l| l.strip_prefix("@+lanchat/stroke=")?.split(',').next()?.parse().ok())
+        .filter(|&id| id >= 1_000_000)
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "live strokes out of order or twice: {ids:?}");
 }

@@ -167,8 +167,9 @@ fn moderated_and_draw_locked_channels_keep_strokes_from_the_unvoiced() {
     assert!(seen(&mut a, "TAGMSG").is_empty());
     a.send("MODE #draw +v bob");
     b.expect_has("MODE #draw +v bob");
-    b.send(stroke);
-    assert!(a.expect_has("TAGMSG").starts_with("@+lanchat/stroke="));
+    // (A stroke ID of bob's own: alice holds 1.)
+    b.send("@+lanchat/stroke=2,00ff00,3,10,10,20,20 TAGMSG #draw");
+    assert!(a.expect_has("TAGMSG").starts_with("@+lanchat/stroke=2,"));
     // A late joiner's replay holds only the relayed strokes.
     let mut c = Client::register_caps(&s.addr(), "carol", &tags);
     c.send("JOIN #draw");

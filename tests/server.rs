@@ -295,7 +295,9 @@ fn canvas_is_relayed_and_replayed_to_a_late_joiner() {
     b.expect_has(" 366 ");
     a.send("@+lanchat/stroke=1,ff0000,3,10,10,20,20 TAGMSG #draw");
     a.send("@+lanchat/stroke=1,ff0000,3,20,20,30,40 TAGMSG #draw");
-    assert!(b.expect_has("TAGMSG").starts_with("@+lanchat/stroke=1,ff0000,3,10,10,20,20;msgid="));
+    let relayed = b.expect_has("lanchat/stroke");
+    assert!(relayed.starts_with("@+lanchat/stroke=1,ff0000,3,10,10,20,20;msgid="), "{relayed}");
+    assert!(relayed.contains(" :alice!"), "{relayed}");
     b.expect_has("20,20,30,40");
     // An invalid stroke is refused and not relayed.
     a.send("@+lanchat/stroke=1,ff0000,3,99999,1 TAGMSG #draw");
@@ -303,11 +305,15 @@ fn canvas_is_relayed_and_replayed_to_a_late_joiner() {
     let mut late = Client::register_caps(&s.addr(), "carol", &["message-tags"]);
     late.send("JOIN #draw");
     late.expect_has(" 366 ");
-    late.expect_has("+lanchat/stroke=1,ff0000,3,10,10,20,20;msgid=");
-    late.expect_has("+lanchat/stroke=1,ff0000,3,20,20,30,40;msgid=");
+    // The replay starts with the snapshot: blank while nothing was folded.
+    assert!(late.expect_has("TAGMSG").starts_with("@+lanchat/snapshot=1/1,"));
+    late.expect_has("+lanchat/stroke=1,ff0000,3,10,10,20,20");
+    late.expect_has("+lanchat/stroke=1,ff0000,3,20,20,30,40");
     assert!(b.sync().iter().all(|l| !l.contains("99999")));
-    // After a clear, a new joiner gets an empty canvas.
+    // Only an operator clears; after a clear, a new joiner gets an empty canvas.
     b.send("@+lanchat/clear TAGMSG #draw");
+    b.expect_has(" 482 bob #draw :You're not channel operator");
+    a.send("@+lanchat/clear TAGMSG #draw");
     assert!(late.expect_has("TAGMSG").starts_with("@+lanchat/clear;msgid="));
     let mut later = Client::register_caps(&s.addr(), "dave", &["message-tags"]);
     later.send("JOIN #draw");

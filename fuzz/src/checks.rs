@@ -6,6 +6,7 @@
 
 use lanchat::canvas::Stroke;
 use lanchat::line::{self, MAX_PARAMS, Message};
+use lanchat::server::canvas_store::Canvases;
 use lanchat::server::commands::{self, Conn, Cx, Flow};
 use lanchat::server::history::{self, Journal};
 use lanchat::server::outbox::Outbox;
@@ -81,7 +82,13 @@ pub fn canvas(data: &[u8]) {
             assert!(enc.len() < lanchat::line::MAX_CLIENT_TAGS);
             assert_eq!(Stroke::decode(&enc).as_ref(), Ok(&s), "{value:?} -> {enc:?}");
         }
+        // Snapshot pieces and the PNG in them: an error, never a panic.
+        let mut gather = lanchat::canvas::snapshot::Gather::default();
+        if let Some(Ok(png)) = gather.piece(value) {
+            let _ = lanchat::canvas::png::decode(&png);
+        }
     }
+    let _ = lanchat::canvas::png::decode(data);
 }
 
 /// The journal reader: a record never panics the parser; a journal file of
@@ -178,7 +185,9 @@ pub fn commands(data: &[u8]) {
         ..lanchat::server::Config::default()
     };
     let history = Journal::open(&config.data_dir, 5, 1 << 20).expect("open");
-    let shared = Shared::new(config, None, None, history, Runtime::default());
+    let canvas =
+        Canvases::open(&config.data_dir, "lanchat", 1 << 16, 1 << 20, std::time::Duration::ZERO).expect("open");
+    let shared = Shared::new(config, None, None, history, canvas, Runtime::default());
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
     let connect = |id: u64| {
         let out = Outbox::detached(1 << 16);

@@ -21,6 +21,8 @@ const PING_EVERY: Duration = Duration::from_secs(15);
 const DEAD_AFTER: Duration = Duration::from_secs(45);
 /// The longest wait before reconnecting.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The token of a [`Command::Sync`]'s PING.
+const SYNC_TOKEN: &str = "lanchat-sync";
 /// The seed of [`Core::new`]: any fixed value, for tests.
 const FIXED_SEED: u64 = 0x6c61_6e63_6861_7421;
 /// NICKs sent while registering before giving up (a server that refuses
@@ -139,6 +141,8 @@ struct Link {
     next_ping: Option<Instant>,
     last_heard: Instant,
     warned_no_tags: bool,
+    /// Snapshot pieces being gathered, by lowercased channel name.
+    snapshots: HashMap<String, canvas::snapshot::Gather>,
     /// A LIST reply being gathered.
     list: Option<Vec<ChannelInfo>>,
     /// The server has MONITOR (ISUPPORT).
@@ -167,6 +171,8 @@ pub struct Core {
     watched: Vec<String>,
     /// Quit once what is pending is delivered.
     quitting: bool,
+    /// A [`Command::Sync`] waits for its PONG (sent when registered).
+    sync: bool,
     done: bool,
     out: Vec<Action>,
 }
@@ -200,6 +206,7 @@ impl Core {
             away: None,
             watched: Vec::new(),
             quitting: false,
+            sync: false,
             done: false,
             out: Vec::new(),
         }
@@ -294,6 +301,17 @@ impl Core {
             Command::Clear { channel } => {
                 if self.tags_ok(now) {
                     self.send(format!("@{} TAGMSG {channel}", canvas::CLEAR_TAG));
+                }
+            }
+            Command::Sync => {
+                self.sync = true;
+                if self.registered() {
+                    self.send(format!("PING :{SYNC_TOKEN}"));
+                }
+            }
+            Command::Undo { channel, id } => {
+                if self.tags_ok(now) {
+                    self.send(format!("@{}={id} TAGMSG {channel}", canvas::UNDO_TAG));
                 }
             }
             Command::List | Command::Away(_) | Command::Typing { .. } | Command::Topic { .. } | Command::Watch(_) => {
@@ -399,6 +417,10 @@ impl Core {
                 if let Some(rtt) = rtt {
                     self.emit(Event::Rtt(rtt));
                 }
+                if self.sync && msg.params.contains(&SYNC_TOKEN) {
+                    self.sync = false;
+                    self.emit(Event::Synced);
+                }
             }
             "CAP" => self.on_cap(msg),
             "NICK" => self.on_nick(msg, now),
@@ -441,7 +463,7 @@ impl Core {
                 }
             }
             "PRIVMSG" | "NOTICE" => self.on_chat(msg, now),
-            "TAGMSG" => self.on_tagmsg(msg),
+            "TAGMSG" => self.on_tagmsg(msg, now),
             "ERROR" => {
                 self.out.push(Action::Close);
                 self.lost(msg.param(0), now);
@@ -536,6 +558,7 @@ impl Core {
             next_ping: None,
             last_heard: now.at,
             warned_no_tags: false,
+            snapshots: HashMap::new(),
             list: None,
             monitor: false,
         });
@@ -621,13 +644,29 @@ impl Core {
         ok
     }
 
-    fn on_tagmsg(&mut self, msg: &Message<'_>) {
+    fn on_tagmsg(&mut self, msg: &Message<'_>, now: Now) {
         let channel = msg.param(0).to_string();
         let by = msg.source_nick().unwrap_or("").to_string();
         if let Some(state) = msg.tag("+typing") {
             self.on_typing(msg, state);
         } else if msg.tag(canvas::CLEAR_TAG).is_some() {
             self.emit(Event::CanvasCleared { channel, by });
+        } else if let Some(v) = msg.tag(canvas::SNAPSHOT_TAG) {
+            let Some(link) = self.link.as_mut() else { return };
+            let gather = link.snapshots.entry(channel.to_ascii_lowercase()).or_default();
+            match gather.piece(&unescape_tag_value(v)) {
+                // Decoded here, on the connection's thread, not the window's.
+                Some(Ok(png)) => match canvas::picture::decode_snapshot(&png) {
+                    Ok(raster) => self.emit(Event::Snapshot { channel, raster }),
+                    Err(e) => self.system(Some(&channel), format!("the canvas snapshot could not be read: {e}"), now),
+                },
+                Some(Err(e)) => self.system(Some(&channel), format!("the canvas snapshot could not be read: {e}"), now),
+                None => {}
+            }
+        } else if let Some((id, count)) =
+            msg.tag(canvas::UNDO_TAG).and_then(|v| canvas::parse_undo(&unescape_tag_value(v)))
+        {
+            self.emit(Event::Undo { channel, by, id, count });
         } else if let Some(v) = msg.tag(canvas::STROKE_TAG)
             && let Ok(stroke) = Stroke::decode(&unescape_tag_value(v))
         {
@@ -710,6 +749,9 @@ impl Core {
         }
         if let Some(m) = self.away.clone() {
             self.send(format!("AWAY :{m}"));
+        }
+        if self.sync {
+            self.send(format!("PING :{SYNC_TOKEN}"));
         }
         while let Some(p) = self.pending.pop_front() {
             self.say(&p.target, &p.text, p.kind, now);

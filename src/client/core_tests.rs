@@ -719,3 +719,36 @@ fn monitor_watches_private_peers_when_the_server_has_it() {
     t.server(&format!("{}\n:srv 005 ann MONITOR :are supported", lanchat_welcome("ann")));
     assert!(t.sent().contains(&"MONITOR + bob,carl".to_string()));
 }
+
+#[test]
+fn canvas_snapshot_pieces_undo_and_sync() {
+    let mut t = T::start("ann");
+    // A sync asked before registration is sent after the JOIN.
+    t.cmd(Command::Sync);
+    t.server(&lanchat_welcome("ann"));
+    let sent = t.sent();
+    let join = sent.iter().position(|l| l == "JOIN #lobby").unwrap();
+    let ping = sent.iter().position(|l| l == "PING :lanchat-sync").unwrap();
+    assert!(join < ping, "{sent:?}");
+    t.events();
+    let mut pic = crate::canvas::raster::Raster::blank();
+    pic.px[0] = 0;
+    let png = crate::canvas::png::encode(&pic);
+    let b64 = crate::canvas::snapshot::base64(&png);
+    let (a, b) = b64.split_at(10);
+    t.server(&format!(
+        "@+lanchat/snapshot=1/2,{a} :lanchat TAGMSG #lobby\n@+lanchat/snapshot=2/2,{b} :lanchat TAGMSG #lobby"
+    ));
+    t.server("@+lanchat/undo=7,3 :bob!x@h TAGMSG #lobby\n:lanchat PONG lanchat :lanchat-sync");
+    let ev = t.events();
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Snapshot { channel, raster } if channel == "#lobby" && *raster == pic))
+    );
+    assert!(ev.iter().any(|e| matches!(e, Event::Undo { id: 7, count: Some(3), by, .. } if by == "bob")));
+    assert!(matches!(ev.last(), Some(Event::Synced)), "{ev:?}");
+    // Pieces out of order are said, not shown.
+    t.server("@+lanchat/snapshot=2/2,AAAA :lanchat TAGMSG #lobby");
+    assert!(t.events().iter().any(|e| matches!(e, Event::System { text, .. } if text.contains("snapshot"))));
+    t.cmd(Command::Undo { channel: "#lobby".into(), id: 9 });
+    assert_eq!(t.sent(), ["@+lanchat/undo=9 TAGMSG #lobby"]);
+}

@@ -9,14 +9,21 @@
 //! At the end of its input it delivers what it read, then quits. The exit
 //! status is 1 when a line it read was not delivered (each is printed as
 //! `-!- not sent ...` and listed on stderr) or the connection gave up on its own.
+//!
+//! With `--save-canvas FILE.png` it also keeps the picture of the canvas of
+//! its channel and, at the end of its input, once the server has answered
+//! everything sent (so the JOIN's replay is in), writes it as a PNG.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, mpsc};
 
+use std::path::PathBuf;
+
 use super::config::{self, Config};
 use super::slash::{self, Input};
 use super::{Command, ConnState, Event, Handle, MsgKind, Settings, spawn};
+use crate::canvas::picture::Picture;
 use crate::clock::local_hhmm;
 
 /// What the main loop waits for: stdin, and the two events that decide the exit status.
@@ -33,6 +40,8 @@ enum Feed {
         seen: String,
     },
     Stopped,
+    /// The answer to a [`Command::Sync`].
+    Synced,
     /// The client thread has ended: nothing more can come from it.
     Gone,
 }
@@ -46,13 +55,26 @@ impl Drop for Events {
     }
 }
 
-/// Runs until `/quit` or the end of stdin, and the connection's end.
-pub fn run(settings: Settings) -> ExitCode {
+/// Runs until `/quit` or the end of stdin, and the connection's end; with
+/// `save_canvas`, saves the channel's canvas there at the end of stdin.
+pub fn run(settings: Settings, save_canvas: Option<PathBuf>) -> ExitCode {
     let current = Arc::new(Mutex::new(settings.channel.clone()));
     let shown = current.clone();
     let (tx, feed) = mpsc::channel::<Feed>();
     let events = Events(tx.clone());
+    let picture = Arc::new(Mutex::new(Picture::new()));
+    let (painter, drawn_on) = (picture.clone(), settings.channel.clone());
     let handle = spawn(move |ev| {
+        if save_canvas_of(&ev, &drawn_on) {
+            let mut p = painter.lock().unwrap_or_else(|e| e.into_inner());
+            match &ev {
+                Event::Snapshot { raster, .. } => p.start_from(raster.clone()),
+                Event::Stroke { stroke, .. } => drop(p.add(stroke.clone())),
+                Event::Undo { id, count, .. } => drop(p.undo(*id, *count)),
+                Event::CanvasCleared { .. } => p.clear(),
+                _ => {}
+            }
+        }
         if let Some(line) = render(&ev, &shown.lock().unwrap_or_else(|e| e.into_inner())) {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}");
@@ -67,6 +89,7 @@ pub fn run(settings: Settings) -> ExitCode {
             }
             Event::CertChanged { server, seen, .. } => drop(events.0.send(Feed::Refused { server, seen })),
             Event::State(ConnState::Disconnected) => drop(events.0.send(Feed::Stopped)),
+            Event::Synced => drop(events.0.send(Feed::Synced)),
             _ => {}
         }
     });
@@ -84,14 +107,28 @@ pub fn run(settings: Settings) -> ExitCode {
     let mut undelivered = Vec::new();
     let mut gave_up = false;
     let mut refused = None;
+    let mut save_failed = false;
     for f in feed.iter() {
         match f {
             Feed::Line(line) if !quitting => quitting = typed(&handle, &current, &settings, &line),
             Feed::Line(_) => {}
+            Feed::Eof if !quitting && save_canvas.is_some() => handle.send(Command::Sync),
             Feed::Eof if !quitting => {
                 quitting = true;
                 handle.send(Command::Quit);
             }
+            Feed::Synced if !quitting => {
+                if let Some(path) = &save_canvas {
+                    let png = crate::canvas::png::encode(picture.lock().unwrap_or_else(|e| e.into_inner()).raster());
+                    if let Err(e) = std::fs::write(path, png) {
+                        eprintln!("lanchat: cannot write {}: {e}", path.display());
+                        save_failed = true;
+                    }
+                }
+                quitting = true;
+                handle.send(Command::Quit);
+            }
+            Feed::Synced => {}
             Feed::Eof => {}
             Feed::NotSent { target, text } => undelivered.push((target, text)),
             Feed::Refused { server, seen } => refused = Some((server, seen)),
@@ -120,7 +157,7 @@ pub fn run(settings: Settings) -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    if gave_up || refused.is_some() {
+    if gave_up || refused.is_some() || save_failed {
         if refused.is_none() {
             eprintln!("lanchat: the connection stopped");
         }
@@ -169,7 +206,17 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
     false
 }
 
-/// Remembers a certificate pinned on first use in the client config.
+/// Whether an event changes the canvas of `channel`.
+fn save_canvas_of(ev: &Event, channel: &str) -> bool {
+    match ev {
+        Event::Snapshot { channel: c, .. }
+        | Event::Stroke { channel: c, .. }
+        | Event::Undo { channel: c, .. }
+        | Event::CanvasCleared { channel: c, .. } => c.eq_ignore_ascii_case(channel),
+        _ => false,
+    }
+}
+
 /// The printed form of an event, if it has one.
 fn render(ev: &Event, current: &str) -> Option<String> {
     Some(match ev {
@@ -207,12 +254,13 @@ fn render(ev: &Event, current: &str) -> Option<String> {
         Event::Secure { fingerprint } => format!("-!- TLS, the server's certificate is SHA-256 {fingerprint}"),
         // A System line says these.
         Event::Pinned { .. } | Event::CertChanged { .. } => return None,
+        Event::Undo { channel, by, id, .. } => format!("-!- {by} took back stroke {id} on {channel}"),
         Event::ChannelList(list) => {
             let rows: Vec<String> = list.iter().map(|c| format!("{} ({}) {}", c.name, c.users, c.topic)).collect();
             format!("-!- channels: {}", rows.join("; "))
         }
         Event::Away { nick, message: Some(m) } if !m.is_empty() => format!("-!- {nick} is away: {m}"),
-        Event::State(_) | Event::Rtt(_) | Event::Stroke { .. } => return None,
+        Event::State(_) | Event::Rtt(_) | Event::Stroke { .. } | Event::Snapshot { .. } | Event::Synced => return None,
         Event::Joined(_) | Event::Parted(_) | Event::Topic { .. } | Event::Away { .. } => return None,
         Event::Typing { .. } | Event::Presence { .. } => return None,
     })

@@ -58,8 +58,13 @@ pub enum Command {
     Raw(String),
     /// Send one stroke segment to a channel's canvas.
     Stroke { channel: String, stroke: Stroke },
-    /// Clear a channel's canvas for everyone.
+    /// Clear a channel's canvas for everyone (channel operators).
     Clear { channel: String },
+    /// Take back stroke `id` on a channel's canvas.
+    Undo { channel: String, id: u32 },
+    /// Report [`Event::Synced`] once the server has answered everything sent
+    /// so far (a PING after the JOINs; with lanchat, after their replays).
+    Sync,
     /// Ask for the server's channels (LIST); answered by [`Event::ChannelList`].
     List,
     /// Mark us away with this message, or back (None).
@@ -181,6 +186,14 @@ pub enum Event {
     Stroke { channel: String, from: String, stroke: Stroke },
     /// A channel's canvas was cleared by `by`.
     CanvasCleared { channel: String, by: String },
+    /// The server's snapshot of a channel's canvas (a PNG; empty for a
+    /// blank one): the canvas starts again from it, and the strokes after
+    /// it follow (a JOIN's replay).
+    Snapshot { channel: String, raster: crate::canvas::raster::Raster },
+    /// `by` took back stroke `id`: its last `count` segments (all when None).
+    Undo { channel: String, by: String, id: u32, count: Option<usize> },
+    /// The answer to [`Command::Sync`].
+    Synced,
     /// A message that could not be sent. Always before the Disconnected
     /// state that ends the attempt, so a front end can count them.
     NotSent { target: String, text: String, reason: String },

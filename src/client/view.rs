@@ -67,6 +67,10 @@ pub enum Show {
     Stroke { channel: String, stroke: Stroke },
     /// Empty this channel's canvas.
     ClearCanvas(String),
+    /// Start this channel's canvas again from a snapshot (a PNG; empty: blank).
+    Snapshot { channel: String, raster: crate::canvas::raster::Raster },
+    /// Take back the last `count` segments of stroke `id` (all when None).
+    Undo { channel: String, id: u32, count: Option<usize> },
     /// The nick changed: remember it.
     Remember,
     /// A certificate was pinned on first use: remember it in the config.
@@ -363,6 +367,12 @@ impl View {
                     show.push(Show::Stroke { channel, stroke });
                 }
             }
+            Event::Snapshot { channel, raster } => {
+                self.stroke_keys.remove(&channel.to_ascii_lowercase());
+                show.push(Show::Snapshot { channel, raster });
+            }
+            Event::Undo { channel, id, count, .. } => show.push(Show::Undo { channel, id, count }),
+            Event::Synced => {}
             Event::CanvasCleared { channel, by } => {
                 if by == self.nick && self.pending_clears > 0 {
                     self.pending_clears -= 1;

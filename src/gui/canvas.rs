@@ -1,12 +1,11 @@
 //! The shared canvas widget.
 //!
-//! Strokes are kept as the segments received (or drawn here), in logical
-//! coordinates ([`WIDTH`] x [`HEIGHT`]). They are rasterised by [`Raster`]
-//! into an RGB buffer the size of the visible drawing area, whose changed part
-//! is uploaded into an FLTK [`Offscreen`]; a redraw of the widget only copies
-//! that offscreen. A new segment is rasterised once; a resize rasterises every
-//! segment once (10,000 strokes take a few milliseconds, see
-//! examples/gui_bench.rs: FLTK's anti-aliased cairo lines cost ~35 µs each).
+//! The canvas is a [`Picture`] in logical pixels ([`WIDTH`] x [`HEIGHT`]),
+//! drawn by the shared rasterizer (crate::canvas::raster), so it is the
+//! picture the server keeps and every other lanchat program draws, pixel for
+//! pixel; Save writes it. A [`View`] the size of the visible drawing area
+//! averages it down; its changed part is uploaded into an FLTK
+//! [`Offscreen`], and a redraw of the widget only copies that offscreen.
 //!
 //! The local user's drag is cut into segments that the window sends at least
 //! every 50 ms (the app calls [`Canvas::flush`] from a 40 ms timer) and
@@ -20,14 +19,12 @@ use fltk::enums::{Color, ColorDepth, Event, FrameType};
 use fltk::prelude::*;
 use fltk::widget::Widget;
 
+use crate::canvas::picture::Picture;
+use crate::canvas::raster::{Raster, Rect};
 use crate::canvas::{HEIGHT, MAX_BRUSH, Stroke, WIDTH};
 
 /// Colour around the drawing area (the letterbox).
 const MARGIN: u32 = 0x6b6b6b;
-/// Brush radius in pixels up to which segments are stamped, not filled exactly.
-const THIN: f64 = 2.0;
-/// Colour of the paper.
-pub const PAPER: u32 = 0xffffff;
 
 /// Where the logical area lands in a widget of the given bounds.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,209 +57,86 @@ impl Geometry {
     }
 }
 
-/// An RGB pixel buffer that strokes are rasterised into (no anti-aliasing:
-/// exact colours, and fast enough to redraw 10,000 strokes within a frame).
-pub struct Raster {
+/// The picture at the widget's size: each pixel the average of the logical
+/// pixels it covers, so thin lines stay visible when the window is small.
+pub struct View {
     pub w: i32,
     pub h: i32,
-    scale: f64,
     pub px: Vec<u8>,
     /// Changed pixels not yet uploaded: x0, y0, x1, y1 (exclusive).
     dirty: Option<(i32, i32, i32, i32)>,
 }
 
-impl Raster {
-    pub fn new(w: i32, h: i32, scale: f64) -> Raster {
+impl View {
+    fn new(w: i32, h: i32) -> View {
         let (w, h) = (w.max(1), h.max(1));
-        let paper = [(PAPER >> 16) as u8, (PAPER >> 8) as u8, PAPER as u8];
-        Raster { w, h, scale, px: paper.repeat((w * h) as usize), dirty: Some((0, 0, w, h)) }
+        View { w, h, px: vec![0xff; (w * h * 3) as usize], dirty: None }
     }
 
-    fn mark(&mut self, x0: i32, y0: i32, x1: i32, y1: i32) {
-        let d = self.dirty.get_or_insert((x0, y0, x1, y1));
-        *d = (d.0.min(x0), d.1.min(y0), d.2.max(x1), d.3.max(y1));
+    /// The logical columns (or rows) that view pixel `i` of `n` covers, of `total`.
+    fn span(i: i32, n: i32, total: usize) -> (usize, usize) {
+        let t = total as i64;
+        let a = (i64::from(i) * t / i64::from(n)) as usize;
+        let b = ((i64::from(i) + 1) * t / i64::from(n)) as usize;
+        (a, b.max(a + 1).min(total))
     }
 
-    /// Fills pixels x0..=x1 of row y (clipped); returns the clipped span.
-    fn fill_span(&mut self, y: i32, x0: i32, x1: i32, rgb: [u8; 3]) -> Option<(i32, i32)> {
-        let (x0, x1) = (x0.max(0), x1.min(self.w - 1));
-        if y < 0 || y >= self.h || x0 > x1 {
-            return None;
-        }
-        let row = (y * self.w) as usize * 3;
-        for p in self.px[row + x0 as usize * 3..row + (x1 as usize + 1) * 3].chunks_exact_mut(3) {
-            p.copy_from_slice(&rgb);
-        }
-        Some((x0, x1))
-    }
-
-    /// A segment with round ends: the capsule of radius `r` around p0-p1,
-    /// filled one row at a time (a capsule meets each row in one interval:
-    /// the union of what the two end discs and the band between them cover).
-    fn capsule(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), r: f64, rgb: [u8; 3]) {
-        let (dx, dy) = (x1 - x0, y1 - y0);
-        let len2 = dx * dx + dy * dy;
-        let rlen = r * len2.sqrt();
-        let has_band = len2 > 1e-12;
-        let inv_dx = if dx.abs() > 1e-9 { 1.0 / dx } else { 0.0 };
-        let inv_dy = if dy.abs() > 1e-9 { 1.0 / dy } else { 0.0 };
-        let r2 = r * r;
-        let top = (y0.min(y1) - r).floor().max(0.0) as i32;
-        let bottom = (y0.max(y1) + r).ceil().min(f64::from(self.h - 1)) as i32;
-        let (mut minx, mut maxx) = (i32::MAX, i32::MIN);
-        for py in top..=bottom {
-            let y = f64::from(py);
-            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-            for (cx, cy) in [(x0, y0), (x1, y1)] {
-                let ry = y - cy;
-                if ry * ry <= r2 {
-                    let rx = (r2 - ry * ry).sqrt();
-                    lo = lo.min(cx - rx);
-                    hi = hi.max(cx + rx);
-                }
-            }
-            if has_band {
-                let (mut a, mut b) = (f64::NEG_INFINITY, f64::INFINITY);
-                let mut empty = false;
-                // The projection on the segment lies in [0, len2].
-                let c = (y - y0) * dy;
-                if inv_dx != 0.0 {
-                    let (t0, t1) = (x0 - c * inv_dx, x0 + (len2 - c) * inv_dx);
-                    a = a.max(t0.min(t1));
-                    b = b.min(t0.max(t1));
-                } else if c < 0.0 || c > len2 {
-                    empty = true;
-                }
-                // The distance to the segment's line is at most r.
-                let e = (y - y0) * dx;
-                if inv_dy != 0.0 {
-                    let (u0, u1) = (x0 + (e - rlen) * inv_dy, x0 + (e + rlen) * inv_dy);
-                    a = a.max(u0.min(u1));
-                    b = b.min(u0.max(u1));
-                } else if e.abs() > rlen {
-                    empty = true;
-                }
-                if !empty && a <= b {
-                    lo = lo.min(a);
-                    hi = hi.max(b);
-                }
-            }
-            if lo <= hi {
-                let (mut from, mut to) = (lo.ceil() as i32, hi.floor() as i32);
-                if from > to {
-                    // A thin line between two pixel centres: keep it connected.
-                    from = ((lo + hi) * 0.5).round() as i32;
-                    to = from;
-                }
-                if let Some((a, b)) = self.fill_span(py, from, to, rgb) {
-                    minx = minx.min(a);
-                    maxx = maxx.max(b);
-                }
-            }
-        }
-        if minx <= maxx {
-            self.mark(minx, top, maxx + 1, bottom + 1);
-        }
-    }
-
-    /// The round stamp of a thin brush of radius `r`, as spans per row:
-    /// (row offset, first and last column offset).
-    fn stamp(r: f64) -> Vec<(i32, i32, i32)> {
-        let side = ((2.0 * r).round() as i32).max(1);
-        let c = f64::from(side - 1) / 2.0;
-        let off = (side - 1) / 2;
-        (0..side)
-            .filter_map(|j| {
-                let inside =
-                    |i: &i32| side < 3 || (f64::from(*i) - c).powi(2) + (f64::from(j) - c).powi(2) <= r * r + 0.5;
-                let a = (0..side).find(inside)?;
-                let b = (0..side).rev().find(inside)?;
-                Some((j - off, a - off, b - off))
-            })
-            .collect()
-    }
-
-    /// A thin segment (most of them, at window scale): the brush's stamp
-    /// moved one pixel at a time along the longer axis, which is far cheaper
-    /// than the exact capsule and looks the same without anti-aliasing.
-    fn thin(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), stamp: &[(i32, i32, i32)], rgb: [u8; 3]) {
-        let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as i32;
-        let (sx, sy) = ((x1 - x0) / f64::from(steps), (y1 - y0) / f64::from(steps));
-        let w = self.w as usize;
-        for k in 0..=steps {
-            let px = (x0 + sx * f64::from(k)).round() as i32;
-            let py = (y0 + sy * f64::from(k)).round() as i32;
-            if px >= 2 && py >= 2 && px + 2 < self.w && py + 2 < self.h {
-                // Fully inside: no clipping needed.
-                for &(dy, a, b) in stamp {
-                    let start = ((py + dy) as usize * w + (px + a) as usize) * 3;
-                    let end = start + (b - a + 1) as usize * 3;
-                    for p in self.px[start..end].chunks_exact_mut(3) {
-                        p.copy_from_slice(&rgb);
+    /// Shows the logical area `r` of `from` (x0, y0, x1, y1 exclusive).
+    fn update(&mut self, from: &Raster, r: Rect) {
+        let (lw, lh) = (from.w as i64, from.h as i64);
+        let (w, h) = (i64::from(self.w), i64::from(self.h));
+        let vx0 = (r.0 as i64 * w / lw) as i32;
+        let vy0 = (r.1 as i64 * h / lh) as i32;
+        let vx1 = ((r.2 as i64 * w).div_euclid(lw) as i32 + 1).min(self.w);
+        let vy1 = ((r.3 as i64 * h).div_euclid(lh) as i32 + 1).min(self.h);
+        for vy in vy0..vy1 {
+            let (y0, y1) = View::span(vy, self.h, from.h);
+            for vx in vx0..vx1 {
+                let (x0, x1) = View::span(vx, self.w, from.w);
+                let mut sum = [0u32; 3];
+                for y in y0..y1 {
+                    for p in from.px[(y * from.w + x0) * 3..(y * from.w + x1) * 3].chunks_exact(3) {
+                        sum[0] += u32::from(p[0]);
+                        sum[1] += u32::from(p[1]);
+                        sum[2] += u32::from(p[2]);
                     }
                 }
-            } else {
-                for &(dy, a, b) in stamp {
-                    self.fill_span(py + dy, px + a, px + b, rgb);
+                let n = ((x1 - x0) * (y1 - y0)) as u32;
+                let at = ((vy * self.w + vx) * 3) as usize;
+                for (o, s) in self.px[at..at + 3].iter_mut().zip(sum) {
+                    *o = (s / n) as u8;
                 }
             }
         }
-        let pad = 3;
-        let (bx0, bx1) = (x0.min(x1).floor() as i32 - pad, x0.max(x1).ceil() as i32 + pad);
-        let (by0, by1) = (y0.min(y1).floor() as i32 - pad, y0.max(y1).ceil() as i32 + pad);
-        self.mark(bx0.max(0), by0.max(0), (bx1 + 1).min(self.w), (by1 + 1).min(self.h));
+        let d = self.dirty.get_or_insert((vx0, vy0, vx1, vy1));
+        *d = (d.0.min(vx0), d.1.min(vy0), d.2.max(vx1), d.3.max(vy1));
     }
 
-    /// Rasterises one segment of a stroke.
-    pub fn stroke(&mut self, s: &Stroke) {
-        let c = s.color & 0xff_ffff;
-        let rgb = [(c >> 16) as u8, (c >> 8) as u8, c as u8];
-        let r = (f64::from(s.width) * self.scale).max(1.0) / 2.0;
-        let scale = self.scale;
-        let p = |(x, y): (u16, u16)| (f64::from(x) * scale, f64::from(y) * scale);
-        if r <= THIN {
-            let stamp = Raster::stamp(r);
-            if s.points.len() == 1 {
-                self.thin(p(s.points[0]), p(s.points[0]), &stamp, rgb);
-            }
-            for pair in s.points.windows(2) {
-                self.thin(p(pair[0]), p(pair[1]), &stamp, rgb);
-            }
-            return;
-        }
-        if s.points.len() == 1 {
-            self.capsule(p(s.points[0]), p(s.points[0]), r, rgb);
-        }
-        for pair in s.points.windows(2) {
-            self.capsule(p(pair[0]), p(pair[1]), r, rgb);
-        }
-    }
-
-    /// The bounding box of the ink in logical units (x0, y0, x1, y1).
-    pub fn ink_bbox(&self) -> Option<(i32, i32, i32, i32)> {
-        let paper = [(PAPER >> 16) as u8, (PAPER >> 8) as u8, PAPER as u8];
+    /// The bounding box of the ink in view pixels (x0, y0, x1, y1).
+    fn ink_bbox(&self) -> Option<(i32, i32, i32, i32)> {
         let mut b: Option<(i32, i32, i32, i32)> = None;
         for (i, p) in self.px.chunks_exact(3).enumerate() {
-            if p != paper {
+            if p != [0xff; 3] {
                 let (x, y) = (i as i32 % self.w, i as i32 / self.w);
                 let d = b.get_or_insert((x, y, x, y));
                 *d = (d.0.min(x), d.1.min(y), d.2.max(x), d.3.max(y));
             }
         }
-        let l = |v: i32| (f64::from(v) / self.scale).round() as i32;
-        b.map(|(x0, y0, x1, y1)| (l(x0), l(y0), l(x1), l(y1)))
+        b
     }
 
     /// Pixels that are not paper.
-    pub fn ink(&self) -> usize {
-        let paper = [(PAPER >> 16) as u8, (PAPER >> 8) as u8, PAPER as u8];
-        self.px.chunks_exact(3).filter(|p| *p != paper).count()
+    fn ink(&self) -> usize {
+        self.px.chunks_exact(3).filter(|p| *p != [0xff; 3]).count()
     }
 
     /// Uploads the changed part into the offscreen (which must have the same size).
     fn upload(&mut self, off: &Offscreen) {
         let Some((x0, y0, x1, y1)) = self.dirty.take() else { return };
         let (w, h) = (x1 - x0, y1 - y0);
+        if w <= 0 || h <= 0 {
+            return;
+        }
         let mut part = Vec::with_capacity((w * h * 3) as usize);
         for y in y0..y1 {
             let row = ((y * self.w + x0) * 3) as usize;
@@ -274,12 +148,16 @@ impl Raster {
     }
 }
 
+const ALL: Rect = (0, 0, WIDTH as usize, HEIGHT as usize);
+
 pub struct CanvasState {
-    pub strokes: Vec<Stroke>,
-    raster: Option<Raster>,
+    /// The canvas in logical pixels, drawn by the shared rasterizer: what
+    /// the server's joiners see, and what Save writes.
+    pub picture: Picture,
+    view: Option<View>,
     offscreen: Option<Offscreen>,
-    /// Segments from this index on are not rasterised yet.
-    painted: usize,
+    /// Logical area changed since the view was last updated.
+    changed: Option<Rect>,
     pub color: u32,
     pub brush: u8,
     /// The local stroke being drawn: its unsent points (the first repeats
@@ -288,6 +166,8 @@ pub struct CanvasState {
     /// Points were added to `current` since it was last sent.
     unsent: bool,
     next_id: u32,
+    /// IDs of the strokes drawn here, oldest first: Undo takes back the last still shown.
+    pub mine: Vec<u32>,
     /// Segments waiting to be sent by the app.
     outgoing: Vec<Stroke>,
     /// Bumped on every change, for the probe.
@@ -302,68 +182,92 @@ impl CanvasState {
             .unwrap_or(1)
             ^ std::process::id().rotate_left(8);
         CanvasState {
-            strokes: Vec::new(),
-            raster: None,
+            picture: Picture::new(),
+            view: None,
             offscreen: None,
-            painted: 0,
+            changed: None,
             color: 0x000000,
             brush: 6,
             current: None,
             unsent: false,
-            next_id: seed & 0x7fff_ffff,
+            next_id: seed,
+            mine: Vec::new(),
             outgoing: Vec::new(),
             generation: 0,
         }
     }
 
-    /// Makes sure the raster has the size of the drawing area and holds every segment.
-    fn prepare(&mut self, g: &Geometry) {
-        if self.raster.as_ref().is_none_or(|r| (r.w, r.h) != (g.w, g.h)) {
-            self.raster = Some(Raster::new(g.w, g.h, g.scale));
-            self.offscreen = None;
-            self.painted = 0;
+    fn changed(&mut self, r: Option<Rect>) {
+        if let Some(r) = r {
+            let d = self.changed.get_or_insert(r);
+            *d = (d.0.min(r.0), d.1.min(r.1), d.2.max(r.2), d.3.max(r.3));
         }
-        let raster = self.raster.as_mut().expect("raster");
-        for s in &self.strokes[self.painted..] {
-            raster.stroke(s);
-        }
-        self.painted = self.strokes.len();
+        self.generation += 1;
     }
 
-    /// Puts the raster on the offscreen (creating it when needed); call in draw().
+    /// Makes sure the view has the size of the drawing area and shows every change.
+    fn prepare(&mut self, g: &Geometry) {
+        if self.view.as_ref().is_none_or(|v| (v.w, v.h) != (g.w, g.h)) {
+            self.view = Some(View::new(g.w, g.h));
+            self.offscreen = None;
+            self.changed = Some(ALL);
+        }
+        if let (Some(r), Some(v)) = (self.changed.take(), self.view.as_mut()) {
+            v.update(self.picture.raster(), r);
+        }
+    }
+
+    /// Puts the view on the offscreen (creating it when needed); call in draw().
     fn upload(&mut self) {
-        let Some(raster) = self.raster.as_mut() else { return };
+        let Some(view) = self.view.as_mut() else { return };
         if self.offscreen.is_none() {
-            self.offscreen = Offscreen::new(raster.w, raster.h);
-            raster.dirty = Some((0, 0, raster.w, raster.h));
+            self.offscreen = Offscreen::new(view.w, view.h);
+            view.dirty = Some((0, 0, view.w, view.h));
         }
         if let Some(off) = &self.offscreen {
-            raster.upload(off);
+            view.upload(off);
         }
     }
 
-    /// Rasterises every segment again, as after a resize; returns how many.
+    /// Shows the whole picture again, as after a resize; returns the segments kept.
     pub fn repaint_all(&mut self, g: &Geometry) -> usize {
-        self.raster = None;
+        self.view = None;
         self.prepare(g);
-        self.strokes.len()
+        self.picture.len()
     }
 
     pub fn add(&mut self, s: Stroke) {
-        self.strokes.push(s);
-        self.generation += 1;
+        let r = self.picture.add(s);
+        self.changed(r);
     }
 
     pub fn clear(&mut self) {
-        self.strokes.clear();
-        self.raster = None;
-        self.painted = 0;
-        self.generation += 1;
+        self.picture.clear();
+        self.changed(Some(ALL));
     }
 
-    /// Counts the pixels of the drawing that are not paper (None before it is shown).
-    pub fn ink(&mut self) -> Option<usize> {
-        self.raster.as_ref().map(Raster::ink)
+    /// Starts again from the server's snapshot.
+    pub fn snapshot(&mut self, raster: Raster) {
+        self.picture.start_from(raster);
+        self.changed(Some(ALL));
+    }
+
+    pub fn undo(&mut self, id: u32, count: Option<usize>) {
+        if self.picture.undo(id, count) {
+            let r = self.picture.take_undone();
+            self.changed(r);
+        }
+    }
+
+    /// The newest stroke drawn here that is still on the canvas.
+    pub fn last_mine(&mut self) -> Option<u32> {
+        while let Some(&id) = self.mine.last() {
+            if self.picture.strokes().any(|s| s.id == id) {
+                return Some(id);
+            }
+            self.mine.pop();
+        }
+        None
     }
 }
 
@@ -401,15 +305,15 @@ impl Canvas {
                 match ev {
                     Event::Push if g.contains(ex, ey) => {
                         let mut st = state.borrow_mut();
-                        st.prepare(&g);
-                        st.next_id = st.next_id.wrapping_add(1) & 0x7fff_ffff;
+                        // A fresh, random-looking ID per stroke (the server refuses one another nick holds).
+                        st.next_id = st.next_id.wrapping_mul(0x9E37_79B1).wrapping_add(0x7F4A_7C15);
                         let mut s =
                             Stroke { id: st.next_id, color: st.color, width: st.brush, points: Default::default() };
                         let _ = s.points.push(g.to_logical(ex, ey));
-                        st.prepare(&g);
-                        if let Some(r) = st.raster.as_mut() {
-                            r.stroke(&s);
-                        }
+                        let r = st.picture.preview(&s);
+                        st.changed(r);
+                        let id = s.id;
+                        st.mine.push(id);
                         st.current = Some(s);
                         st.unsent = true;
                         st.generation += 1;
@@ -435,11 +339,8 @@ impl Canvas {
                         let _ = piece.points.push(last);
                         let _ = piece.points.push(p);
                         st.unsent = true;
-                        st.prepare(&g);
-                        if let Some(r) = st.raster.as_mut() {
-                            r.stroke(&piece);
-                        }
-                        st.generation += 1;
+                        let r = st.picture.preview(&piece);
+                        st.changed(r);
                         drop(st);
                         wid.redraw();
                         true
@@ -482,6 +383,23 @@ impl Canvas {
         self.widget.redraw();
     }
 
+    /// Starts again from the server's snapshot.
+    pub fn snapshot(&mut self, raster: Raster) {
+        self.state.borrow_mut().snapshot(raster);
+        self.widget.redraw();
+    }
+
+    /// Takes back the last `count` segments of stroke `id`.
+    pub fn undo(&mut self, id: u32, count: Option<usize>) {
+        self.state.borrow_mut().undo(id, count);
+        self.widget.redraw();
+    }
+
+    /// The canvas as a PNG (1600 x 1000, as the server keeps it).
+    pub fn png(&self) -> Vec<u8> {
+        crate::canvas::png::encode(self.state.borrow().picture.raster())
+    }
+
     pub fn set_color(&self, color: u32) {
         self.state.borrow_mut().color = color & 0xff_ffff;
     }
@@ -490,13 +408,14 @@ impl Canvas {
         self.state.borrow_mut().brush = brush.clamp(1, MAX_BRUSH);
     }
 
-    /// Pixels of the drawing that are not paper, with every segment received
-    /// so far, and their bounding box in logical units.
+    /// Pixels of the drawing as shown that are not paper, with every
+    /// segment received so far, and their bounding box in logical units.
     pub fn ink(&self) -> (usize, Option<(i32, i32, i32, i32)>) {
         let g = self.geometry();
         let mut st = self.state.borrow_mut();
         st.prepare(&g);
-        st.raster.as_ref().map_or((0, None), |r| (r.ink(), r.ink_bbox()))
+        let l = |v: i32| (f64::from(v) / g.scale).round() as i32;
+        st.view.as_ref().map_or((0, None), |v| (v.ink(), v.ink_bbox().map(|(a, b, c, d)| (l(a), l(b), l(c), l(d)))))
     }
 
     pub fn geometry(&self) -> Geometry {
@@ -514,14 +433,9 @@ fn flush_state(st: &mut CanvasState) {
     cur.points.clear();
     let _ = cur.points.push(last);
     st.unsent = false;
-    // Stored as already painted: it was painted piece by piece while drawn.
-    let all_painted = st.painted == st.strokes.len();
-    st.strokes.push(seg.clone());
-    if all_painted {
-        st.painted = st.strokes.len();
-    }
+    // Kept in order with what others drew (it was shown piece by piece already).
+    st.add(seg.clone());
     st.outgoing.push(seg);
-    st.generation += 1;
 }
 
 #[cfg(test)]
@@ -539,32 +453,17 @@ mod tests {
         assert!(g.contains(10, 270) && !g.contains(10, 269));
     }
 
-    fn stroke(width: u8, points: &[(u16, u16)]) -> Stroke {
-        let mut s = Stroke { id: 1, color: 0xff0000, width, points: Default::default() };
-        for p in points {
-            s.points.push(*p).unwrap();
-        }
-        s
-    }
-
     #[test]
-    fn raster_draws_connected_lines_of_the_right_width() {
-        let mut r = Raster::new(160, 100, 0.1);
-        assert_eq!(r.ink(), 0);
-        // A horizontal line 100 logical long at width 20 is 10 x 2 pixels plus round ends.
-        r.stroke(&stroke(20, &[(100, 500), (200, 500)]));
-        let ink = r.ink();
-        assert!((20..=40).contains(&ink), "{ink}");
-        assert_eq!(&r.px[(50 * 160 + 15) * 3..][..3], &[0xff, 0, 0]);
-        // A thin diagonal has a pixel in every row and column it crosses.
-        let mut r = Raster::new(160, 100, 0.1);
-        r.stroke(&stroke(1, &[(0, 0), (990, 990)]));
-        for y in 1..98 {
-            assert!((0..160).any(|x| r.px[(y * 160 + x) * 3 + 1] == 0), "row {y}");
-        }
-        // A dot.
-        let mut r = Raster::new(160, 100, 0.1);
-        r.stroke(&stroke(40, &[(800, 500)]));
-        assert!((9..=20).contains(&r.ink()), "{}", r.ink());
+    fn the_view_averages_the_logical_picture() {
+        let mut r = Raster::blank();
+        let mut s = Stroke { id: 1, color: 0, width: 1, points: Default::default() };
+        s.points.push((100, 100)).unwrap();
+        s.points.push((300, 100)).unwrap();
+        r.paint(&s);
+        let mut v = View::new(800, 500);
+        v.update(&r, ALL);
+        // A one-pixel line at half size: grey, not gone.
+        assert_eq!(&v.px[(50 * 800 + 100) * 3..][..3], &[0x7f; 3]);
+        assert_eq!(v.ink_bbox(), Some((50, 50, 150, 50)));
     }
 }

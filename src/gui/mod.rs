@@ -96,6 +96,8 @@ enum Msg {
     Colour(usize),
     Brush(u8),
     Clear,
+    Undo,
+    Save,
     Tick,
     /// The Channels… dialog: open it (or refresh it), and its actions.
     ChannelsDialog,
@@ -143,6 +145,8 @@ pub struct App {
     server_btn: Button,
     nick_btn: Button,
     clear_btn: Button,
+    undo_btn: Button,
+    save_btn: Button,
     channels_btn: Button,
     split: Frame,
     away_btn: LightButton,
@@ -303,6 +307,18 @@ impl App {
                 Show::ClearCanvas(channel) => {
                     if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
                         c.clear();
+                    }
+                    self.dirty = true;
+                }
+                Show::Snapshot { channel, raster } => {
+                    if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
+                        c.snapshot(raster);
+                    }
+                    self.dirty = true;
+                }
+                Show::Undo { channel, id, count } => {
+                    if let Some(c) = self.conv_index(&channel).and_then(|i| self.convs[i].canvas.as_mut()) {
+                        c.undo(id, count);
                     }
                     self.dirty = true;
                 }
@@ -483,15 +499,50 @@ impl App {
         let _ = self.input.take_focus();
     }
 
+    /// Asks the server to clear the shown canvas (operators only): it is
+    /// cleared when the server relays the clear back, so everyone's stays the same.
     fn clear_canvas(&mut self) {
+        let channel = self.convs[self.shown_channel()].name.clone();
+        self.handle.send(Command::Clear { channel });
+    }
+
+    /// Takes back the newest stroke drawn here on the shown canvas that is
+    /// still on it; it goes when the server relays the undo back.
+    fn undo_stroke(&mut self) {
         let i = self.shown_channel();
         let channel = self.convs[i].name.clone();
-        if let Some(c) = self.convs[i].canvas.as_mut() {
-            c.clear();
+        // What was drawn goes first, so the undo takes all of the stroke.
+        if let Some(canvas) = self.convs[i].canvas.as_ref() {
+            for stroke in canvas.flush() {
+                self.view.drawn(&channel, &stroke);
+                self.handle.send(Command::Stroke { channel: channel.clone(), stroke });
+            }
         }
-        self.view.cleared(&channel);
-        self.handle.send(Command::Clear { channel });
-        let text = format!("{} cleared the canvas", self.view.nick);
+        let id = self.convs[i].canvas.as_ref().and_then(|c| {
+            let mut st = c.state.borrow_mut();
+            let id = st.last_mine();
+            st.mine.pop();
+            id
+        });
+        match id {
+            Some(id) => self.handle.send(Command::Undo { channel, id }),
+            None => self.system(i, SystemTime::now(), "nothing of yours to undo"),
+        }
+    }
+
+    /// Saves the shown canvas as a PNG in the pictures folder, and says where.
+    fn save_canvas(&mut self) {
+        let i = self.shown_channel();
+        let Some(png) = self.convs[i].canvas.as_ref().map(|c| c.png()) else { return };
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+        let dir = [home.join("Pictures"), home].into_iter().find(|d| d.is_dir()).unwrap_or_default();
+        let stamp = crate::clock::unix_ms(SystemTime::now());
+        let channel = self.convs[i].name.trim_start_matches('#').replace(['/', '\\'], "_");
+        let path = dir.join(format!("lanchat-{channel}-{stamp}.png"));
+        let text = match std::fs::write(&path, png) {
+            Ok(()) => format!("canvas saved as {}", path.display()),
+            Err(e) => format!("cannot save the canvas as {}: {e}", path.display()),
+        };
         self.system(i, SystemTime::now(), &text);
     }
 
@@ -628,6 +679,8 @@ impl App {
                 self.convs.iter_mut().filter_map(|c| c.canvas.as_mut()).for_each(|k| k.set_brush(b));
             }
             Msg::Clear => self.clear_canvas(),
+            Msg::Undo => self.undo_stroke(),
+            Msg::Save => self.save_canvas(),
             Msg::Tick => self.tick(),
             Msg::ChannelsDialog => {
                 if !self.channels.shown() {
@@ -932,10 +985,18 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     brush.set_callback(move |b| tx.send(Msg::Brush(b.value().round() as u8)));
     tools.fixed(&brush, 64);
     Frame::default();
+    let mut undo = Button::default().with_label("Undo");
+    undo.set_tooltip("Take back your last stroke");
+    undo.set_callback(move |_| tx.send(Msg::Undo));
+    tools.fixed(&undo, 60);
+    let mut save = Button::default().with_label("Save");
+    save.set_tooltip("Save the canvas as a PNG picture");
+    save.set_callback(move |_| tx.send(Msg::Save));
+    tools.fixed(&save, 60);
     let mut clear = Button::default().with_label("Clear");
-    clear.set_tooltip("Clear the canvas for everyone");
+    clear.set_tooltip("Clear the canvas for everyone (channel operators)");
     clear.set_callback(move |_| tx.send(Msg::Clear));
-    tools.fixed(&clear, 70);
+    tools.fixed(&clear, 60);
     tools.end();
     right.fixed(&tools, 28);
     let (cw, ch) = canvas_size(ww, wh, None);
@@ -996,6 +1057,8 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         server_btn,
         nick_btn,
         clear_btn: clear,
+        undo_btn: undo,
+        save_btn: save,
         channels_btn,
         split,
         away_btn,

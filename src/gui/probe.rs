@@ -64,8 +64,8 @@ impl Probe {
         }
         let st = canvas.state.borrow();
         self.canvas_generation = st.generation;
-        let _ = writeln!(s, "strokes: {}", st.strokes.len());
-        for stroke in st.strokes.iter().take(50) {
+        let _ = writeln!(s, "strokes: {}", st.picture.len());
+        for stroke in st.picture.strokes().take(50) {
             let _ = writeln!(s, "stroke: {}", stroke.encode());
         }
         drop(st);
@@ -89,6 +89,8 @@ impl Probe {
             let _ = writeln!(s, "link: {x} {y}");
         }
         let _ = writeln!(s, "clear_button: {}", r(&app.clear_btn, o));
+        let _ = writeln!(s, "undo_button: {}", r(&app.undo_btn, o));
+        let _ = writeln!(s, "save_button: {}", r(&app.save_btn, o));
         let _ = writeln!(s, "connect_button: {}", r(&app.connect_btn, o));
         let _ = writeln!(s, "server_button: {}", r(&app.server_btn, o));
         let _ = writeln!(s, "nick_button: {}", r(&app.nick_btn, o));

@@ -1,5 +1,6 @@
 //! The disk thread: compacts the journal when it asks, and fsyncs it once a
-//! second when it changed. It holds the state lock only to take a snapshot,
+//! second when it changed; the same for the canvas journal, and it folds
+//! canvases past their budget into their snapshots. It holds the state lock only to take a snapshot,
 //! to swap the compacted file in and to take a handle to sync; the slow
 //! parts (writing the new file, every fsync) run without it, so on an SD
 //! card nobody's messages wait for the disk.
@@ -9,7 +10,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use log::info;
+use log::{debug, info};
 
 use super::history;
 use super::state::Shared;
@@ -19,20 +20,26 @@ const TICK: Duration = Duration::from_millis(100);
 /// How often unsynced writes are fsynced.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 
-/// The running disk thread.
+/// The running disk thread, and the canvas thread beside it: a fold (a
+/// PNG decoded and encoded again) can take a second on a Pi Zero, and the
+/// journal's fsync each second must not wait for it.
 pub struct Disk {
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
+    stop_folds: mpsc::Sender<()>,
+    folds: JoinHandle<()>,
 }
 
 impl Disk {
     pub fn start(shared: Arc<Shared>) -> std::io::Result<Disk> {
+        let shared_folds = shared.clone();
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new().name("lanchat-disk".into()).spawn(move || {
             let mut synced = Instant::now();
             loop {
                 let stopping = !matches!(stopped.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
                 compact_if_asked(&shared);
+                compact_canvas_if_asked(&shared);
                 if stopping || synced.elapsed() >= SYNC_EVERY {
                     sync(&shared);
                     synced = Instant::now();
@@ -42,11 +49,19 @@ impl Disk {
                 }
             }
         })?;
-        Ok(Disk { stop, thread })
+        let (stop_folds, stopped) = mpsc::channel();
+        let folds = std::thread::Builder::new().name("lanchat-canvas".into()).spawn(move || {
+            while matches!(stopped.recv_timeout(TICK), Err(RecvTimeoutError::Timeout)) {
+                fold_canvases(&shared_folds);
+            }
+        })?;
+        Ok(Disk { stop, thread, stop_folds, folds })
     }
 
-    /// Syncs what is unsynced and ends the thread.
+    /// Ends the canvas thread, then syncs what is unsynced and ends the disk thread.
     pub fn stop(self) {
+        let _ = self.stop_folds.send(());
+        let _ = self.folds.join();
         let _ = self.stop.send(());
         let _ = self.thread.join();
     }
@@ -106,12 +121,47 @@ fn compact_if_asked(shared: &Shared) {
 }
 
 fn sync(shared: &Shared) {
-    let (file, delay) = {
+    let (files, delay) = {
         let mut st = shared.lock();
         let journal = st.journal_mut();
-        (journal.take_dirty(), journal.fsync_delay())
+        let (file, delay) = (journal.take_dirty(), journal.fsync_delay());
+        ([file, st.canvas_mut().take_dirty()], delay)
     };
-    if let Some(f) = file {
+    for f in files.into_iter().flatten() {
         let _ = history::sync(&f, delay);
+    }
+}
+
+/// Folds every canvas past its budget, each in three steps, the painting
+/// and encoding without the lock.
+fn fold_canvases(shared: &Shared) {
+    loop {
+        let started = Instant::now();
+        let Some(fold) = shared.lock().canvas_mut().begin_fold() else { return };
+        let folded = fold.run();
+        shared.lock().canvas_mut().finish_fold(folded);
+        debug!("canvas: a fold took {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+    }
+}
+
+/// The canvas journal's compaction: the same three steps as the history's.
+fn compact_canvas_if_asked(shared: &Shared) {
+    let snapshot = {
+        let mut st = shared.lock();
+        let canvas = st.canvas_mut();
+        if !canvas.wants_compaction() {
+            return;
+        }
+        canvas.begin_compaction()
+    };
+    let written = snapshot.write();
+    let (done, delay) = {
+        let mut st = shared.lock();
+        let canvas = st.canvas_mut();
+        (canvas.finish_compaction(written), canvas.fsync_delay())
+    };
+    if let Some((dir, old)) = done {
+        drop(old);
+        let _ = history::sync(&dir, delay);
     }
 }

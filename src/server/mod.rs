@@ -11,6 +11,7 @@
 //! `tls` feature, [`tls`]), on an executor of its own, until a shutdown
 //! future completes: the binary and tests alike embed it.
 
+pub mod canvas_store;
 pub mod commands;
 pub mod disk;
 pub mod handshakes;
@@ -36,6 +37,9 @@ use async_net::{TcpListener, UdpSocket};
 use log::{error, info, warn};
 
 use crate::discovery;
+
+/// Size of `canvas.journal` that triggers its compaction.
+const CANVAS_JOURNAL_MAX: u64 = 8 << 20;
 
 /// Every setting of the server, with the defaults of `lanchat --serve`.
 #[derive(Clone, Debug)]
@@ -78,7 +82,8 @@ pub struct Config {
     pub history: usize,
     /// Journal size that triggers a compaction, in bytes.
     pub journal_max: u64,
-    /// Canvas strokes kept per channel since its last clear, in bytes.
+    /// Canvas strokes kept per channel before the oldest are folded into
+    /// its snapshot, in bytes of relayed lines.
     pub canvas_max: usize,
     /// Messages per second a client may send on average (0: no limit).
     pub flood_rate: f64,
@@ -126,7 +131,7 @@ impl Default for Config {
             max_per_ip: 64,
             history: 100,
             journal_max: 8 << 20,
-            canvas_max: 1 << 20,
+            canvas_max: 96 << 10,
             flood_rate: 25.0,
             flood_burst: 50.0,
             flood_grace: Duration::from_secs(5),
@@ -240,6 +245,14 @@ pub fn run(
     let history =
         history::Journal::open_with(&config.data_dir, config.history, config.journal_max, config.test_fsync_delay)
             .map_err(|e| format!("cannot open history in {}: {e}", config.data_dir.display()))?;
+    let canvas = canvas_store::Canvases::open(
+        &config.data_dir,
+        &config.name,
+        config.canvas_max,
+        CANVAS_JOURNAL_MAX,
+        config.test_fsync_delay,
+    )
+    .map_err(|e| format!("cannot open the canvas in {}: {e}", config.data_dir.display()))?;
     // Each client is a socket: make room for max-clients of them and our own files.
     let want = config.max_clients as u64 + 64;
     let limit = crate::sys::raise_nofile(want);
@@ -294,11 +307,16 @@ pub fn run(
     if let Some((_, local)) = &plain {
         info!("listening on {local}");
     }
-    info!("history in {} ({} channels)", config.data_dir.display(), history.channel_count());
+    info!(
+        "history in {} ({} channels, {} canvases)",
+        config.data_dir.display(),
+        history.channel_count(),
+        canvas.count()
+    );
 
     let rt = runtime::Runtime::default();
     let tls_info = tls.as_ref().map(|t| t.info.clone());
-    let shared = Arc::new(state::Shared::new(config, motd, tls_info, history, rt.clone()));
+    let shared = Arc::new(state::Shared::new(config, motd, tls_info, history, canvas, rt.clone()));
     // Sessions are tasks on the executor threads, never threads of their own.
     let threads = match shared.config.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -31,6 +31,8 @@ const READ_CHUNK: usize = 8 * 1024;
 /// 8 KiB whose freed holes stay in the heap. A read that fills it means
 /// more is coming: the next asks READ_CHUNK.
 const IDLE_READ: usize = 1024;
+/// A JOIN's canvas is pushed once at most this much waits before it.
+const CANVAS_ROOM: usize = 64 * 1024;
 
 struct Session {
     shared: Arc<Shared>,
@@ -291,15 +293,17 @@ impl Session {
     /// Pushes a JOIN replay to this client only as fast as it reads it.
     /// A client that reads nothing for the ping timeout meanwhile is cut off:
     /// the read loop, which would time it out, is not running while we wait.
-    /// Canvas lines are pushed under the lock, and only while the canvas has
-    /// not been cleared since the replay was taken: a clear relayed meanwhile
-    /// is never followed by the strokes it cleared.
+    /// The canvas (at most a few hundred KiB) is taken and pushed in one go
+    /// under the lock, once the queue is nearly empty: no live canvas line
+    /// comes between its lines, so the joiner paints what everyone painted.
     async fn push_replay(&self, replay: Replay) -> Result<(), ()> {
         let out = &self.conn.out;
         let half = out.limit() / 2;
         let stall = self.shared.config.ping_timeout;
-        for (i, line) in replay.lines.into_iter().enumerate() {
-            while out.queued() > 0 && out.queued() + line.len() > half {
+        let lines = replay.lines.into_iter().map(Some).chain(replay.canvas.as_ref().map(|_| None));
+        for line in lines {
+            let want = line.as_ref().map_or(half.min(CANVAS_ROOM), |l| half.saturating_sub(l.len()));
+            while out.queued() > 0 && out.queued() > want {
                 let room = smol::future::or(out.room(), async {
                     smol::Timer::after(stall).await;
                     false
@@ -309,15 +313,16 @@ impl Session {
                     return Err(());
                 }
             }
-            if i >= replay.canvas_from {
-                let st = self.shared.lock();
-                if st.channel(&replay.key).is_none_or(|c| c.canvas.epoch != replay.epoch) {
-                    return Ok(());
+            let pushed = match (&line, &replay.canvas) {
+                (Some(line), _) => out.push(line),
+                (None, Some((key, name))) => {
+                    let mut st = self.shared.lock();
+                    let lines = st.canvas_mut().replay(key, name);
+                    lines.iter().all(|l| out.push(l))
                 }
-                if !out.push(&line) {
-                    return Err(());
-                }
-            } else if !out.push(&line) {
+                (None, None) => true,
+            };
+            if !pushed {
                 return Err(());
             }
         }

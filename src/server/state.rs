@@ -38,6 +38,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
 use super::Config;
+use super::canvas_store::Canvases;
 use super::history::Journal;
 use super::names::fold;
 use super::outbox::{Line, Outbox};
@@ -194,15 +195,6 @@ pub const MONITOR_MAX: usize = 100;
 /// How many departed nicks WHOWAS remembers.
 const WHOWAS_MAX: usize = 64;
 
-/// The drawing of a channel since its last clear, as relayable TAGMSG lines.
-#[derive(Default)]
-pub struct Canvas {
-    pub strokes: VecDeque<Line>,
-    pub bytes: usize,
-    /// Counts the clears, so a replay in progress can tell it is out of date.
-    pub epoch: u64,
-}
-
 /// A channel member, with what a fan-out needs to reach it without looking
 /// the client up: one walk down a contiguous list per message.
 #[derive(Clone)]
@@ -288,7 +280,6 @@ pub struct Channel {
     pub excepts: Vec<ListEntry>,
     /// Clients invited since they last joined (ids are never reused); bounded.
     pub invited: Vec<ClientId>,
-    pub canvas: Canvas,
 }
 
 impl Channel {
@@ -396,16 +387,19 @@ pub struct State {
     monitoring: HashMap<ClientId, Vec<String>>,
     /// The server's name: the source of what the server itself says.
     server: String,
+    /// Every channel's canvas, which outlives its members.
+    canvas: Canvases,
 }
 
 impl State {
-    pub fn new(history: Journal, server: &str) -> State {
+    pub fn new(history: Journal, canvas: Canvases, server: &str) -> State {
         State {
             clients: Clients::default(),
             nicks: HashMap::new(),
             channels: HashMap::new(),
             per_ip: HashMap::new(),
             history,
+            canvas,
             whowas: VecDeque::new(),
             max_users: 0,
             watchers: HashMap::new(),
@@ -860,7 +854,6 @@ impl State {
             bans: Vec::new(),
             excepts: Vec::new(),
             invited: Vec::new(),
-            canvas: Canvas::default(),
         });
         // Whoever creates a channel runs it.
         let op = ch.members.is_empty();
@@ -1005,30 +998,16 @@ impl State {
         Some(std::mem::replace(&mut m.op, on) != on)
     }
 
+    /// The canvases, for the canvas commands, JOIN replays, folds and the
+    /// disk thread's compactions.
+    pub fn canvas_mut(&mut self) -> &mut Canvases {
+        &mut self.canvas
+    }
+
     /// Voices a member or not; like [`State::set_op`].
     pub fn set_voice(&mut self, key: &str, id: ClientId, on: bool) -> Option<bool> {
         let m = self.channels.get_mut(key)?.members.iter_mut().find(|m| m.id == id)?;
         Some(std::mem::replace(&mut m.voice, on) != on)
-    }
-
-    /// Adds a stroke's line to the channel's canvas, dropping the oldest past `max` bytes.
-    pub fn canvas_stroke(&mut self, key: &str, line: Line, max: usize) {
-        let Some(ch) = self.channels.get_mut(key) else { return };
-        let canvas = &mut ch.canvas;
-        canvas.bytes += line.len();
-        canvas.strokes.push_back(line);
-        while canvas.bytes > max {
-            match canvas.strokes.pop_front() {
-                Some(old) => canvas.bytes -= old.len(),
-                None => break,
-            }
-        }
-    }
-
-    pub fn canvas_clear(&mut self, key: &str) {
-        if let Some(ch) = self.channels.get_mut(key) {
-            ch.canvas = Canvas { epoch: ch.canvas.epoch + 1, ..Canvas::default() };
-        }
     }
 
     // ---- history ----
@@ -1145,9 +1124,10 @@ impl Shared {
         motd: Option<String>,
         tls: Option<super::transport::TlsInfo>,
         history: Journal,
+        canvas: Canvases,
         rt: Runtime,
     ) -> Shared {
-        let state = Mutex::new(State::new(history, &config.name));
+        let state = Mutex::new(State::new(history, canvas, &config.name));
         Shared {
             config,
             motd,
@@ -1272,6 +1252,7 @@ impl<'a> Variants<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn variants_are_formatted_per_capability() {
@@ -1312,7 +1293,9 @@ mod tests {
         let ips: [IpAddr; 3] = [[127, 0, 0, 1].into(), [127, 0, 0, 2].into(), [127, 0, 0, 3].into()];
         for seed in 1..=20u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-            let mut st = State::new(Journal::open(&dir, 5, 1 << 20).unwrap(), "test");
+            let journal = Journal::open(&dir, 5, 1 << 20).unwrap();
+            let canvas = Canvases::open(&dir, "test", 1 << 20, 1 << 20, Duration::ZERO).unwrap();
+            let mut st = State::new(journal, canvas, "test");
             let mut next: ClientId = 1;
             let mut ids: Vec<ClientId> = Vec::new();
             for step in 0..2_000 {

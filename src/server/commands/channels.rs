@@ -14,14 +14,13 @@ use crate::server::names::{TOPICLEN, fold, valid_channel};
 use crate::server::outbox::Line;
 use crate::server::state::{Caps, Channel, Flag, JoinError, Member, Topic, Variants};
 
-/// What a JOIN replays after the lock is released: history, then the canvas.
+/// What a JOIN replays after the lock is released: history, then (for a
+/// client with message-tags) the canvas, taken and pushed in one piece
+/// under the lock when the history is out.
 pub struct Replay {
     pub lines: Vec<Line>,
-    /// Where the canvas lines start in `lines`.
-    pub canvas_from: usize,
-    /// The channel's casefolded name, and its canvas's clear count at the JOIN.
-    pub key: String,
-    pub epoch: u64,
+    /// The channel's casefolded name and its name, when the canvas follows.
+    pub canvas: Option<(String, String)>,
 }
 
 pub fn join(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
@@ -61,7 +60,11 @@ pub fn join(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         send_names(cx, &key);
         replays.push(replay(cx, &key));
     }
-    if replays.iter().all(|r| r.lines.is_empty()) { Flow::Continue } else { Flow::Replay(replays) }
+    if replays.iter().all(|r| r.lines.is_empty() && r.canvas.is_none()) {
+        Flow::Continue
+    } else {
+        Flow::Replay(replays)
+    }
 }
 
 /// Why this client may not join the channel `key` with the key `given`,
@@ -86,11 +89,11 @@ fn refused(cx: &Cx<'_>, key: &str, given: &str) -> Option<(Numeric, &'static str
     }
 }
 
-/// The kept history of a channel for this client's capabilities, then its canvas.
+/// The kept history of a channel for this client's capabilities; the canvas follows.
 fn replay(cx: &mut Cx<'_>, key: &str) -> Replay {
     let caps = cx.st.client(cx.conn.id).map(|c| c.caps).unwrap_or_default();
     let Some(ch) = cx.st.channel(key) else {
-        return Replay { lines: Vec::new(), canvas_from: 0, key: key.to_string(), epoch: 0 };
+        return Replay { lines: Vec::new(), canvas: None };
     };
     let mut lines = Vec::new();
     let mut entries = cx.st.history().recent(key).peekable();
@@ -107,11 +110,8 @@ fn replay(cx: &mut Cx<'_>, key: &str) -> Replay {
             lines.push(Line::from(format!(":{name} BATCH -{batch}\r\n")));
         }
     }
-    let canvas_from = lines.len();
-    if caps.has(Caps::MESSAGE_TAGS) {
-        lines.extend(ch.canvas.strokes.iter().cloned());
-    }
-    Replay { lines, canvas_from, key: key.to_string(), epoch: ch.canvas.epoch }
+    let canvas = caps.has(Caps::MESSAGE_TAGS).then(|| (key.to_string(), ch.name.clone()));
+    Replay { lines, canvas }
 }
 
 pub fn part(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {

@@ -8,7 +8,9 @@ use crate::canvas;
 use crate::line::{MAX_CLIENT_TAGS, MAX_LINE, Message};
 use crate::numeric::Numeric;
 use crate::numeric::*;
+use crate::server::canvas_store::Refused;
 use crate::server::names::fold;
+use crate::server::outbox::Line;
 use crate::server::state::{Caps, Channel, Flag, Member, Variants};
 
 /// Consecutive PRIVMSG, NOTICE and TAGMSG of one client to one channel,
@@ -170,16 +172,17 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
         return;
     }
     let chname = ch.name.clone();
-    let canvas_change = match r.tagmsg.then(|| canvas_tag(msg)).transpose() {
+    let op = member.is_some_and(|m| m.op);
+    let change = match r.tagmsg.then(|| canvas_tag(msg)).transpose() {
         Ok(change) => change.flatten(),
         Err(e) => {
-            cx.num(ERR_UNKNOWNERROR, &["TAGMSG", &format!("Invalid canvas stroke: {e}")]);
+            cx.num(ERR_UNKNOWNERROR, &["TAGMSG", &e]);
             return;
         }
     };
-    if let Some(why) = muted(ch, member, &r.base[1..r.base.len() - r.cmd.len() - 2], canvas_change.is_some()) {
+    if let Some(why) = muted(ch, member, &r.base[1..r.base.len() - r.cmd.len() - 2], change.is_some()) {
         // Other TAGMSGs (typing and the like) are dropped without a word.
-        if !r.tagmsg || canvas_change.is_some() {
+        if !r.tagmsg || change.is_some() {
             r.error(cx, ERR_CANNOTSENDTOCHAN, &[&chname, why]);
         }
         return;
@@ -192,16 +195,12 @@ fn to_channel(cx: &mut Cx<'_>, mut r: Relay<'_>, target: &str, msg: &Message<'_>
         // In the journal before anyone sees it: what was relayed is in history.
         cx.st.journal(&chname, r.now, r.msgid, &r.base);
     }
-    let mut v = r.variants();
-    match canvas_change {
-        Some(CanvasChange::Clear) => cx.st.canvas_clear(&key),
-        Some(CanvasChange::Stroke) => {
-            if let Some(line) = v.for_caps(Caps::MESSAGE_TAGS).cloned() {
-                cx.st.canvas_stroke(&key, line, cx.shared.config.canvas_max);
-            }
-        }
-        None => {}
+    if let Some(change) = change
+        && !canvas_change(cx, &mut r, &key, &chname, op, change)
+    {
+        return;
     }
+    let mut v = r.variants();
     hold(cx, &key, &mut v);
     if r.caps.has(Caps::ECHO_MESSAGE)
         && let Some(line) = v.for_caps(r.caps)
@@ -297,17 +296,78 @@ fn client_tags(msg: &Message<'_>) -> String {
 }
 
 enum CanvasChange {
-    Stroke,
+    Stroke(u32, String),
+    Undo(u32),
     Clear,
 }
 
-/// What a TAGMSG does to the channel's canvas; an invalid stroke is an error.
-fn canvas_tag(msg: &Message<'_>) -> Result<Option<CanvasChange>, canvas::DecodeError> {
+/// What a TAGMSG does to the channel's canvas; an invalid stroke or undo
+/// is an error, with the text of its 400.
+fn canvas_tag(msg: &Message<'_>) -> Result<Option<CanvasChange>, String> {
     if msg.tag(canvas::CLEAR_TAG).is_some() {
         return Ok(Some(CanvasChange::Clear));
     }
+    if let Some(v) = msg.tag(canvas::UNDO_TAG) {
+        let v = crate::line::unescape_tag_value(v);
+        return match v.parse() {
+            Ok(id) => Ok(Some(CanvasChange::Undo(id))),
+            Err(_) => Err(format!("Cannot undo stroke {v}: not a stroke ID")),
+        };
+    }
     match msg.tag(canvas::STROKE_TAG) {
-        Some(v) => canvas::Stroke::decode(&crate::line::unescape_tag_value(v)).map(|_| Some(CanvasChange::Stroke)),
+        Some(v) => {
+            let v = crate::line::unescape_tag_value(v);
+            match canvas::Stroke::decode(&v) {
+                Ok(s) => Ok(Some(CanvasChange::Stroke(s.id, v.into_owned()))),
+                Err(e) => Err(format!("Invalid canvas stroke: {e}")),
+            }
+        }
         None => Ok(None),
+    }
+}
+
+/// Applies a canvas change (journaled before it is relayed); false, with
+/// the error sent, when it is refused. An undo is relayed with its count.
+fn canvas_change(cx: &mut Cx<'_>, r: &mut Relay<'_>, key: &str, chname: &str, op: bool, change: CanvasChange) -> bool {
+    let Some(prefix) = cx.st.client(cx.conn.id).map(|c| c.prefix()) else { return false };
+    let nick = prefix.split('!').next().unwrap_or("").to_string();
+    let not_op = "You're not channel operator";
+    match change {
+        CanvasChange::Clear if !op => {
+            cx.num(ERR_CHANOPRIVSNEEDED, &[chname, not_op]);
+            false
+        }
+        CanvasChange::Clear => {
+            cx.st.canvas_mut().clear(key, chname);
+            true
+        }
+        CanvasChange::Stroke(id, value) => {
+            let line = Line::from(format!("@{}={value} :{prefix} TAGMSG {chname}\r\n", canvas::STROKE_TAG));
+            match cx.st.canvas_mut().stroke(key, chname, &prefix, &value, id, line) {
+                Ok(()) => true,
+                Err(_) => {
+                    let text = format!("Invalid canvas stroke: stroke ID {id} belongs to another nick; pick a new ID");
+                    cx.num(ERR_UNKNOWNERROR, &["TAGMSG", &text]);
+                    false
+                }
+            }
+        }
+        CanvasChange::Undo(id) => match cx.st.canvas_mut().undo(key, id, &nick, op) {
+            Ok(n) => {
+                r.client_tags = format!("{}={id},{n}", canvas::UNDO_TAG);
+                true
+            }
+            Err(Refused::NotYours) => {
+                cx.num(ERR_CHANOPRIVSNEEDED, &[chname, not_op]);
+                false
+            }
+            Err(_) => {
+                let text = format!(
+                    "Cannot undo stroke {id}: it is not kept (folded into the snapshot, cleared, or never drawn)"
+                );
+                cx.num(ERR_UNKNOWNERROR, &["TAGMSG", &text]);
+                false
+            }
+        },
     }
 }

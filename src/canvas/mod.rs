@@ -1,17 +1,27 @@
-//! The shared canvas: the stroke model and its wire encoding.
+//! The shared canvas: the stroke model and its wire encoding, and (in the
+//! submodules) the one rasterizer, the PNG codec and the snapshot's pieces.
 //!
 //! A drawing travels as small stroke segments in client-only IRCv3 tags on
-//! TAGMSG (see docs/PROTOCOL.md), never as images:
+//! TAGMSG (see docs/PROTOCOL.md, "The shared canvas"):
 //!
 //! * `+lanchat/stroke=ID,RRGGBB,WIDTH,X,Y,X,Y,...` — one segment of stroke `ID`:
 //!   a polyline of up to [`MAX_POINTS`] points in the fixed logical space
 //!   [`WIDTH`] x [`HEIGHT`], drawn with the colour and brush width given.
 //!   Successive segments of one stroke share the ID and repeat the joining
 //!   point, so each segment can be drawn on its own.
+//! * `+lanchat/undo=ID[,COUNT]` — takes stroke `ID` back (the server adds
+//!   how many segments it removed).
 //! * `+lanchat/clear` — clears the channel's canvas for everyone.
+//! * `+lanchat/snapshot=I/N,DATA` — from the server to a joiner: a piece of
+//!   the PNG of what was folded ([`snapshot`]).
 //!
-//! The value uses only digits, hex letters and commas, so it never needs the
-//! IRCv3 tag escapes.
+//! The stroke value uses only digits, hex letters and commas, so it never
+//! needs the IRCv3 tag escapes.
+
+pub mod picture;
+pub mod png;
+pub mod raster;
+pub mod snapshot;
 
 use heapless::Vec;
 
@@ -19,6 +29,17 @@ use heapless::Vec;
 pub const STROKE_TAG: &str = "+lanchat/stroke";
 /// Tag key of a canvas clear.
 pub const CLEAR_TAG: &str = "+lanchat/clear";
+/// Tag key of an undo.
+pub const UNDO_TAG: &str = "+lanchat/undo";
+/// Tag key of a piece of a snapshot.
+pub const SNAPSHOT_TAG: &str = "+lanchat/snapshot";
+/// The paper's colour; the eraser draws with it.
+pub const PAPER: u32 = 0xffffff;
+/// Most segments a server keeps unfolded per channel.
+pub const SERVER_KEEPS: usize = 2048;
+/// Fewest segments a client keeps unfolded: any undo the server relays
+/// finds all it removes among them.
+pub const CLIENT_KEEPS: usize = 2 * SERVER_KEEPS;
 /// Logical canvas width: coordinates are in `0..WIDTH` whatever the window size.
 pub const WIDTH: u16 = 1600;
 /// Logical canvas height.
@@ -111,9 +132,26 @@ impl Stroke {
     }
 }
 
+/// An undo's value: the stroke ID and, as the server relays it, how many
+/// segments it removed.
+pub fn parse_undo(value: &str) -> Option<(u32, Option<usize>)> {
+    match value.split_once(',') {
+        Some((id, n)) => Some((id.parse().ok()?, Some(n.parse().ok()?))),
+        None => Some((value.parse().ok()?, None)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn undo_values() {
+        assert_eq!(parse_undo("42"), Some((42, None)));
+        assert_eq!(parse_undo("42,3"), Some((42, Some(3))));
+        assert_eq!(parse_undo("x"), None);
+        assert_eq!(parse_undo("1,-1"), None);
+    }
 
     #[test]
     fn round_trip() {
