@@ -475,11 +475,20 @@ fn main() {
                 round + 1,
                 if with { "with slow and silent clients" } else { "alone" }
             );
-            let (server, _) = start("lanchat", &lanchat);
-            let mut args = scenarios[0].2.clone();
+            // Every port open in both runs; beside them, the idle ones take
+            // each port in turn: plain IRC, TLS and the web port.
+            let (tls_port, web_port) = (free_port(), free_port());
+            let (server, _) = start_with("lanchat", &lanchat, false, |c| {
+                c.args(["--tls-port", &tls_port.to_string(), "--web-port", &web_port.to_string()]);
+            });
+            let mut args: Vec<String> = scenarios[0].2.iter().map(|a| a.to_string()).collect();
             if with {
-                args.extend(["--slowloris", "100", "--silent", "100", "--slow", "10"]);
+                args.extend(["--slowloris", "100", "--silent", "100", "--slow", "10"].map(String::from));
+                for (kind, port) in [("irc", server.port), ("tls", tls_port), ("web", web_port)] {
+                    args.extend(["--idle-addr".to_string(), format!("{kind}:127.0.0.1:{port}")]);
+                }
             }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             s8[i].push(loadgen(&lg, &server, if with { "8-with" } else { "8-base" }, &args));
         }
     }
@@ -583,7 +592,9 @@ fn main() {
     let s8avg = |i: usize, key: &str| mean(&s8[i].iter().map(|j| field(j, key)).collect::<Vec<_>>());
     let s8change = (s8avg(1, "p99_us") / s8avg(0, "p99_us") - 1.0) * 100.0;
     if !s8[0].is_empty() {
-        println!("8    scenario 1 beside 100 slowloris + 100 silent + 10 non-reading clients (lanchat):");
+        println!(
+            "8    scenario 1 beside 100 slowloris + 100 silent (on the IRC, TLS and web ports in turn) + 10 non-reading clients (lanchat):"
+        );
         println!("{:<4} {:<26} {:>12} {:>12}", "8", "figure", "alone", "beside them");
         for (label, key, scale, prec) in [
             ("delivered msgs/s", "msgs_per_s", 1.0, 0),

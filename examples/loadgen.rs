@@ -41,6 +41,9 @@ USAGE: loadgen --addr HOST:PORT [OPTIONS]
     --slow N          extra clients that join and then never read [default: 0]
     --silent N        connections beside the run that never send a byte [default: 0]
     --slowloris N     connections beside the run that send a byte a second, never a whole line [default: 0]
+    --idle-addr K:A   where the silent and slowloris connections go, in turn (repeatable; K is irc, tls
+                      or web: what each trickles is a line, a TLS record or an HTTP head that never
+                      ends) [default: irc:the --addr]
     --window W        messages per sender not yet delivered to all [default: 20]
     --hold SECS       keep the clients connected this long before the final check [default: 0]
     --pid PID         the server's pid, for its RSS and CPU time from /proc
@@ -68,6 +71,8 @@ pub struct Opts {
     pub slow: usize,
     pub silent: usize,
     pub slowloris: usize,
+    /// (kind, address) for the silent and slowloris connections, in turn.
+    pub idle_addrs: Vec<(String, String)>,
     pub window: usize,
     pub hold: Duration,
     pub pid: Option<u32>,
@@ -93,6 +98,7 @@ impl Default for Opts {
             slow: 0,
             silent: 0,
             slowloris: 0,
+            idle_addrs: Vec::new(),
             window: 20,
             hold: Duration::ZERO,
             pid: None,
@@ -572,7 +578,11 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 async fn hanger(ctx: &Ctx, i: usize) -> io::Result<()> {
     let o = &ctx.opts;
     ctx.setup.0.send(()).await.map_err(io::Error::other)?;
-    let stream = TcpStream::connect(&*o.addr).await;
+    let (kind, addr) = match o.idle_addrs.get(i % o.idle_addrs.len().max(1)) {
+        Some((k, a)) => (k.as_str(), a.as_str()),
+        None => ("irc", o.addr.as_str()),
+    };
+    let stream = TcpStream::connect(addr).await;
     let _ = ctx.setup.1.try_recv();
     let mut stream = stream?;
     let _ = ctx.events.send(Event::Holding).await;
@@ -580,12 +590,19 @@ async fn hanger(ctx: &Ctx, i: usize) -> io::Result<()> {
         ctx.finishing.wait().await;
         return Ok(());
     }
-    let text = b"NICK slowloris-who-never-ends-this-line-";
+    // The start of what the port expects, then `a`s: a line, a TLS record
+    // (a 16 KiB ClientHello) or an HTTP head that never ends.
+    let start: &[u8] = match kind {
+        "tls" => &[0x16, 0x03, 0x01, 0x40, 0x00, 0x01],
+        "web" => b"GET /irc HTTP/1.1\r\nX-Slow: ",
+        _ => b"NICK slowloris-",
+    };
     let first = Duration::from_millis((i * 1000 / o.slowloris) as u64);
     let trickle = async {
         smol::Timer::after(first).await;
         for k in 0.. {
-            if stream.write_all(&text[k % text.len()..][..1]).await.is_err() {
+            let byte = start.get(k).copied().unwrap_or(b'a');
+            if stream.write_all(&[byte]).await.is_err() {
                 ctx.idle_closed.fetch_add(1, SeqCst);
                 break;
             }
@@ -830,6 +847,10 @@ fn main() {
             "--slow" => o.slow = num(val()),
             "--silent" => o.silent = num(val()),
             "--slowloris" => o.slowloris = num(val()),
+            "--idle-addr" => match val().split_once(':') {
+                Some((k @ ("irc" | "tls" | "web"), a)) => o.idle_addrs.push((k.to_string(), a.to_string())),
+                _ => fail("--idle-addr takes irc:HOST:PORT, tls:HOST:PORT or web:HOST:PORT".into()),
+            },
             "--window" => o.window = num(val()),
             "--hold" => o.hold = Duration::from_secs(num(val()) as u64),
             "--pid" => o.pid = Some(num(val()) as u32),
