@@ -1003,22 +1003,7 @@ mod ws {
                 m ^= m >> 17;
                 m ^= m << 5;
                 self.mask = m;
-                let mask = m.to_be_bytes();
-                let p = &mut self.pending;
-                p.push(0x81);
-                match line.len() {
-                    n @ 0..=125 => p.push(0x80 | n as u8),
-                    n @ 126..=0xffff => {
-                        p.push(0x80 | 126);
-                        p.extend_from_slice(&(n as u16).to_be_bytes());
-                    }
-                    n => {
-                        p.push(0x80 | 127);
-                        p.extend_from_slice(&(n as u64).to_be_bytes());
-                    }
-                }
-                p.extend_from_slice(&mask);
-                p.extend(line.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+                lanchat::server::web::websocket::frame(&mut self.pending, 0x81, line, Some(m.to_be_bytes()));
             }
             let _ = self.poll_drain(cx)?;
             Poll::Ready(Ok(buf.len()))

@@ -186,21 +186,8 @@ impl Ws {
 }
 
 fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [0x37, 0xfa, 0x21, 0x3d];
-    let mut f = vec![first];
-    match payload.len() {
-        n @ 0..=125 => f.push(0x80 | n as u8),
-        n @ 126..=0xffff => {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    let mut f = Vec::new();
+    lanchat::server::web::websocket::frame(&mut f, first, payload, Some([0x37, 0xfa, 0x21, 0x3d]));
     f
 }
 
@@ -299,14 +286,15 @@ fn websocket_and_tcp_clients_chat_with_history_and_canvas() {
     // Replayed history with times, and the canvas.
     let old = ws.expect_has("before you came");
     assert!(old.starts_with("@") && old.contains("time="), "{old}");
-    ws.expect_has("+lanchat/stroke=1,ff0000,3,10,10,20,20;msgid=");
+    ws.expect_has("+lanchat/stroke=1,ff0000,3,10,10,20,20");
     tcp.expect_has(":webby!webby@127.0.0.1 JOIN #room");
     ws.send("PRIVMSG #room :hello from the web ☕");
     tcp.expect_has("PRIVMSG #room :hello from the web ☕");
     tcp.send("PRIVMSG #room :hello browser");
     ws.expect_has("PRIVMSG #room :hello browser");
-    ws.send("@+lanchat/stroke=1,0000ff,5,1,2,3,4 TAGMSG #room");
-    tcp.expect_has("+lanchat/stroke=1,0000ff,5,1,2,3,4;msgid=");
+    // (Stroke 1 is tina's: a stroke ID of its own.)
+    ws.send("@+lanchat/stroke=2,0000ff,5,1,2,3,4 TAGMSG #room");
+    tcp.expect_has("+lanchat/stroke=2,0000ff,5,1,2,3,4;msgid=");
     // Private conversation between two WebSocket clients.
     let mut ws2 = Ws::open(&w, "");
     ws2.register("webtwo");

@@ -272,19 +272,33 @@ impl Decoder {
 
 /// Appends one unmasked server frame.
 pub fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
-    out.push(0x80 | opcode);
+    frame(out, 0x80 | opcode, payload, None);
+}
+
+/// Appends one frame whose first byte (FIN and opcode) is `first`, its
+/// payload masked with `mask` when there is one: a client's frames are
+/// (the load generator and the tests speak as clients), a server's never.
+pub fn frame(out: &mut Vec<u8>, first: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+    out.push(first);
+    let masked = if mask.is_some() { 0x80 } else { 0 };
     match payload.len() {
-        n @ 0..=125 => out.push(n as u8),
+        n @ 0..=125 => out.push(masked | n as u8),
         n @ 126..=0xffff => {
-            out.push(126);
+            out.push(masked | 126);
             out.extend_from_slice(&(n as u16).to_be_bytes());
         }
         n => {
-            out.push(127);
+            out.push(masked | 127);
             out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
-    out.extend_from_slice(payload);
+    match mask {
+        Some(k) => {
+            out.extend_from_slice(&k);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
 }
 
 /// What the reading and writing sides share: frames queued for the socket.
@@ -459,20 +473,8 @@ mod tests {
     use super::*;
 
     fn frame(first: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
-        let mut f = vec![first];
-        match payload.len() {
-            n @ 0..=125 => f.push(0x80 | n as u8),
-            n @ 126..=0xffff => {
-                f.push(0x80 | 126);
-                f.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                f.push(0x80 | 127);
-                f.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        f.extend_from_slice(&mask);
-        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        let mut f = Vec::new();
+        super::frame(&mut f, first, payload, Some(mask));
         f
     }
 
