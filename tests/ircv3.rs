@@ -94,7 +94,7 @@ fn an_old_journal_without_msgids_is_read_and_its_ids_stay() {
     let dir = common::temp_dir("ircv3-old-journal");
     // A record as lanchat wrote it before msgids: CRC, time, channel, line.
     let body = "1700000000000 #old :zed!zed@127.0.0.1 PRIVMSG #old :from before";
-    let crc = lanchat::server::history::crc32(body.as_bytes());
+    let crc = lanchat::server::journal::crc32(body.as_bytes());
     std::fs::write(dir.join("history.journal"), format!("{crc:08x} {body}\n")).unwrap();
     let mut s = Server::start_in(&dir, &[]);
     let mut seen = Vec::new();

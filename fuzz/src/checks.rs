@@ -108,7 +108,7 @@ pub fn journal(data: &[u8]) {
     let file = if mode & 1 == 1 {
         let mut out = Vec::new();
         for body in rest.split(|&b| b == b'\n') {
-            out.extend_from_slice(format!("{:08x} ", history::crc32(body)).as_bytes());
+            out.extend_from_slice(format!("{:08x} ", lanchat::server::journal::crc32(body)).as_bytes());
             out.extend_from_slice(body);
             out.push(b'\n');
         }

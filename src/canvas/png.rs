@@ -8,7 +8,7 @@
 //! types 2 and 3, any filter; anything else is refused with a reason.
 
 use super::raster::Raster;
-use crate::server::history::crc32;
+use crate::server::journal::crc32;
 
 const SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 

@@ -12,21 +12,22 @@
 //! and done again.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use log::{error, info, warn};
+use log::warn;
 
-use super::history::{crc32, sync};
+use super::journal::{self, JournalFile, Kind, Target, Written, record};
 use super::names::fold as casefold;
 use super::outbox::Line;
 use crate::canvas::{self, SERVER_KEEPS, Stroke, png, raster::Raster, snapshot};
 
 const FILE_NAME: &str = "canvas.journal";
-const TMP_NAME: &str = "canvas.journal.tmp";
+static KIND: Kind =
+    Kind { file: FILE_NAME, tmp: "canvas.journal.tmp", log: "canvas", meanwhile: "the canvas is kept in memory" };
 /// Canvases kept at most; a new one beyond pushes out the one drawn on longest ago.
 pub const MAX_CANVASES: usize = 1000;
 
@@ -143,14 +144,7 @@ fn pieces_lines(server: &str, name: &str, png: &[u8]) -> Vec<Line> {
 /// What a compaction of the journal writes, taken under the lock.
 pub struct Snapshot {
     canvases: Vec<(String, Arc<Vec<u8>>, Vec<Line>)>,
-    dir: PathBuf,
-    fsync_delay: Duration,
-}
-
-/// A compaction's new file, written and synced, not yet in place.
-pub struct Written {
-    file: File,
-    size: u64,
+    target: Target,
 }
 
 impl Snapshot {
@@ -167,22 +161,8 @@ impl Snapshot {
                 record(&mut data, &format!("s {name} {prefix} {value}"));
             }
         }
-        let tmp = self.dir.join(TMP_NAME);
-        let res = (|| {
-            let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&tmp)?;
-            file.write_all(&data)?;
-            sync(&file, self.fsync_delay)?;
-            Ok(Written { file, size: data.len() as u64 })
-        })();
-        if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        res
+        self.target.write(&data)
     }
-}
-
-fn record(out: &mut Vec<u8>, body: &str) {
-    let _ = writeln!(out, "{:08x} {body}", crc32(body.as_bytes()));
 }
 
 /// The canvases and their journal.
@@ -193,77 +173,27 @@ pub struct Canvases {
     /// The server's name, the source of snapshot pieces.
     server: String,
     clock: u64,
-    dir: PathBuf,
-    file: Option<File>,
-    size: u64,
-    compact_at: u64,
-    max: u64,
-    failing: Option<Instant>,
-    dirty: bool,
-    /// During a compaction: the records appended since its snapshot.
-    pending: Option<Vec<u8>>,
-    fsync_delay: Duration,
+    file: JournalFile,
 }
 
 impl Canvases {
     /// Opens (or creates) `canvas.journal` in `dir` and loads every canvas.
     pub fn open(dir: &Path, server: &str, budget: usize, max: u64, fsync_delay: Duration) -> io::Result<Canvases> {
-        let path = dir.join(FILE_NAME);
-        let mut data = Vec::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                f.read_to_end(&mut data)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let mut c = Canvases {
-            canvases: HashMap::new(),
-            budget,
-            server: server.to_string(),
-            clock: 0,
-            dir: dir.to_path_buf(),
-            file: None,
-            size: 0,
-            compact_at: max,
-            max,
-            failing: None,
-            dirty: false,
-            pending: None,
-            fsync_delay,
-        };
-        let good_len = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let (file, read) = JournalFile::read(dir, &KIND, max, fsync_delay)?;
+        let mut c = Canvases { canvases: HashMap::new(), budget, server: server.to_string(), clock: 0, file };
         let mut dropped = 0;
-        for rec in data[..good_len].split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
+        for rec in read.records() {
             if !c.load(rec) {
                 dropped += 1;
             }
         }
-        if dropped > 0 || good_len < data.len() {
-            warn!("canvas: dropped {dropped} corrupt record(s) and {} torn byte(s)", data.len() - good_len);
-        }
-        c.size = good_len as u64;
-        let opened = OpenOptions::new().create(true).append(true).open(&path).and_then(|file| {
-            if good_len < data.len() {
-                file.set_len(good_len as u64)?;
-            }
-            Ok(file)
-        });
-        match opened {
-            Ok(file) => c.file = Some(file),
-            Err(e) => c.fail(e),
-        }
+        c.file.start(read, dropped);
         Ok(c)
     }
 
     /// Applies one journal record; false when it is corrupt.
     fn load(&mut self, rec: &[u8]) -> bool {
-        let Some(body) = std::str::from_utf8(rec).ok().and_then(|r| {
-            let (crc, body) = r.split_once(' ')?;
-            (crc.len() == 8 && u32::from_str_radix(crc, 16).ok()? == crc32(body.as_bytes())).then_some(body)
-        }) else {
-            return false;
-        };
+        let Some(body) = journal::checked(rec) else { return false };
         let mut f = body.splitn(4, ' ');
         let (kind, name) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
         let (a, b) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
@@ -460,47 +390,12 @@ impl Canvases {
     fn append(&mut self, body: &str) {
         let mut rec = Vec::with_capacity(body.len() + 10);
         record(&mut rec, body);
-        if let Some(p) = &mut self.pending {
-            p.extend_from_slice(&rec);
-        }
-        if self.failing.is_some() {
-            return;
-        }
-        let res = match self.file.as_mut() {
-            Some(f) => f.write_all(&rec),
-            None => Err(io::Error::other("canvas journal not open")),
-        };
-        match res {
-            Ok(()) => {
-                self.size += rec.len() as u64;
-                self.dirty = true;
-            }
-            Err(e) => self.fail(e),
-        }
-    }
-
-    fn fail(&mut self, e: io::Error) {
-        if self.failing.is_none() {
-            error!(
-                "canvas: cannot write the journal in {}: {e}; the canvas is kept in memory until it works again",
-                self.dir.display()
-            );
-        }
-        self.failing = Some(Instant::now());
-        if let Some(f) = &self.file {
-            let _ = f.set_len(self.size);
-        }
+        self.file.append(&rec);
     }
 
     /// Whether the disk thread should compact the journal now.
     pub fn wants_compaction(&self) -> bool {
-        if self.pending.is_some() {
-            return false;
-        }
-        match self.failing {
-            Some(since) => since.elapsed() >= Duration::from_secs(1),
-            None => self.size > self.compact_at,
-        }
+        self.file.wants_compaction()
     }
 
     /// Compaction step one, under the lock (the PNGs and lines are shared, not copied).
@@ -510,59 +405,30 @@ impl Canvases {
             .values()
             .map(|c| (c.name.clone(), c.png.clone(), c.tail.iter().map(|k| k.line.clone()).collect()))
             .collect();
-        self.pending = Some(Vec::new());
-        Snapshot { canvases, dir: self.dir.clone(), fsync_delay: self.fsync_delay }
+        Snapshot { canvases, target: self.file.begin_compaction() }
     }
 
-    /// Compaction step three, under the lock: appends what came meanwhile
-    /// and renames the new file in place. Returns the directory to fsync and
-    /// the old file to close, without the lock.
+    /// Compaction step three (see [`JournalFile::finish_compaction`]).
     pub fn finish_compaction(&mut self, written: io::Result<Written>) -> Option<(File, Option<File>)> {
-        let pending = self.pending.take().unwrap_or_default();
-        let before = self.size;
-        let res = written.and_then(|mut w| {
-            w.file.write_all(&pending)?;
-            w.size += pending.len() as u64;
-            std::fs::rename(self.dir.join(TMP_NAME), self.dir.join(FILE_NAME))?;
-            Ok(w)
-        });
-        match res {
-            Ok(w) => {
-                let old = self.file.replace(w.file);
-                self.size = w.size;
-                self.compact_at = self.max.max(self.size * 2);
-                self.dirty = !pending.is_empty();
-                if self.failing.take().is_some() {
-                    info!("canvas: the journal is writable again");
-                } else {
-                    info!("canvas: compacted the journal from {before} to {} bytes", self.size);
-                }
-                File::open(&self.dir).ok().map(|dir| (dir, old))
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(self.dir.join(TMP_NAME));
-                self.fail(e);
-                None
-            }
-        }
+        self.file.finish_compaction(written)
     }
 
     /// A handle to fsync outside the lock, when there are unsynced writes.
     pub fn take_dirty(&mut self) -> Option<File> {
-        if !std::mem::take(&mut self.dirty) {
-            return None;
-        }
-        self.file.as_ref().and_then(|f| f.try_clone().ok())
+        self.file.take_dirty()
     }
 
     pub fn fsync_delay(&self) -> Duration {
-        self.fsync_delay
+        self.file.fsync_delay()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::io::Write;
+    use std::path::PathBuf;
 
     fn line(prefix: &str, value: &str) -> Line {
         Line::from(format!("@+lanchat/stroke={value} :{prefix} TAGMSG #a\r\n"))

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
-use super::history;
+use super::journal;
 use super::state::Shared;
 
 /// How often the thread looks for a compaction to do.
@@ -110,7 +110,7 @@ fn compact_if_asked(shared: &Shared) {
     };
     if let Some((dir, old)) = dir {
         drop(old);
-        let _ = history::sync(&dir, delay);
+        let _ = journal::sync(&dir, delay);
     }
     // What the bench's scenario 7 reads: the whole, and the part relaying waited for.
     info!(
@@ -128,7 +128,7 @@ fn sync(shared: &Shared) {
         ([file, st.canvas_mut().take_dirty()], delay)
     };
     for f in files.into_iter().flatten() {
-        let _ = history::sync(&f, delay);
+        let _ = journal::sync(&f, delay);
     }
 }
 
@@ -162,6 +162,6 @@ fn compact_canvas_if_asked(shared: &Shared) {
     };
     if let Some((dir, old)) = done {
         drop(old);
-        let _ = history::sync(&dir, delay);
+        let _ = journal::sync(&dir, delay);
     }
 }

@@ -22,22 +22,22 @@
 //! When the file grows past its limit it is compacted: rewritten, through a
 //! temporary file and a rename, with only the lines each channel keeps. The
 //! slow part (writing and fsyncing the new file) runs on the disk thread
-//! without the state lock; see [`Journal::begin_compaction`]. Nothing here
-//! knows about that lock: the owner of the state calls the three steps.
+//! without the state lock; see [`Journal::begin_compaction`]. The file's
+//! handling, shared with the canvas store, is in [`super::journal`].
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use log::{error, info, warn};
-
+use super::journal::{self, JournalFile, Kind, Target, Written};
 use super::names::fold;
 
 const FILE_NAME: &str = "history.journal";
 const TMP_NAME: &str = "history.journal.tmp";
+static KIND: Kind =
+    Kind { file: FILE_NAME, tmp: TMP_NAME, log: "history", meanwhile: "relaying goes on, lines are kept in memory" };
 
 /// Most channels whose history is kept; a new one beyond this pushes out
 /// the channel that has been quiet longest, so memory and the compacted
@@ -57,24 +57,12 @@ pub struct Entry {
 
 /// The journal and the in-memory tail of every channel.
 pub struct Journal {
-    dir: PathBuf,
-    file: Option<File>,
-    size: u64,
-    compact_at: u64,
-    max: u64,
+    file: JournalFile,
     keep: usize,
     channels: HashMap<String, VecDeque<Entry>>,
     max_channels: usize,
     /// The last msgid given out or read.
     last_id: u64,
-    /// Set while the disk refuses writes; cleared by a successful compaction.
-    failing: Option<Instant>,
-    dirty: bool,
-    /// While a compaction is under way: the records appended since its
-    /// snapshot, which the new file must get too.
-    tail: Option<Vec<u8>>,
-    /// Test only: extra time each fsync takes, standing in for a slow SD card.
-    fsync_delay: Duration,
 }
 
 /// A record's parts: time, channel, msgid (None in old records), line.
@@ -82,11 +70,7 @@ pub type Record<'a> = (u64, &'a str, Option<u64>, &'a str);
 
 /// Splits one journal record; `None` when torn or corrupt.
 pub fn parse_record(record: &[u8]) -> Option<Record<'_>> {
-    let record = std::str::from_utf8(record).ok()?;
-    let (crc, body) = record.split_once(' ')?;
-    if crc.len() != 8 || u32::from_str_radix(crc, 16).ok()? != crc32(body.as_bytes()) {
-        return None;
-    }
+    let body = journal::checked(record)?;
     let (time, rest) = body.split_once(' ')?;
     let (channel, line) = rest.split_once(' ')?;
     let (id, line) = match line.strip_prefix("@msgid=") {
@@ -103,38 +87,13 @@ pub fn parse_record(record: &[u8]) -> Option<Record<'_>> {
 }
 
 fn format_record(out: &mut Vec<u8>, time_ms: u64, channel: &str, id: u64, line: &str) {
-    let body = format!("{time_ms} {channel} @msgid={id:x} {line}");
-    let _ = writeln!(out, "{:08x} {body}", crc32(body.as_bytes()));
-}
-
-/// fsync, after the test hook's delay.
-pub fn sync(f: &File, delay: Duration) -> io::Result<()> {
-    if !delay.is_zero() {
-        std::thread::sleep(delay);
-    }
-    f.sync_all()
+    journal::record(out, &format!("{time_ms} {channel} @msgid={id:x} {line}"));
 }
 
 /// What a compaction writes, taken under the lock; written without it.
 pub struct Snapshot {
     records: Vec<(u64, String, u64, Arc<str>)>,
-    dir: PathBuf,
-    fsync_delay: Duration,
-}
-
-/// A compaction's new file, written and synced, not yet in place.
-pub struct Written {
-    file: File,
-    size: u64,
-}
-
-impl Written {
-    /// Appends records that came after the snapshot (see [`Journal::take_tail`]).
-    pub fn append(&mut self, records: &[u8]) -> io::Result<()> {
-        self.file.write_all(records)?;
-        self.size += records.len() as u64;
-        Ok(())
-    }
+    target: Target,
 }
 
 impl Snapshot {
@@ -144,17 +103,7 @@ impl Snapshot {
         for (time_ms, key, id, line) in &self.records {
             format_record(&mut data, *time_ms, key, *id, line);
         }
-        let tmp = self.dir.join(TMP_NAME);
-        let res = (|| {
-            let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&tmp)?;
-            file.write_all(&data)?;
-            sync(&file, self.fsync_delay)?;
-            Ok(Written { file, size: data.len() as u64 })
-        })();
-        if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        res
+        self.target.write(&data)
     }
 }
 
@@ -167,34 +116,10 @@ impl Journal {
 
     /// [`Journal::open`], with each fsync made `fsync_delay` slower (a test hook).
     pub fn open_with(dir: &Path, keep: usize, max: u64, fsync_delay: Duration) -> io::Result<Journal> {
-        let path = dir.join(FILE_NAME);
-        let mut data = Vec::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                f.read_to_end(&mut data)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let mut j = Journal {
-            dir: dir.to_path_buf(),
-            file: None,
-            size: 0,
-            compact_at: max,
-            max,
-            keep,
-            channels: HashMap::new(),
-            max_channels: MAX_CHANNELS,
-            last_id: 0,
-            failing: None,
-            dirty: false,
-            tail: None,
-            fsync_delay,
-        };
-        // Records end in LF; anything after the last LF is a torn write.
-        let good_len = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let (file, read) = JournalFile::read(dir, &KIND, max, fsync_delay)?;
+        let mut j = Journal { file, keep, channels: HashMap::new(), max_channels: MAX_CHANNELS, last_id: 0 };
         let mut dropped = 0;
-        for record in data[..good_len].split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
+        for record in read.records() {
             match parse_record(record) {
                 Some((time_ms, channel, id, line)) => {
                     let id = match id {
@@ -209,27 +134,7 @@ impl Journal {
                 None => dropped += 1,
             }
         }
-        if dropped > 0 || good_len < data.len() {
-            warn!("history: dropped {dropped} corrupt record(s) and {} torn byte(s)", data.len() - good_len);
-        }
-        j.size = good_len as u64;
-        // What could be read is served even when the disk refuses writes
-        // (read-only or full): history goes on in memory, and the journal
-        // is retried like after any other write error.
-        let opened = OpenOptions::new().create(true).append(true).open(&path).and_then(|file| {
-            if good_len < data.len() {
-                file.set_len(good_len as u64)?;
-            }
-            Ok(file)
-        });
-        match opened {
-            Ok(file) => j.file = Some(file),
-            Err(e) => {
-                j.fail(e);
-                return Ok(j);
-            }
-        }
-        if j.size > j.max {
+        if j.file.start(read, dropped) && j.file.oversized() {
             // Nobody is connected yet: compact in line.
             j.compact_now();
         }
@@ -282,50 +187,12 @@ impl Journal {
         self.remember(channel, time_ms, id, line.clone());
         let mut rec = Vec::with_capacity(line.len() + 64);
         format_record(&mut rec, time_ms, channel, id, line);
-        if let Some(tail) = &mut self.tail {
-            tail.extend_from_slice(&rec);
-        }
-        if self.failing.is_some() {
-            return;
-        }
-        let res = match self.file.as_mut() {
-            Some(f) => f.write_all(&rec),
-            None => Err(io::Error::other("journal not open")),
-        };
-        match res {
-            Ok(()) => {
-                self.size += rec.len() as u64;
-                self.dirty = true;
-            }
-            Err(e) => self.fail(e),
-        }
+        self.file.append(&rec);
     }
 
-    /// Whether the disk thread should compact now: the file passed its
-    /// limit, or the disk failed and a second has passed since the last try
-    /// (a compaction also persists what was missed).
+    /// Whether the disk thread should compact now (see [`JournalFile::wants_compaction`]).
     pub fn wants_compaction(&self) -> bool {
-        if self.tail.is_some() {
-            return false;
-        }
-        match self.failing {
-            Some(since) => since.elapsed() >= Duration::from_secs(1),
-            None => self.size > self.compact_at,
-        }
-    }
-
-    fn fail(&mut self, e: io::Error) {
-        if self.failing.is_none() {
-            error!(
-                "history: cannot write the journal in {}: {e}; relaying goes on, lines are kept in memory until it works again",
-                self.dir.display()
-            );
-        }
-        self.failing = Some(Instant::now());
-        // A partial record may have been written: cut it off when we can.
-        if let Some(f) = &self.file {
-            let _ = f.set_len(self.size);
-        }
+        self.file.wants_compaction()
     }
 
     /// Step one of a compaction, under the lock: what the new file holds.
@@ -338,106 +205,47 @@ impl Journal {
         for (key, ring) in &self.channels {
             records.extend(ring.iter().map(|e| (e.time_ms, key.clone(), e.id, e.line.clone())));
         }
-        self.tail = Some(Vec::new());
-        Snapshot { records, dir: self.dir.clone(), fsync_delay: self.fsync_delay }
+        Snapshot { records, target: self.file.begin_compaction() }
     }
 
-    /// Between steps two and three, under the lock: the records appended
-    /// since the snapshot when there are more than `over` bytes of them, to
-    /// be appended to the new file without the lock; step three then has
-    /// little left to write while everyone waits.
+    /// See [`JournalFile::take_tail`].
     pub fn take_tail(&mut self, over: usize) -> Option<Vec<u8>> {
-        let tail = self.tail.as_mut()?;
-        (tail.len() > over).then(|| std::mem::take(tail))
+        self.file.take_tail(over)
     }
 
-    /// Step three, under the lock: appends what came meanwhile and puts the
-    /// new file in place. Returns what to do without the lock: the
-    /// directory to fsync, so the rename itself survives a power cut, and the
-    /// old file to close (its last descriptor: closing it frees its pages,
-    /// which took milliseconds for an 8 MiB journal).
-    pub fn finish_compaction(&mut self, written: io::Result<Written>) -> Option<(File, Option<File>)> {
-        let tail = self.tail.take().unwrap_or_default();
-        let before = self.size;
-        let res = written.and_then(|mut w| {
-            w.append(&tail)?;
-            std::fs::rename(self.dir.join(TMP_NAME), self.dir.join(FILE_NAME))?;
-            Ok(w)
-        });
-        match res {
-            Ok(w) => {
-                let old = self.file.replace(w.file);
-                self.size = w.size;
-                self.compact_at = self.max.max(self.size * 2);
-                self.dirty = !tail.is_empty();
-                if self.failing.take().is_some() {
-                    info!("history: the journal is writable again");
-                } else {
-                    info!("history: compacted the journal from {before} to {} bytes", self.size);
-                }
-                File::open(&self.dir).ok().map(|dir| (dir, old))
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(self.dir.join(TMP_NAME));
-                self.fail(e);
-                None
-            }
-        }
+    /// See [`JournalFile::finish_compaction`].
+    pub fn finish_compaction(
+        &mut self,
+        written: io::Result<Written>,
+    ) -> Option<(std::fs::File, Option<std::fs::File>)> {
+        self.file.finish_compaction(written)
     }
 
     /// All three steps at once, for when nobody else is waiting (start-up, tests).
     pub fn compact_now(&mut self) {
         let written = self.begin_compaction().write();
         if let Some((dir, _old)) = self.finish_compaction(written) {
-            let _ = sync(&dir, self.fsync_delay);
+            let _ = journal::sync(&dir, self.file.fsync_delay());
         }
     }
 
     /// A handle to fsync outside the lock, when there are unsynced writes.
-    pub fn take_dirty(&mut self) -> Option<File> {
-        if !self.dirty {
-            return None;
-        }
-        self.dirty = false;
-        self.file.as_ref().and_then(|f| f.try_clone().ok())
+    pub fn take_dirty(&mut self) -> Option<std::fs::File> {
+        self.file.take_dirty()
     }
 
-    /// The test hook's fsync delay, for [`sync`] of the handles given out.
+    /// The test hook's fsync delay, for [`journal::sync`] of the handles given out.
     pub fn fsync_delay(&self) -> Duration {
-        self.fsync_delay
+        self.file.fsync_delay()
     }
 }
-
-/// CRC-32 (IEEE), a byte at a time from a 1 KiB table built at compile
-/// time: every message is checksummed before it is relayed, and the bitwise
-/// loop cost as much as fanning the message out to a hundred clients.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc = CRC_TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
-}
-
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::journal::crc32;
+    use std::fs::OpenOptions;
+    use std::io::Write;
 
     #[test]
     fn history_is_kept_for_a_bounded_number_of_channels() {
@@ -456,11 +264,6 @@ mod tests {
         assert_eq!(j.recent("#b").count(), 0);
         assert_eq!(j.recent("#a").count(), 2);
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn crc_matches_the_standard_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod disk;
 pub mod handshakes;
 pub mod history;
+pub mod journal;
 pub mod names;
 pub mod outbox;
 pub mod runtime;
