@@ -210,6 +210,10 @@ fn undo_and_clear_follow_who_may() {
     op.send("@+lanchat/clear TAGMSG #art");
     assert!(bob.expect_has("lanchat/clear").starts_with("@+lanchat/clear;msgid="));
     assert!(cy.sync().iter().all(|l| !l.contains("lanchat/undo=6") && !l.contains("stroke=6,0000ff")));
+    // Snapshots are the server's alone: one a member sends is not relayed.
+    bob.send("@+lanchat/snapshot=1/1,AAAA TAGMSG #art");
+    bob.sync();
+    assert!(cy.sync().iter().all(|l| !l.contains("lanchat/snapshot")));
 }
 
 /// What a raw client gets for a JOIN: the bytes of its canvas lines (up to

@@ -228,6 +228,8 @@ fn keys_and_limits_with_per_target_errors() {
     a.expect_has(" 525 alice #a :Key is not well-formed");
     a.send("MODE #a +l zero");
     a.expect_has(" 696 alice #a l zero ");
+    a.send("MODE #a +l");
+    a.expect_has(" 461 alice MODE ");
     let mut b = Client::register(&s.addr(), "bob");
     // One list, each target with its own answer: wrong key, right key, full, bad name, new.
     b.send("JOIN #a,#b,#c,nochan,#d wrong,banana");
@@ -272,6 +274,13 @@ fn secret_channels_hide_from_outsiders() {
     b.expect_has(" 319 bob alice :@#open");
     b.send("WHO #s");
     assert!(b.expect(|l| l.contains(" 352 ") || l.contains(" 315 ")).contains(" 315 "));
+    // Its topic and modes are no one else's business either: no such channel.
+    b.send("TOPIC #s");
+    b.expect_has(" 403 bob #s :No such channel");
+    b.send("MODE #s");
+    b.expect_has(" 403 bob #s :No such channel");
+    b.send("MODE #s b");
+    b.expect_has(" 403 bob #s :No such channel");
     // Members see it all, with the secret symbol in NAMES.
     a.send("NAMES #s");
     assert_eq!(a.expect_has(" 353 "), ":lanchat 353 alice @ #s :@alice");

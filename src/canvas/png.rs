@@ -80,7 +80,8 @@ pub fn decode(png: &[u8]) -> Result<Raster, &'static str> {
             return Err("truncated PNG");
         }
         let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if rest.len() < 12 + len {
+        // (Not `12 + len`: that wraps on a 32-bit Pi.)
+        if rest.len() - 12 < len {
             return Err("truncated PNG");
         }
         let (body, crc) = (&rest[4..8 + len], &rest[8 + len..12 + len]);
@@ -96,7 +97,9 @@ pub fn decode(png: &[u8]) -> Result<Raster, &'static str> {
                 if data[8] != 8 || !(kind == 2 || kind == 3) || data[10] != 0 || data[11] != 0 || data[12] != 0 {
                     return Err("unsupported PNG format (8-bit RGB or palette only)");
                 }
-                if w == 0 || h == 0 || w > 8192 || h > 8192 {
+                // No larger than the canvas: what is decoded is a snapshot
+                // from the network, and its size bounds what inflating it takes.
+                if w == 0 || h == 0 || w > usize::from(super::WIDTH) || h > usize::from(super::HEIGHT) {
                     return Err("unsupported PNG size");
                 }
             }
@@ -578,6 +581,25 @@ fn dynamic_tables(r: &mut BitReader<'_>) -> Result<(Huffman, Huffman), &'static 
 mod tests {
     use super::*;
     use crate::canvas::Stroke;
+
+    /// From the network: a chunk length near 4 GiB (which wrapped `12 + len`
+    /// on 32-bit targets) and an image larger than the canvas are refused.
+    #[test]
+    fn hostile_headers_are_refused() {
+        let mut png = SIGNATURE.to_vec();
+        png.extend_from_slice(&0xffff_fff8u32.to_be_bytes());
+        png.extend_from_slice(b"IHDRxxxxxxxxxxxxxxxxxxxx");
+        assert_eq!(decode(&png).err(), Some("truncated PNG"));
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&8192u32.to_be_bytes());
+        ihdr.extend_from_slice(&1000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        let mut png = SIGNATURE.to_vec();
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        assert_eq!(decode(&png).err(), Some("unsupported PNG size"));
+    }
 
     fn seg(color: u32, width: u8, points: &[(u16, u16)]) -> Stroke {
         let mut s = Stroke { id: 1, color, width, points: Default::default() };

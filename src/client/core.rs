@@ -652,6 +652,11 @@ impl Core {
         } else if msg.tag(canvas::CLEAR_TAG).is_some() {
             self.emit(Event::CanvasCleared { channel, by });
         } else if let Some(v) = msg.tag(canvas::SNAPSHOT_TAG) {
+            // Only the server sends snapshots (its source has no `!`): one
+            // relayed from a member of the channel is ignored.
+            if msg.source.is_none_or(|s| s.contains('!')) {
+                return;
+            }
             let Some(link) = self.link.as_mut() else { return };
             let gather = link.snapshots.entry(channel.to_ascii_lowercase()).or_default();
             match gather.piece(&unescape_tag_value(v)) {

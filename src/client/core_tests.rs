@@ -746,6 +746,10 @@ fn canvas_snapshot_pieces_undo_and_sync() {
     );
     assert!(ev.iter().any(|e| matches!(e, Event::Undo { id: 7, count: Some(3), by, .. } if by == "bob")));
     assert!(matches!(ev.last(), Some(Event::Synced)), "{ev:?}");
+    // A snapshot from a member, not the server, is ignored whole.
+    let one = crate::canvas::snapshot::base64(&crate::canvas::png::encode(&crate::canvas::raster::Raster::blank()));
+    t.server(&format!("@+lanchat/snapshot=1/1,{one} :mallory!m@h TAGMSG #lobby"));
+    assert!(t.events().is_empty());
     // Pieces out of order are said, not shown.
     t.server("@+lanchat/snapshot=2/2,AAAA :lanchat TAGMSG #lobby");
     assert!(t.events().iter().any(|e| matches!(e, Event::System { text, .. } if text.contains("snapshot"))));

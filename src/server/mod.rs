@@ -151,7 +151,8 @@ impl Default for Config {
 pub fn parse_oper(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
         Some((n, p)) if !n.is_empty() && !p.is_empty() && !n.contains(' ') => Ok((n.to_string(), p.to_string())),
-        _ => Err(format!("invalid operator {s:?}: NAME:PASSWORD expected")),
+        // Only the name: the text may hold a password, and this goes to the log.
+        _ => Err(format!("invalid operator {:?}: NAME:PASSWORD expected", s.split(':').next().unwrap_or(""))),
     }
 }
 

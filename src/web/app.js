@@ -75,7 +75,8 @@ function parse(line) {
 }
 
 function send(line) {
-  if (ws && ws.readyState === 1) ws.send(line);
+  // One line per message: text from a link or a paste never smuggles a second command.
+  if (ws && ws.readyState === 1 && !/[\r\n\0]/.test(line)) ws.send(line);
 }
 
 // --- views: channels and private conversations ---
@@ -215,6 +216,8 @@ function connect() {
 }
 
 function joinChan(name) {
+  name = name.split(/[\s,\x00-\x1f]/)[0];
+  if (!/^[#&]./.test(name)) return;
   send(`JOIN ${name}`);
   // The canvas replay ends before the answer to this (docs/PROTOCOL.md, "Replay on JOIN").
   send(`PING :replay ${name}`);

@@ -230,7 +230,8 @@ pub fn list(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
 
 pub fn topic(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     let key = fold(msg.param(0));
-    let Some(ch) = cx.st.channel(&key) else {
+    // A secret channel does not exist for those outside it.
+    let Some(ch) = cx.st.channel(&key).filter(|ch| !ch.has(Flag::Secret) || inside(cx, ch)) else {
         cx.num(ERR_NOSUCHCHANNEL, &[msg.param(0), "No such channel"]);
         return Flow::Continue;
     };

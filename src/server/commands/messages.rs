@@ -276,11 +276,16 @@ fn hold(cx: &mut Cx<'_>, key: &str, v: &mut Variants<'_>) {
 }
 
 /// The client-only tags of a message (`+name=value`), escaped as received:
-/// they are relayed; every other tag a client sends is ours to set.
+/// they are relayed; every other tag a client sends is ours to set, and so
+/// is a canvas snapshot (only the server sends one: from a client it would
+/// replace everyone's picture).
 fn client_tags(msg: &Message<'_>) -> String {
     let mut out = String::new();
     for (k, v) in msg.tags() {
-        if k.len() > 1 && k.starts_with('+') && k[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b"-/.".contains(&b))
+        if k.len() > 1
+            && k.starts_with('+')
+            && k != crate::canvas::SNAPSHOT_TAG
+            && k[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b"-/.".contains(&b))
         {
             if !out.is_empty() {
                 out.push(';');

@@ -271,7 +271,12 @@ pub fn dispatch(cx: &mut Cx<'_>, raw: &[u8]) -> Flow {
             return Flow::Continue;
         }
     };
-    debug!("{}: {}", cx.conn.peer, text);
+    // Passwords stay out of the log, even at debug level.
+    if ["PASS", "OPER"].iter().any(|c| msg.command.eq_ignore_ascii_case(c)) {
+        debug!("{}: {} (password not logged)", cx.conn.peer, msg.command);
+    } else {
+        debug!("{}: {}", cx.conn.peer, text);
+    }
     let spec = COMMANDS.iter().find(|s| s.name.eq_ignore_ascii_case(msg.command));
     let held = cx.conn.burst.key();
     if !held.is_empty()

@@ -72,7 +72,8 @@ pub fn is_oper(cx: &Cx<'_>) -> bool {
 
 fn channel_mode(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     let key = fold(msg.param(0));
-    let Some(ch) = cx.st.channel(&key) else {
+    // A secret channel does not exist for those outside it.
+    let Some(ch) = cx.st.channel(&key).filter(|ch| !ch.has(Flag::Secret) || super::channels::inside(cx, ch)) else {
         cx.num(ERR_NOSUCHCHANNEL, &[msg.param(0), "No such channel"]);
         return Flow::Continue;
     };
@@ -178,8 +179,8 @@ fn channel_mode(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
                     continue;
                 }
             },
-            ('l', None, None) => cx.st.set_limit(&key, None).then(String::new),
-            ('o' | 'v' | 'k', None, None) => {
+            ('l', None, None) if !adding => cx.st.set_limit(&key, None).then(String::new),
+            ('o' | 'v' | 'k' | 'l', None, None) => {
                 cx.need_more_params("MODE");
                 continue;
             }
