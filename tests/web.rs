@@ -536,3 +536,25 @@ fn an_idle_websocket_holds_no_buffers() {
     eprintln!("an idle WebSocket: {per:.2} KiB");
     assert!(per <= 8.0, "{per:.2} KiB per idle WebSocket");
 }
+
+/// A client that floods pings and never reads their pongs gets no backlog of
+/// them kept for it (that was unbounded memory from anyone on the LAN), and
+/// its lines still go through.
+#[test]
+fn a_ping_flood_that_never_reads_its_pongs_grows_nothing() {
+    let s = Server::start(&[]);
+    let mut tcp = Client::register(&s.addr(), "tina");
+    let mut ws = Ws::open(&web_addr(&s), "");
+    ws.register("pinger");
+    let base = rss_kib(s.pid());
+    // 16 MB of pings; the 16 MB of pongs they ask for are never read.
+    let ping = masked(0x89, &[b'p'; 125]);
+    let blob: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 1000).collect();
+    for _ in 0..128 {
+        ws.raw(&blob);
+    }
+    ws.send("PRIVMSG tina :still here");
+    tcp.expect_has("PRIVMSG tina :still here");
+    let grown = rss_kib(s.pid()).saturating_sub(base);
+    assert!(grown < 4096, "the server grew by {grown} KiB for 16 MB of unanswered pings");
+}

@@ -301,6 +301,9 @@ pub fn frame(out: &mut Vec<u8>, first: u8, payload: &[u8], mask: Option<[u8; 4]>
     }
 }
 
+/// Bytes queued for the socket past which a ping gets no pong.
+const PONG_BACKLOG: usize = 4096;
+
 /// What the reading and writing sides share: frames queued for the socket.
 /// Every write to the socket goes through this buffer under its lock, so a
 /// pong or a close from the reading side never lands inside a data frame.
@@ -326,7 +329,10 @@ impl Link {
     /// room, and writes the rest with its next frame).
     fn send_control(&self, opcode: u8, payload: &[u8]) {
         let mut p = self.pending();
-        if p.closing {
+        // A client that pings and never reads would queue pongs without end:
+        // past a backlog, a ping goes unanswered (RFC 6455 lets a pong answer
+        // only the latest ping).
+        if p.closing || (opcode == OP_PONG && p.bytes.len() >= PONG_BACKLOG) {
             return;
         }
         p.closing = opcode == OP_CLOSE;
@@ -381,7 +387,7 @@ pub fn split(raw: &Raw, binary: bool) -> (Reader, Writer) {
 impl AsyncRead for Reader {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let me = &mut *self;
-        loop {
+        for _ in 0..READS_PER_POLL {
             if let Some(v) = me.dec.broken.filter(|_| me.failed.is_none()) {
                 // The lines before the violation went out with the last read.
                 me.link.send_control(OP_CLOSE, &v.code.to_be_bytes());
@@ -415,8 +421,15 @@ impl AsyncRead for Reader {
                 Err(_) => {}
             }
         }
+        // Reads that held only control frames (a ping flood): let the
+        // executor thread serve others before reading on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
+
+/// Socket reads one poll may make that yield no line.
+const READS_PER_POLL: usize = 16;
 
 impl AsyncWrite for Writer {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
