@@ -15,11 +15,9 @@ use lanchat::canvas::picture::Picture;
 use lanchat::canvas::raster::Raster;
 use lanchat::canvas::{Stroke, png, snapshot};
 
+/// Joined with message-tags: every client here sees the canvas.
 fn joined(addr: &str, nick: &str, chan: &str) -> Client {
-    let mut c = Client::register_caps(addr, nick, &["message-tags"]);
-    c.send(&format!("JOIN {chan}"));
-    c.expect_has(" 366 ");
-    c
+    common::joined_caps(addr, nick, chan, &["message-tags"])
 }
 
 /// Draws like a class would: strokes of several 6-point segments in a few

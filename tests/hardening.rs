@@ -13,22 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{Client, DEADLINE, Server, temp_dir, wait_until};
+use common::{Client, DEADLINE, Server, joined, joined_caps, temp_dir, wait_until};
 use lanchat::server::history::parse_record;
-
-fn joined(addr: &str, nick: &str, chan: &str) -> Client {
-    let mut c = Client::register(addr, nick);
-    c.send(&format!("JOIN {chan}"));
-    c.expect_has(" 366 ");
-    c
-}
-
-fn joined_caps(addr: &str, nick: &str, chan: &str, caps: &[&str]) -> Client {
-    let mut c = Client::register_caps(addr, nick, caps);
-    c.send(&format!("JOIN {chan}"));
-    c.expect_has(" 366 ");
-    c
-}
 
 /// Open file descriptors of a process.
 fn fd_count(pid: u32) -> usize {

@@ -5,16 +5,9 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::{Client, Server, joined_caps};
 
 const ALL: &[&str] = &["batch", "server-time", "message-tags", "echo-message", "draft/chathistory"];
-
-fn joined_caps(addr: &str, nick: &str, chan: &str, caps: &[&str]) -> Client {
-    let mut c = if caps.is_empty() { Client::register(addr, nick) } else { Client::register_caps(addr, nick, caps) };
-    c.send(&format!("JOIN {chan}"));
-    c.expect_has(" 366 ");
-    c
-}
 
 /// The value of tag `key` on a line.
 fn tag(line: &str, key: &str) -> Option<String> {

@@ -3,21 +3,7 @@
 
 mod common;
 
-use common::{Client, Server};
-
-fn joined(addr: &str, nick: &str, chan: &str) -> Client {
-    let mut c = Client::register(addr, nick);
-    c.send(&format!("JOIN {chan}"));
-    c.expect_has(" 366 ");
-    c
-}
-
-fn joined_caps(addr: &str, nick: &str, chan: &str, caps: &[&str]) -> Client {
-    let mut c = Client::register_caps(addr, nick, caps);
-    c.send(&format!("JOIN {chan}"));
-    c.expect_has(" 366 ");
-    c
-}
+use common::{Client, Server, joined, joined_caps};
 
 /// Lines received up to a sync barrier that contain `needle`.
 fn seen(c: &mut Client, needle: &str) -> Vec<String> {

@@ -4,14 +4,7 @@
 
 mod common;
 
-use common::{Client, Server};
-
-fn joined(addr: &str, nick: &str, chan: &str) -> Client {
-    let mut c = Client::register(addr, nick);
-    c.send(&format!("JOIN {chan}"));
-    c.expect_has(" 366 ");
-    c
-}
+use common::{Client, Server, joined};
 
 #[test]
 fn core_registration_and_welcome_burst() {

@@ -397,3 +397,16 @@ impl Client {
         seen
     }
 }
+
+/// A client registered as `nick` (with `caps`, if any) that has joined `chan`.
+pub fn joined_caps(addr: &str, nick: &str, chan: &str, caps: &[&str]) -> Client {
+    let mut c = if caps.is_empty() { Client::register(addr, nick) } else { Client::register_caps(addr, nick, caps) };
+    c.send(&format!("JOIN {chan}"));
+    c.expect_has(" 366 ");
+    c
+}
+
+/// A client registered as `nick`, without capabilities, that has joined `chan`.
+pub fn joined(addr: &str, nick: &str, chan: &str) -> Client {
+    joined_caps(addr, nick, chan, &[])
+}
