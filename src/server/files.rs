@@ -36,8 +36,11 @@ pub enum Refusal {
 
 /// The files kept, and the room reserved for uploads running.
 struct Kept {
-    /// By age, oldest first: (modified, id) to size.
-    by_age: BTreeMap<(SystemTime, String), u64>,
+    /// By age, oldest first: (modified, order kept since start, id) to
+    /// size. The order breaks ties: a file system's clock may tick only
+    /// every few milliseconds.
+    by_age: BTreeMap<(SystemTime, u64, String), u64>,
+    added: u64,
     total: u64,
     reserved: u64,
 }
@@ -88,7 +91,7 @@ impl Store {
         let tmp = dir.join(".tmp");
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp)?;
-        let mut kept = Kept { by_age: BTreeMap::new(), total: 0, reserved: 0 };
+        let mut kept = Kept { by_age: BTreeMap::new(), added: 0, total: 0, reserved: 0 };
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
             let id = entry.file_name().to_string_lossy().into_owned();
@@ -99,7 +102,7 @@ impl Store {
                 Some((_, meta)) => {
                     let at = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
                     kept.total += meta.len();
-                    kept.by_age.insert((at, id), meta.len());
+                    kept.by_age.insert((at, 0, id), meta.len());
                 }
                 // A rename that never happened: nothing to serve.
                 None => drop(fs::remove_dir_all(entry.path())),
@@ -131,11 +134,11 @@ impl Store {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Removes the oldest files until `room` more bytes fit; false if they
-    /// cannot (the room the uploads running hold counts too).
-    fn evict(&self, k: &mut Kept, room: u64) -> bool {
+    /// Removes the oldest files until `room` more bytes fit beside the
+    /// uploads running.
+    fn evict(&self, k: &mut Kept, room: u64) {
         while k.total + k.reserved + room > self.files_max {
-            let Some(((_, id), size)) = k.by_age.pop_first() else { return false };
+            let Some(((_, _, id), size)) = k.by_age.pop_first() else { return };
             k.total -= size;
             // A download of it under way keeps reading: the file is unlinked, not cut.
             if let Err(e) = fs::remove_dir_all(self.dir.join(&id)) {
@@ -143,11 +146,9 @@ impl Store {
             }
             info!("removed the shared file {id} ({size} bytes) to make room");
         }
-        true
     }
 
-    /// Starts an upload of `len` bytes: room made and reserved, a
-    /// temporary file open.
+    /// Starts an upload of `len` bytes: room reserved, a temporary file open.
     pub fn begin(self: &Arc<Self>, len: u64) -> Result<Upload, Refusal> {
         let max = self.file_max.min(self.files_max);
         if len > max {
@@ -160,8 +161,9 @@ impl Store {
         }
         let slot = Slot::take(self, true).ok_or(Refusal::Busy)?;
         {
+            // Room is made when the file is whole: an upload that fails costs no other file.
             let mut k = self.kept();
-            if !self.evict(&mut k, len) {
+            if k.reserved + len > self.files_max {
                 return Err(Refusal::TooLarge("The uploads running leave no room for this file now".into()));
             }
             k.reserved += len;
@@ -237,8 +239,11 @@ impl Upload {
         let at = fs::metadata(dir.join(&name)).and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
         let mut k = self.store.kept();
         k.reserved -= self.len;
+        self.store.evict(&mut k, self.len);
         k.total += self.len;
-        k.by_age.insert((at, self.id.clone()), self.len);
+        k.added += 1;
+        let order = k.added;
+        k.by_age.insert((at, order, self.id.clone()), self.len);
         self.len = 0;
         Ok(name)
     }
