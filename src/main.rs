@@ -33,6 +33,8 @@ SERVER OPTIONS:
     --file-max SIZE         largest file users may share over the web port, in
                             bytes or with K, M or G [default: 25M]
     --files-max SIZE        all shared files together; the oldest go first [default: 1G]
+    --file-timeout SECS     an upload or download with no byte moving this long is
+                            ended [default: 30]
     --no-files              no file sharing
     --tls-cert FILE         certificate chain (PEM) [default: a self-signed one,
                             made at first start and kept in the data directory]
@@ -143,6 +145,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--file-max" => cfg.file_max = size(&flag, &value()?)?,
             "--files-max" => cfg.files_max = size(&flag, &value()?)?,
             "--no-files" => cfg.files = false,
+            "--file-timeout" => cfg.file_timeout = secs(&flag, &value()?)?,
             "--tls-cert" => cfg.tls_cert = Some(PathBuf::from(value()?)),
             "--tls-key" => cfg.tls_key = Some(PathBuf::from(value()?)),
             "--data-dir" => cfg.data_dir = PathBuf::from(value()?),

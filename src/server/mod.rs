@@ -71,6 +71,8 @@ pub struct Config {
     pub file_max: u64,
     /// All shared files together, in bytes; the oldest go first.
     pub files_max: u64,
+    /// The longest an upload or a download may go without a byte moving.
+    pub file_timeout: Duration,
     /// Where the history journal lives.
     pub data_dir: PathBuf,
     /// Server name shown to clients.
@@ -133,6 +135,7 @@ impl Default for Config {
             files: true,
             file_max: 25 << 20,
             files_max: 1 << 30,
+            file_timeout: Duration::from_secs(30),
             data_dir: default_data_dir(),
             name: "lanchat".into(),
             motd: None,

@@ -18,8 +18,6 @@ use super::http::{Request, Status};
 use crate::server::files::{Refusal, disk_full};
 use crate::server::state::{Shared, UploadDenied};
 
-/// The longest an upload or a download may go without a byte moving.
-pub const STALL: Duration = Duration::from_secs(30);
 /// What is read and thrown away after refusing an upload, so the refusal
 /// reaches a client still sending (closing with unread data resets the
 /// connection, and the answer with it).
@@ -155,7 +153,8 @@ fn store_body(s: &mut TcpStream, up: &Accepted, start: Vec<u8>) -> Result<(Strin
     if up.expect_continue {
         s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| None)?;
     }
-    let _ = s.set_read_timeout(Some(STALL));
+    let stall = up.shared.config.file_timeout;
+    let _ = s.set_read_timeout(Some(stall));
     let mut got = start.len().min(up.len as usize) as u64;
     file.write(&start[..got as usize]).map_err(|e| Some(disk_refusal(&e)))?;
     let mut buf = vec![0u8; 64 << 10];
@@ -169,7 +168,7 @@ fn store_body(s: &mut TcpStream, up: &Accepted, start: Vec<u8>) -> Result<(Strin
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                let text = format!("The upload stalled: nothing came for {} s", STALL.as_secs());
+                let text = format!("The upload stalled: nothing came for {} s", stall.as_secs_f64());
                 return Err(Some(refused(Status::Timeout, text)));
             }
             Err(_) => return Err(None),
@@ -217,7 +216,7 @@ pub fn send(shared: Arc<Shared>, mut s: TcpStream, path: &str, head_only: bool) 
          Cache-Control: public, max-age=31536000, immutable\r\n"
     );
     let head = head((200, "OK"), kind, len, &extra);
-    let _ = s.set_write_timeout(Some(STALL));
+    let _ = s.set_write_timeout(Some(shared.config.file_timeout));
     if s.write_all(head.as_bytes()).is_err() || head_only {
         return;
     }
@@ -246,7 +245,7 @@ pub fn answer_text(r: &Refused) -> Vec<u8> {
 }
 
 fn answer_blocking(s: &mut TcpStream, r: &Refused) {
-    let _ = s.set_write_timeout(Some(STALL));
+    let _ = s.set_write_timeout(Some(DRAIN_TIME * 5));
     let _ = s.write_all(&answer_text(r));
 }
 
