@@ -347,7 +347,9 @@ function handle(m) {
       break;
     case 'ERROR': add(current, tags, '', p[0], 'err'); break;
     default:
-      if (/^[45]\d\d$/.test(m.cmd)) add(current, tags, '', p.slice(1).join(' '), 'err');
+      // An error about UPLOAD (421 from a server without it) answers the wait for a token.
+      if (/^[45]\d\d$/.test(m.cmd) && p[1] === 'UPLOAD') tokenAnswer(null, p[p.length - 1]);
+      else if (/^[45]\d\d$/.test(m.cmd)) add(current, tags, '', p.slice(1).join(' '), 'err');
       else if (/^(00[2-4]|25\d|26\d|37[256]|422)$/.test(m.cmd)) sys(view('*server*'), tags, p[p.length - 1]);
   }
 }
@@ -484,7 +486,7 @@ function upload(file, v) {
   if (!v || v.key === '*server*') return add(v, null, '', 'Open a channel or a conversation to send a file to.', 'err');
   if (!filesMax) return add(v, null, '', `${name} was not sent: ${fileBtn.title}.`, 'err');
   if (file.size > filesMax) {
-    return add(v, null, '', `${name} is ${fmtSize(file.size)}: this server takes files up to ${fmtSize(filesMax)}.`, 'err');
+    return add(v, null, '', `${name} (${fmtSize(file.size)}) is too large: this server takes files up to ${fmtSize(filesMax)}.`, 'err');
   }
   const line = add(v, null, '', `Sending ${name} (${fmtSize(file.size)})…`, 'sys');
   const fail = why => setLine(line, `${name} was not sent: ${why}`, 'err');
