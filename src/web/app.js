@@ -410,8 +410,8 @@ $('users-btn').onclick = e => { $('users').classList.toggle('show'); e.stopPropa
 $('draw-btn').onclick = () => { document.querySelector('main').classList.toggle('nodraw'); };
 
 // --- files (docs/PROTOCOL.md, "Files") ---
-// A message that is exactly such a link shows as the file.
-const FILE_LINK = /^https?:\/\/[^/\s]+(\/f\/[0-9a-f]{32}\/([^/\s]+))$/;
+// A message that is exactly such a link shows as the file (as src/files.rs `link` reads it).
+const FILE_LINK = /^https?:\/\/[^/\s]+(\/f\/[0-9a-f]{32}\/([^/\s?#]+))$/;
 const fileBtn = $('file-btn'), fileInput = $('file'), sizes = new Map();
 // filesMax: lanchat/FILES from ISUPPORT, 0 when off; tokenWait: those waiting for the answer to UPLOAD.
 let filesMax = 0, fileToken = null, uploads = Promise.resolve();
@@ -431,11 +431,11 @@ function filesState(max, why) {
 // The path, not the link: the CSP allows images from this origin only, and the
 // link may name the server by an address other than the one the page came from.
 function fileNodes(text) {
-  const m = FILE_LINK.exec(text);
-  if (!m) return null;
+  const m = FILE_LINK.exec(text.trim());
+  let name;
+  try { name = m && decodeURIComponent(m[2]); } catch { /* a bad escape: not a file link */ }
+  if (!name) return null;
   const path = m[1];
-  let name = m[2];
-  try { name = decodeURIComponent(name); } catch { /* shown as it is */ }
   const a = document.createElement('a');
   a.href = path; a.className = 'file'; a.title = name;
   if (/\.(png|jpe?g|gif)$/i.test(name)) {
