@@ -176,6 +176,10 @@ def main():
         tcp.expect(lambda l: " 366 " in l)
         tcp.send("PRIVMSG #room :hello before the browsers came")
         url = f"http://{srv.web}/"
+        # The page in all stays small: it is served from a Pi to phones.
+        size = sum(len(fetch(url + p)) for p in ["", "app.js", "style.css"])
+        print(f"the page: {size} bytes")
+        assert size < 64 * 1024, f"the page is {size} bytes"
 
         a = browser()
         a.get(url + "?nick=alice&channel=%23room")
