@@ -440,7 +440,8 @@ function fileNodes(text) {
   a.href = path; a.className = 'file'; a.title = name;
   if (/\.(png|jpe?g|gif)$/i.test(name)) {
     const img = document.createElement('img');
-    img.alt = name; img.src = path;
+    // Lazy: a long history of pictures costs a phone only those scrolled to.
+    img.alt = name; img.loading = 'lazy'; img.src = path;
     a.target = '_blank'; a.rel = 'noopener';
     // Stay at the end of the log if it was there before the picture grew it.
     img.onload = () => {
@@ -514,7 +515,7 @@ function upload(file, v) {
 const hasFiles = e => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
 const uploadAll = files => { if (!$('app').hidden) for (const f of files) upload(f, current); };
 fileBtn.onclick = () => fileInput.click();
-fileInput.onchange = () => { uploadAll(fileInput.files); fileInput.value = ''; };
+fileInput.onchange = () => { uploadAll(fileInput.files); fileInput.value = ''; input.focus(); };
 input.addEventListener('paste', e => {
   const files = e.clipboardData ? [...e.clipboardData.files] : [];
   if (files.length) { e.preventDefault(); uploadAll(files); }
