@@ -7,6 +7,7 @@
 //! * [`discovery`]: finding servers on the LAN over UDP.
 //! * [`clock`]: server-time and `HH:MM` formatting.
 //! * `fingerprint` (feature `tls`): a certificate's SHA-256, as server and clients show it.
+//! * [`files`]: shared files: links, names, picture types, sizes.
 //! * [`emoticon`]: text emoticons such as `:)` turned into emoji, and the picker's emoji.
 //! * [`numeric`]: the numeric replies, by name.
 //! * [`rate`]: the token bucket behind flood limits.
@@ -18,6 +19,7 @@ pub mod client;
 pub mod clock;
 pub mod discovery;
 pub mod emoticon;
+pub mod files;
 #[cfg(feature = "tls")]
 pub mod fingerprint;
 #[cfg(feature = "gui")]

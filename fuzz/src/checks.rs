@@ -187,7 +187,7 @@ pub fn commands(data: &[u8]) {
     let history = Journal::open(&config.data_dir, 5, 1 << 20).expect("open");
     let canvas =
         Canvases::open(&config.data_dir, "lanchat", 1 << 16, 1 << 20, std::time::Duration::ZERO).expect("open");
-    let shared = Shared::new(config, None, None, history, canvas, Runtime::default());
+    let shared = Shared::new(config, None, None, history, canvas, None, Runtime::default());
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
     let connect = |id: u64| {
         let out = Outbox::detached(1 << 16);
@@ -236,6 +236,11 @@ pub fn http(data: &[u8]) {
     assert!(req.path.starts_with('/') && !req.path.contains([' ', '?']));
     let (again, len2) = parse(&data[..len]).unwrap().unwrap();
     assert_eq!((again.method, again.path, len2), (req.method, req.path, len));
+    // An upload's name: whatever the query holds, a safe name or none.
+    if let Some(name) = req.param("name").and_then(|n| lanchat::files::sanitize_name(&n)) {
+        assert!(!name.is_empty() && name.len() <= lanchat::files::MAX_NAME);
+        assert!(!name.contains(['/', '\\']) && !name.starts_with('.') && !name.chars().any(char::is_control));
+    }
 }
 
 /// The WebSocket frame decoder: never panics, never yields more than it

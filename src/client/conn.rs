@@ -11,7 +11,7 @@ use smol::future::{or, pending};
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::core::{Action, Core, Now};
-use super::{Command, Event};
+use super::{Command, Event, TransferState};
 use crate::line::Message;
 
 /// The front end's handle on the connection thread.
@@ -112,13 +112,18 @@ struct Io<'a, E: Fn(Event)> {
     /// Events that follow a close, held until its last lines are written: a
     /// front end that ends the process at Disconnected must not cut off the QUIT.
     deferred: Vec<Event>,
+    /// Where the upload thread reports ([`upload`]).
+    uploads: Sender<Event>,
+    /// The upload thread's queue, once there is one: one file at a time,
+    /// as the server takes them from one connection.
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
     exit: bool,
 }
 
 impl<'a, E: Fn(Event)> Io<'a, E> {
-    fn new(emit: &'a E) -> Self {
+    fn new(emit: &'a E, uploads: Sender<Event>) -> Self {
         let (out, buf, closing, deferred) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        Io { emit, stream: None, connecting: None, out, buf, closing, deferred, exit: false }
+        Io { emit, stream: None, connecting: None, out, buf, closing, deferred, uploads, jobs: None, exit: false }
     }
 
     /// Carries out the core's actions; true when the connection was closed
@@ -147,9 +152,33 @@ impl<'a, E: Fn(Event)> Io<'a, E> {
                     closed |= self.close();
                     self.exit = true;
                 }
+                Action::Upload { id, url, token, path, target, max } => {
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let job = Job { t: Transfer { id, target, name }, url, token, path, max };
+                    if let Err(e) = self.uploader().send(job) {
+                        let state = TransferState::Failed("cannot start the upload".into());
+                        (self.emit)(e.0.t.event(0, 0, state));
+                    }
+                }
             }
         }
         closed
+    }
+
+    /// The upload thread's queue, starting the thread on first use.
+    fn uploader(&mut self) -> &std::sync::mpsc::Sender<Job> {
+        self.jobs.get_or_insert_with(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let report = self.uploads.clone();
+            let run = move || {
+                for j in rx {
+                    upload(j.t, &j.url, &j.token, &j.path, j.max, &report);
+                }
+            };
+            // Without the thread, the queue's receiver is gone and send() says so.
+            let _ = std::thread::Builder::new().name("lanchat-upload".into()).spawn(run);
+            tx
+        })
     }
 
     fn close(&mut self) -> bool {
@@ -172,12 +201,72 @@ enum Wake {
     Connected(Result<Opened, Failure>),
     Read(std::io::Result<usize>),
     Cmd(Option<Command>),
+    Upload(Event),
     Timer,
+}
+
+/// An upload for the upload thread.
+struct Job {
+    t: Transfer,
+    url: String,
+    token: String,
+    path: std::path::PathBuf,
+    max: u64,
+}
+
+/// Which upload a thread reports on.
+struct Transfer {
+    id: u64,
+    target: String,
+    name: String,
+}
+
+impl Transfer {
+    fn event(&self, done: u64, total: u64, state: TransferState) -> Event {
+        let (id, target, name) = (self.id, self.target.clone(), self.name.clone());
+        Event::Transfer { id, target, name, done, total, state }
+    }
+}
+
+/// Uploads a file on a thread of its own, reporting to the actor: progress
+/// at most once per percent, then Done or Failed.
+fn upload(t: Transfer, url: &str, token: &str, path: &std::path::Path, max: u64, report: &Sender<Event>) {
+    let send = |ev| {
+        let _ = report.send_blocking(ev);
+    };
+    let size = std::fs::metadata(path).map(|m| m.len());
+    let total = size.as_ref().map_or(0, |n| *n);
+    let result = match size {
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Ok(n) if n > max => Err(format!(
+            "{} is {}; this server takes files up to {}",
+            t.name,
+            crate::files::human_size(n),
+            crate::files::human_size(max)
+        )),
+        Ok(_) => {
+            let name = crate::files::sanitize_name(&t.name).unwrap_or_else(|| "file".into());
+            let mut last = None;
+            let mut progress = |done: u64, total: u64| {
+                let percent = (done * 100).checked_div(total).unwrap_or(100);
+                if last != Some(percent) {
+                    last = Some(percent);
+                    send(t.event(done, total, TransferState::Running));
+                }
+            };
+            super::http::upload(url, token, path, &name, &mut progress)
+        }
+    };
+    send(match result {
+        Ok(link) => t.event(total, total, TransferState::Done(link)),
+        Err(why) => t.event(0, total, TransferState::Failed(why)),
+    });
 }
 
 async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
     let mut core = Core::with_seed(random_seed());
-    let mut io = Io::new(&emit);
+    let (uploads_tx, uploads) = async_channel::unbounded();
+    let mut io = Io::new(&emit, uploads_tx);
     let mut chunk = [0u8; 4096];
     let mut front_gone = false;
     loop {
@@ -215,6 +304,7 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
             }
         };
         let cmd = async { if front_gone { pending().await } else { Wake::Cmd(rx.recv().await.ok()) } };
+        let cmd = or(cmd, async { Wake::Upload(uploads.recv().await.expect("the actor holds a sender")) });
         let timer = async {
             match deadline {
                 Some(at) => smol::Timer::at(at).await,
@@ -265,6 +355,19 @@ async fn actor(rx: Receiver<Command>, emit: impl Fn(Event)) {
                 core.on_command(Command::Quit, now)
             }
             Wake::Cmd(Some(cmd)) => core.on_command(cmd, now),
+            Wake::Upload(ev) => {
+                let posted = match &ev {
+                    Event::Transfer { target, state: TransferState::Done(link), .. } => {
+                        Some((target.clone(), link.clone()))
+                    }
+                    _ => None,
+                };
+                io.apply(vec![Action::Emit(ev)]);
+                match posted {
+                    Some((target, link)) => core.on_uploaded(target, link, now),
+                    None => Vec::new(),
+                }
+            }
             Wake::Timer => core.on_timer(now),
         };
         io.apply(actions);
@@ -311,7 +414,7 @@ mod tests {
     #[test]
     fn a_crlf_in_user_text_never_splits_a_line() {
         let emit = |_: Event| {};
-        let mut io = Io::new(&emit);
+        let mut io = Io::new(&emit, async_channel::unbounded().0);
         io.apply(vec![Action::Send("PRIVMSG #a :x\r\nQUIT".into())]);
         assert_eq!(io.out, b"PRIVMSG #a :xQUIT\r\n");
     }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::trust::{self, Verdict};
-use super::{ChannelInfo, Command, ConnState, Event, MsgKind, Settings, WANTED_CAPS};
+use super::{ChannelInfo, Command, ConnState, Event, MsgKind, Settings, TransferState, WANTED_CAPS};
 use crate::canvas::{self, Stroke};
 use crate::clock;
 use crate::line::{Message, unescape_tag_value};
@@ -95,6 +95,10 @@ pub enum Action {
     Send(String),
     /// Hand this event to the front end.
     Emit(Event),
+    /// Upload the file at `path` (at most `max` bytes) to `url` with
+    /// `token`, reporting [`Event::Transfer`] `id`, then post the link to
+    /// `target` through [`Core::on_uploaded`].
+    Upload { id: u64, url: String, token: String, path: std::path::PathBuf, target: String, max: u64 },
     /// Write what was sent, then close the connection; it is not reported.
     Close,
     /// Write what was sent, close, and end: the core takes nothing more.
@@ -147,6 +151,7 @@ struct Link {
     list: Option<Vec<ChannelInfo>>,
     /// The server has MONITOR (ISUPPORT).
     monitor: bool,
+    files: files::Files,
 }
 
 /// The client state machine. See the module doc.
@@ -173,6 +178,10 @@ pub struct Core {
     quitting: bool,
     /// A [`Command::Sync`] waits for its PONG (sent when registered).
     sync: bool,
+    /// The last [`Event::Transfer`] id given.
+    next_transfer: u64,
+    /// Uploads waiting for the connection's token.
+    waiting_files: Vec<files::Waiting>,
     done: bool,
     out: Vec<Action>,
 }
@@ -207,6 +216,8 @@ impl Core {
             watched: Vec::new(),
             quitting: false,
             sync: false,
+            next_transfer: 0,
+            waiting_files: Vec::new(),
             done: false,
             out: Vec::new(),
         }
@@ -314,6 +325,7 @@ impl Core {
                     self.send(format!("@{}={id} TAGMSG {channel}", canvas::UNDO_TAG));
                 }
             }
+            Command::SendFile { target, path } => self.send_file(target, path),
             Command::List | Command::Away(_) | Command::Typing { .. } | Command::Topic { .. } | Command::Watch(_) => {
                 self.on_people_command(cmd)
             }
@@ -439,6 +451,9 @@ impl Core {
             }
             // Standard replies (IRCv3): the command and the human part.
             "FAIL" | "WARN" => {
+                if msg.command == "FAIL" && msg.param(0) == "UPLOAD" {
+                    self.on_upload_refused(msg.params.last().copied().unwrap_or(""));
+                }
                 let text = format!("{}: {}", msg.param(0), msg.params.last().copied().unwrap_or(""));
                 self.system(None, text, now)
             }
@@ -463,6 +478,7 @@ impl Core {
                 }
             }
             "PRIVMSG" | "NOTICE" => self.on_chat(msg, now),
+            "UPLOAD" => self.on_upload_grant(msg),
             "TAGMSG" => self.on_tagmsg(msg, now),
             "ERROR" => {
                 self.out.push(Action::Close);
@@ -479,6 +495,8 @@ impl Core {
         match Numeric::find(code) {
             Some(RPL_WELCOME) => self.on_welcome(msg, now),
             Some(RPL_ISUPPORT) => {
+                self.on_isupport_files(msg);
+                let Some(link) = self.link.as_mut() else { return };
                 if let Some(v) = msg.params.iter().find_map(|p| p.strip_prefix("PREFIX=")) {
                     link.prefixes = v.split_once(')').map_or(v, |(_, chars)| chars).to_string();
                     link.prefix_modes = v.trim_start_matches('(').split(')').next().unwrap_or("").to_string();
@@ -519,8 +537,9 @@ impl Core {
                 n @ (RPL_AWAY | RPL_UNAWAY | RPL_NOWAWAY | RPL_WHOREPLY | RPL_LISTSTART | RPL_LIST | RPL_LISTEND
                 | RPL_MONONLINE | RPL_MONOFFLINE),
             ) => self.on_people_numeric(n, msg, now),
-            // No MOTD is not worth a line in the log.
-            Some(ERR_NOMOTD) => {}
+            // The end of the welcome: what the server takes is known now.
+            // (No MOTD is not worth a line in the log.)
+            Some(RPL_ENDOFMOTD | ERR_NOMOTD) => self.files_settled(),
             _ if code.len() == 3 && code.starts_with(['4', '5']) => {
                 // Errors, ours or another server's: the human part, with the subject when there is one.
                 let subject = if msg.params.len() > 2 { msg.param(1) } else { "" };
@@ -561,6 +580,7 @@ impl Core {
             snapshots: HashMap::new(),
             list: None,
             monitor: false,
+            files: files::Files::default(),
         });
         self.emit(Event::State(ConnState::Connecting));
         self.out.push(connect);
@@ -568,6 +588,7 @@ impl Core {
 
     /// Ends the current connection, if any, with a QUIT.
     fn hang_up(&mut self, why: &str) {
+        self.fail_waiting_files("the connection was closed");
         if let Some(link) = self.link.take() {
             if link.up {
                 self.send(format!("QUIT :{why}"));
@@ -580,6 +601,7 @@ impl Core {
     /// Stops connecting: what is pending is reported, then the state.
     fn stop(&mut self, reason: &str, exit: bool) {
         self.link = None;
+        self.fail_waiting_files(reason);
         self.retry_at = None;
         self.settings = None;
         self.channels.clear();
@@ -595,6 +617,7 @@ impl Core {
 
     /// The connection ended on its own: try again after a backoff.
     fn lost(&mut self, why: &str, now: Now) {
+        self.fail_waiting_files(why);
         if self.link.take().is_some_and(|l| l.registered) {
             self.attempt = 0;
         }
@@ -749,6 +772,7 @@ impl Core {
         self.nick = link.nick.clone();
         self.emit(Event::Nick(self.nick.clone()));
         self.emit(Event::State(ConnState::Connected));
+        self.emit(Event::Files(None));
         for c in self.channels.clone() {
             self.send(format!("JOIN {c}"));
         }
@@ -1087,6 +1111,8 @@ fn split_utf8(text: &str, max: usize) -> Vec<&str> {
     parts
 }
 
+#[path = "core_files.rs"]
+mod files;
 #[path = "core_people.rs"]
 mod people;
 #[cfg(test)]

@@ -49,6 +49,9 @@ impl T {
                 Action::ConnectTls { addr, pin } => self.io.push(format!("connect tls {addr} pin {pin:?}")),
                 Action::Close => self.io.push("close".into()),
                 Action::Exit => self.io.push("exit".into()),
+                Action::Upload { id, url, token, path, target, max } => {
+                    self.io.push(format!("upload {id} {url} {token} {} {target} {max}", path.display()))
+                }
             }
         }
     }
@@ -755,4 +758,54 @@ fn canvas_snapshot_pieces_undo_and_sync() {
     assert!(t.events().iter().any(|e| matches!(e, Event::System { text, .. } if text.contains("snapshot"))));
     t.cmd(Command::Undo { channel: "#lobby".into(), id: 9 });
     assert_eq!(t.sent(), ["@+lanchat/undo=9 TAGMSG #lobby"]);
+}
+
+#[test]
+fn a_file_is_uploaded_with_the_connections_token_and_its_link_posted() {
+    let mut t = T::start("cli");
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("cli"));
+    // No lanchat/FILES in ISUPPORT: the server takes no files.
+    t.cmd(Command::SendFile { target: "#lobby".into(), path: "/tmp/a.png".into() });
+    let failed = |e: &Event| matches!(e, Event::Transfer { state: TransferState::Failed(_), .. });
+    assert!(t.events().iter().any(failed));
+    t.server(":lanchat 005 cli lanchat/FILES=1000 :are supported by this server");
+    assert!(t.events().iter().any(|e| matches!(e, Event::Files(Some(1000)))));
+    t.sent();
+    t.cmd(Command::SendFile { target: "#lobby".into(), path: "/tmp/a.png".into() });
+    t.cmd(Command::SendFile { target: "bob".into(), path: "/tmp/b.txt".into() });
+    // One UPLOAD for both.
+    assert_eq!(t.sent(), ["UPLOAD"]);
+    t.server(":lanchat UPLOAD http://127.0.0.1:8080/upload 00112233445566778899aabbccddeeff");
+    let tok = "00112233445566778899aabbccddeeff";
+    assert_eq!(
+        t.io[t.io.len() - 2..],
+        [
+            format!("upload 2 http://127.0.0.1:8080/upload {tok} /tmp/a.png #lobby 1000"),
+            format!("upload 3 http://127.0.0.1:8080/upload {tok} /tmp/b.txt bob 1000"),
+        ]
+    );
+    // The token is kept for the connection.
+    t.cmd(Command::SendFile { target: "#lobby".into(), path: "/tmp/c".into() });
+    assert!(t.sent().is_empty() && t.io.last().unwrap().starts_with("upload 4 "));
+    let link = "http://127.0.0.1:8080/f/0123456789abcdef0123456789abcdef/a.png";
+    let a = t.core.on_uploaded("#lobby".into(), link.into(), t.now());
+    t.take(a);
+    assert_eq!(t.sent(), [format!("PRIVMSG #lobby :{link}")]);
+    // A refusal fails what waits; a lost connection too.
+    t.lost("gone");
+    t.wait(Duration::from_secs(2));
+    t.connected();
+    t.server(LANCHAT_LS);
+    t.server(&lanchat_welcome("cli"));
+    t.server(":lanchat 005 cli lanchat/FILES=1000 :are supported by this server");
+    t.events();
+    t.cmd(Command::SendFile { target: "#lobby".into(), path: "/tmp/d".into() });
+    assert!(t.sent().contains(&"UPLOAD".to_string()));
+    t.server(":lanchat FAIL UPLOAD DISABLED :File sharing is turned off on this server");
+    let why = t.events().into_iter().find_map(|e| match e {
+        Event::Transfer { id: 5, state: TransferState::Failed(why), .. } => Some(why),
+        _ => None,
+    });
+    assert_eq!(why.as_deref(), Some("File sharing is turned off on this server"));
 }

@@ -3,10 +3,12 @@
 //!
 //! Commands ([`super::slash`]): `/msg NICK TEXT`, `/me TEXT`, `/nick NICK`,
 //! `/join #CHAN` (which also becomes the channel that plain lines go to),
-//! `/part [#CHAN]`, `/server HOST:PORT`, `/quit`, and a channel operator's `/kick`,
+//! `/part [#CHAN]`, `/server HOST:PORT`, `/send FILE` (uploads it and posts
+//! its link), `/quit`, and a channel operator's `/kick`,
 //! `/ban`, `/op`, `/voice`, `/mode`, `/invite` (and `/quote LINE`).
 //!
-//! At the end of its input it delivers what it read, then quits. The exit
+//! At the end of its input it delivers what it read (files being sent
+//! included), then quits. The exit
 //! status is 1 when a line it read was not delivered (each is printed as
 //! `-!- not sent ...` and listed on stderr) or the connection gave up on its own.
 //!
@@ -22,7 +24,7 @@ use std::path::PathBuf;
 
 use super::config::{self, Config};
 use super::slash::{self, Input};
-use super::{Command, ConnState, Event, Handle, MsgKind, Settings, spawn};
+use super::{Command, ConnState, Event, Handle, MsgKind, Settings, TransferState, spawn};
 use crate::canvas::picture::Picture;
 use crate::clock::local_hhmm;
 
@@ -42,6 +44,8 @@ enum Feed {
     Stopped,
     /// The answer to a [`Command::Sync`].
     Synced,
+    /// A `/send` ended; true when it failed.
+    Sent(bool),
     /// The client thread has ended: nothing more can come from it.
     Gone,
 }
@@ -90,6 +94,8 @@ pub fn run(settings: Settings, save_canvas: Option<PathBuf>) -> ExitCode {
             Event::CertChanged { server, seen, .. } => drop(events.0.send(Feed::Refused { server, seen })),
             Event::State(ConnState::Disconnected) => drop(events.0.send(Feed::Stopped)),
             Event::Synced => drop(events.0.send(Feed::Synced)),
+            Event::Transfer { state: TransferState::Done(_), .. } => drop(events.0.send(Feed::Sent(false))),
+            Event::Transfer { state: TransferState::Failed(_), .. } => drop(events.0.send(Feed::Sent(true))),
             _ => {}
         }
     });
@@ -108,15 +114,20 @@ pub fn run(settings: Settings, save_canvas: Option<PathBuf>) -> ExitCode {
     let mut gave_up = false;
     let mut refused = None;
     let mut save_failed = false;
+    // Files being sent, and whether stdin ended while they were.
+    let (mut sending, mut send_failed, mut eof) = (0usize, false, false);
     for f in feed.iter() {
         match f {
-            Feed::Line(line) if !quitting => quitting = typed(&handle, &current, &settings, &line),
-            Feed::Line(_) => {}
-            Feed::Eof if !quitting && save_canvas.is_some() => handle.send(Command::Sync),
-            Feed::Eof if !quitting => {
-                quitting = true;
-                handle.send(Command::Quit);
+            Feed::Line(line) if !quitting => {
+                sending += usize::from(matches!(slash::parse(&line), Some(Input::Send(_))));
+                quitting = typed(&handle, &current, &settings, &line);
             }
+            Feed::Line(_) => {}
+            Feed::Sent(failed) => {
+                sending = sending.saturating_sub(1);
+                send_failed |= failed;
+            }
+            Feed::Eof => eof = true,
             Feed::Synced if !quitting => {
                 if let Some(path) = &save_canvas {
                     let png = crate::canvas::png::encode(picture.lock().unwrap_or_else(|e| e.into_inner()).raster());
@@ -129,7 +140,6 @@ pub fn run(settings: Settings, save_canvas: Option<PathBuf>) -> ExitCode {
                 handle.send(Command::Quit);
             }
             Feed::Synced => {}
-            Feed::Eof => {}
             Feed::NotSent { target, text } => undelivered.push((target, text)),
             Feed::Refused { server, seen } => refused = Some((server, seen)),
             // After a quit the client thread ends by itself (Gone): a line
@@ -145,6 +155,17 @@ pub fn run(settings: Settings, save_canvas: Option<PathBuf>) -> ExitCode {
                 break;
             }
         }
+        // At the end of stdin, once the files are sent: save the canvas
+        // (after a Sync) and quit.
+        if eof && sending == 0 && !quitting {
+            eof = false;
+            if save_canvas.is_some() {
+                handle.send(Command::Sync);
+            } else {
+                quitting = true;
+                handle.send(Command::Quit);
+            }
+        }
     }
     if let Some((server, seen)) = &refused {
         eprintln!("lanchat: refused {server}: its TLS certificate is not the pinned one (see above)");
@@ -157,8 +178,11 @@ pub fn run(settings: Settings, save_canvas: Option<PathBuf>) -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    if gave_up || refused.is_some() || save_failed {
-        if refused.is_none() {
+    if send_failed {
+        eprintln!("lanchat: a file was not sent (see above)");
+    }
+    if gave_up || refused.is_some() || save_failed || send_failed {
+        if gave_up && refused.is_none() {
             eprintln!("lanchat: the connection stopped");
         }
         return ExitCode::FAILURE;
@@ -192,6 +216,7 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
             handle.send(Command::Connect(Settings { server, channel, pin, ..settings.clone() }));
         }
         Input::Away(m) => handle.send(Command::Away(m.map(str::to_string))),
+        Input::Send(path) => handle.send(Command::SendFile { target: channel(), path: path.into() }),
         Input::Topic(Some(text)) => handle.send(Command::Topic { channel: channel(), text: text.into() }),
         Input::Topic(None) => eprintln!("usage: /topic TEXT"),
         Input::List => handle.send(Command::List),
@@ -260,6 +285,11 @@ fn render(ev: &Event, current: &str) -> Option<String> {
             format!("-!- channels: {}", rows.join("; "))
         }
         Event::Away { nick, message: Some(m) } if !m.is_empty() => format!("-!- {nick} is away: {m}"),
+        Event::Transfer { name, total, state: TransferState::Done(link), .. } => {
+            format!("-!- sent {name} ({}): {link}", crate::files::human_size(*total))
+        }
+        Event::Transfer { name, state: TransferState::Failed(why), .. } => format!("-!- could not send {name}: {why}"),
+        Event::Transfer { .. } | Event::Files(_) => return None,
         Event::State(_) | Event::Rtt(_) | Event::Stroke { .. } | Event::Snapshot { .. } | Event::Synced => return None,
         Event::Joined(_) | Event::Parted(_) | Event::Topic { .. } | Event::Away { .. } => return None,
         Event::Typing { .. } | Event::Presence { .. } => return None,

@@ -76,6 +76,9 @@ pub enum Command {
     /// Say when this nick (a private conversation) comes and goes: MONITOR
     /// where the server has it, kept over reconnects.
     Watch(String),
+    /// Upload the file at `path` to the server and post its link to
+    /// `target` (a channel or a nick); reported by [`Event::Transfer`].
+    SendFile { target: String, path: std::path::PathBuf },
     /// Send QUIT and end the connection thread. Lines still queued are sent
     /// first if a connection is being made; else they are reported NotSent.
     Quit,
@@ -123,6 +126,16 @@ impl TypingState {
     pub fn parse(v: &str) -> Option<TypingState> {
         [TypingState::Active, TypingState::Paused, TypingState::Done].into_iter().find(|s| s.as_str() == v)
     }
+}
+
+/// How an upload stands ([`Event::Transfer`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferState {
+    Running,
+    /// Sent; the link.
+    Done(String),
+    /// Not sent; why, for a person.
+    Failed(String),
 }
 
 /// One row of the server's channel list.
@@ -173,6 +186,12 @@ pub enum Event {
     ChannelList(Vec<ChannelInfo>),
     /// `nick` is away with this message (empty when not known), or back (None).
     Away { nick: String, message: Option<String> },
+    /// Whether the server takes files: the largest it takes, in bytes, or
+    /// None. None when registering; Some when its ISUPPORT says so.
+    Files(Option<u64>),
+    /// An upload asked for with [`Command::SendFile`]: `Running` as bytes
+    /// go, then one `Done` (the link, posted to `target`) or `Failed`.
+    Transfer { id: u64, target: String, name: String, done: u64, total: u64, state: TransferState },
     /// Someone's typing state in a conversation (a channel, or their nick).
     Typing { target: String, from: String, state: TypingState },
     /// `nick` was seen leaving the server (QUIT) or coming back (JOIN).
@@ -212,6 +231,7 @@ pub enum Event {
 pub mod config;
 mod conn;
 pub mod core;
+pub mod http;
 pub mod idle;
 pub mod input;
 pub mod line_mode;

@@ -24,6 +24,8 @@ pub enum Input<'a> {
     Topic(Option<&'a str>),
     /// `/list`: the server's channels.
     List,
+    /// `/send FILE`: share a file with the current conversation.
+    Send(&'a str),
     /// `/server HOST:PORT`: connect there instead.
     Server(&'a str),
     Connect,
@@ -41,7 +43,7 @@ pub enum Input<'a> {
 }
 
 /// Every command, for the message about an unknown one.
-pub const KNOWN: &str = "/msg, /query, /me, /nick, /join, /part, /topic, /away, /list, /quit, /server, /connect, \
+pub const KNOWN: &str = "/msg, /query, /me, /nick, /join, /part, /topic, /away, /list, /send, /quit, /server, /connect, \
      /disconnect, /clear, /accept, /kick, /ban, /unban, /op, /deop, /voice, /devoice, /mode, /invite, /quote";
 
 /// `/kick NICK [REASON]`, `/ban NICK`, `/op NICK`, `/mode +m` and the like:
@@ -110,6 +112,8 @@ pub fn parse(line: &str) -> Option<Input<'_>> {
         "away" => Input::Away(Some(rest).filter(|r| !r.is_empty())),
         "topic" => Input::Topic(Some(rest).filter(|r| !r.is_empty())),
         "list" => Input::List,
+        "send" if !rest.is_empty() => Input::Send(rest),
+        "send" => Input::Usage("/send FILE"),
         "server" => word.map_or(Input::Usage("/server HOST:PORT"), Input::Server),
         "connect" => Input::Connect,
         "disconnect" => Input::Disconnect,

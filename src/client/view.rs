@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::typing::Incoming;
-use super::{ChannelInfo, ConnState, DEFAULT_PREFIXES, Event, MsgKind, Settings, bare_nick};
+use super::{ChannelInfo, ConnState, DEFAULT_PREFIXES, Event, MsgKind, Settings, TransferState, bare_nick};
 use crate::canvas::Stroke;
 use crate::emoticon;
 
@@ -108,6 +108,8 @@ pub struct View {
     /// The server and the fingerprint of the certificate last refused as
     /// not the pinned one, for `/accept`.
     pub refused: Option<(String, String)>,
+    /// The largest file the server takes, or None: it takes none.
+    pub files: Option<u64>,
 }
 
 /// Identifies a stroke segment, to skip one received twice.
@@ -136,6 +138,7 @@ impl View {
             stroke_keys: HashMap::new(),
             fingerprint: None,
             refused: None,
+            files: None,
         }
     }
 
@@ -373,6 +376,20 @@ impl View {
             }
             Event::Undo { channel, id, count, .. } => show.push(Show::Undo { channel, id, count }),
             Event::Synced => {}
+            Event::Files(max) => {
+                self.files = max;
+                show.push(Show::Info);
+            }
+            Event::Transfer { target, name, total, state, .. } => {
+                let text = match state {
+                    TransferState::Running => None,
+                    TransferState::Done(_) => Some(format!("sent {name} ({})", crate::files::human_size(total))),
+                    TransferState::Failed(why) => Some(format!("could not send {name}: {why}")),
+                };
+                if let Some(text) = text {
+                    show.push(Show::System { place: Place::Find(target), time: now, text });
+                }
+            }
             Event::CanvasCleared { channel, by } => {
                 if by == self.nick && self.pending_clears > 0 {
                     self.pending_clears -= 1;

@@ -401,6 +401,10 @@ impl App {
                 self.system(i, now, &text);
             }
             Typed::List => self.on_msg(Msg::ChannelsDialog),
+            Typed::Send(path) => {
+                let target = self.current_target();
+                self.handle.send(Command::SendFile { target, path: path.into() });
+            }
             Typed::Quit => app::quit(),
             Typed::Server(addr) => {
                 let tls = self.view.settings.tls;
