@@ -426,9 +426,14 @@ def files(binary, out):
         assert a.execute_script("return window.chooser") == 1
 
         # A file that is not a picture: a download link with name and size.
+        # The progress line's texts are kept as they change.
+        a.execute_script("window.progress = []; new MutationObserver(ms => ms.forEach(m => progress.push(m.target.data)))"
+                         ".observe(document.getElementById('log'), { subtree: true, characterData: true })")
         data = os.urandom(150_000)
         pick(a, "notes été.bin", data)
         url = link("#files", "notes%20%C3%A9t%C3%A9.bin")
+        progress = a.execute_script("return progress")
+        assert progress and progress[-1] == "Sending notes été.bin… 100%", progress
         assert hashlib.sha256(fetch(url)).digest() == hashlib.sha256(data).digest()
         wait("bob sees the name and size", lambda: "notes été.bin · 146.5 KiB" in log_text(b))
         assert b.execute_script("const a = document.querySelector('#log a.file[download]');"
