@@ -151,6 +151,13 @@ def pixel(d, x, y):
         "return [p[0], p[1], p[2]].map(v => v.toString(16).padStart(2, '0')).join('');", x, y)
 
 
+def resize(d, w, h):
+    """Makes the page a w x h screen (a phone's below 800 px) and waits until it is drawn so."""
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                      {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 800})
+    d.execute_script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def drag(d, points):
     """Draws with the mouse through logical canvas points (pointer events)."""
     cv = d.find_element(By.ID, "canvas")
@@ -282,9 +289,7 @@ def main():
 
         # Screenshots: phone and desktop.
         for (w, h, name) in [(360, 740, None), (390, 844, "web-phone.png"), (1280, 800, "web-desktop.png")]:
-            a.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                              {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 800})
-            a.execute_script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            resize(a, w, h)
             vw = a.execute_script("return innerWidth")
             if name:
                 a.save_screenshot(os.path.join(out, name))
@@ -465,10 +470,9 @@ def files(binary, out):
 
         # Screenshots with the thumbnail in view.
         for (w, h, name) in [(390, 844, "web-files-phone.png"), (1280, 800, "web-files-desktop.png")]:
-            b.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                              {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 800})
+            resize(b, w, h)
             b.execute_script("const l = document.getElementById('log'); l.scrollTop = l.scrollHeight;"
-                             "return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                             "return new Promise(r => requestAnimationFrame(r))")
             assert b.execute_script("const r = document.querySelector('#log a.file img').getBoundingClientRect();"
                                     "return r.top >= 0 && r.bottom <= innerHeight"), f"{name}: the thumbnail is out of view"
             b.save_screenshot(os.path.join(out, name))
