@@ -165,6 +165,10 @@ impl ChatLog {
             move |d, ev| {
                 use fltk::app::{MouseButton, event_mouse_button};
                 use fltk::enums::Event;
+                // Only mouse events have a button (asking at others panics).
+                if !matches!(ev, Event::Push | Event::Released) {
+                    return false;
+                }
                 let button = event_mouse_button();
                 let click = (ev == Event::Released && button == MouseButton::Left)
                     || (ev == Event::Push && button == MouseButton::Right);

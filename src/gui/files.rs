@@ -16,6 +16,7 @@ use fltk::app;
 use fltk::button::Button;
 use fltk::dialog::{NativeFileChooser, NativeFileChooserType};
 use fltk::enums::{Color, Event as FlEvent};
+use fltk::group::Flex;
 use fltk::menu::{MenuButton, MenuButtonType};
 use fltk::misc::Progress;
 use fltk::prelude::*;
@@ -57,11 +58,16 @@ struct Transfer {
 pub struct Files {
     pub button: Button,
     pub bar: Progress,
+    /// The column the bar is in: laid out again when it shows or hides.
+    column: Flex,
     transfers: BTreeMap<Key, Transfer>,
     /// What is known of each link seen (asked once per link).
     known: HashMap<String, Facts>,
     jobs: Option<mpsc::Sender<String>>,
     next_download: u64,
+    /// How often the bar was shown (for the probe: a transfer can be over
+    /// before anyone looks).
+    pub bar_shown: u64,
     menu: MenuButton,
     tx: app::Sender<Msg>,
 }
@@ -69,7 +75,7 @@ pub struct Files {
 impl Files {
     /// The button (in the input row) and the bar (under it) are made by
     /// the caller's layout; the menu is added to `win`.
-    pub fn new(win: &mut Window, tx: app::Sender<Msg>, mut button: Button, mut bar: Progress) -> Files {
+    pub fn new(win: &mut Window, tx: app::Sender<Msg>, mut button: Button, mut bar: Progress, column: Flex) -> Files {
         button.set_callback(move |_| tx.send(Msg::SendFileDialog));
         bar.set_selection_color(Color::from_hex(0x6a9fe0));
         bar.set_label_size(12);
@@ -95,10 +101,12 @@ impl Files {
         let mut f = Files {
             button,
             bar,
+            column,
             transfers: BTreeMap::new(),
             known: HashMap::new(),
             jobs: None,
             next_download: 0,
+            bar_shown: 0,
             menu,
             tx,
         };
@@ -146,9 +154,10 @@ impl Files {
         let (done, total) = self.transfers.values().fold((0, 0), |(d, t), x| (d + x.done, t + x.total.max(x.done)));
         let label = match self.transfers.values().collect::<Vec<_>>()[..] {
             [] => {
-                self.bar.hide();
-                if let Some(mut p) = self.bar.parent() {
-                    p.redraw();
+                if self.bar.visible() {
+                    self.bar.hide();
+                    self.column.layout();
+                    self.column.redraw();
                 }
                 return;
             }
@@ -161,7 +170,12 @@ impl Files {
         self.bar.set_maximum(total.max(1) as f64);
         self.bar.set_value(done as f64);
         self.bar.set_label(&label);
-        self.bar.show();
+        if !self.bar.visible() {
+            self.bar_shown += 1;
+            self.bar.show();
+            self.column.layout();
+            self.column.redraw();
+        }
         self.bar.redraw();
     }
 

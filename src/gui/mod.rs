@@ -1057,7 +1057,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     win.size_range(800, 480, 0, 0);
     win.end();
     let user_menu = usermenu::UserMenu::new(&mut win);
-    let files = files::Files::new(&mut win, tx, file_btn, transfer_bar);
+    let files = files::Files::new(&mut win, tx, file_btn, transfer_bar, left.clone());
     win.set_callback(|_| {
         // Escape must not close the chat; the window manager's close button does.
         if app::event() == FlEvent::Close {
