@@ -62,6 +62,7 @@ test-server: deps-rust deps-peers
 	@$(APT_INSTALL) mount util-linux iproute2 openssl
 	$(CARGO) test $(SERVER_FLAGS)
 	$(CARGO) test $(SERVER_FLAGS) --test hardening -- --ignored
+	$(CARGO) test $(SERVER_FLAGS) --test files -- --ignored
 	# IRC over TLS (the headless server with the tls feature), against openssl s_client.
 	$(CARGO) test $(SERVER_FLAGS) --features tls --lib --test tls
 

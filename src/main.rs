@@ -30,6 +30,12 @@ SERVER OPTIONS:
     --web-origin ORIGIN     also let pages from ORIGIN (http://host:port, or *) open
                             the WebSocket; repeatable [default: the page's own only]
     --qr                    print the page's address as a QR code at start
+    --file-max SIZE         largest file users may share over the web port, in
+                            bytes or with K, M or G [default: 25M]
+    --files-max SIZE        all shared files together; the oldest go first [default: 1G]
+    --file-timeout SECS     an upload or download with no byte moving this long is
+                            ended [default: 30]
+    --no-files              no file sharing
     --tls-cert FILE         certificate chain (PEM) [default: a self-signed one,
                             made at first start and kept in the data directory]
     --tls-key FILE          its private key (PEM)
@@ -136,6 +142,10 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--no-web" => cfg.web_port = None,
             "--web-origin" => cfg.web_origins.push(value()?),
             "--qr" => cfg.qr = true,
+            "--file-max" => cfg.file_max = size(&flag, &value()?)?,
+            "--files-max" => cfg.files_max = size(&flag, &value()?)?,
+            "--no-files" => cfg.files = false,
+            "--file-timeout" => cfg.file_timeout = secs(&flag, &value()?)?,
             "--tls-cert" => cfg.tls_cert = Some(PathBuf::from(value()?)),
             "--tls-key" => cfg.tls_key = Some(PathBuf::from(value()?)),
             "--data-dir" => cfg.data_dir = PathBuf::from(value()?),
@@ -291,6 +301,20 @@ fn parse_nonneg(flag: &str, v: &str) -> Result<f64, String> {
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
         _ => Err(format!("invalid value {v:?} for {flag}: a number of 0 or more")),
+    }
+}
+
+/// Bytes, or with a K, M or G (binary) suffix.
+fn size(flag: &str, v: &str) -> Result<u64, String> {
+    let (digits, shift) = match v.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        d if d.ends_with('K') => (d[..d.len() - 1].to_string(), 10),
+        d if d.ends_with('M') => (d[..d.len() - 1].to_string(), 20),
+        d if d.ends_with('G') => (d[..d.len() - 1].to_string(), 30),
+        d => (d.to_string(), 0),
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 && n.leading_zeros() > shift => Ok(n << shift),
+        _ => Err(format!("invalid value {v:?} for {flag}: bytes, or a number with K, M or G")),
     }
 }
 

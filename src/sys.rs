@@ -1,5 +1,6 @@
 //! The few operating-system calls the standard library does not offer:
-//! the open-file limit and the listen backlog.
+//! the open-file limit, the listen backlog, the LAN addresses, and random
+//! bytes for names nobody can guess.
 
 /// `struct rlimit`. `rlim_t` is 64 bits on every target lanchat is built
 /// for: musl everywhere (32-bit ARM included) and glibc on 64-bit machines.
@@ -131,4 +132,18 @@ pub fn ipv4_addresses() -> Vec<std::net::Ipv4Addr> {
 #[cfg(not(target_os = "linux"))]
 pub fn ipv4_addresses() -> Vec<std::net::Ipv4Addr> {
     Vec::new()
+}
+
+/// `N` bytes from the kernel's random generator, for file ids and upload
+/// tokens (128 bits nobody can guess).
+pub fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {
+    use std::io::Read;
+    let mut b = [0u8; N];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(b)
+}
+
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,12 +8,12 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{Client, DEADLINE, Server, joined, joined_caps, temp_dir, wait_until};
+use common::{Client, DEADLINE, Server, Tmpfs, fill, joined, joined_caps, wait_until};
 use lanchat::server::history::parse_record;
 
 /// Open file descriptors of a process.
@@ -315,41 +315,6 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         "kill -9 x20: {} acknowledged messages, {torn_tails} torn tail(s) repaired",
         all_acked.values().map(Vec::len).sum::<usize>()
     );
-}
-
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// Fails the test when it cannot mount: the tests that need one are
-    /// `#[ignore]`d, so they only run when asked to, as root (`make test`).
-    fn mount(size: &str) -> Tmpfs {
-        let dir = temp_dir("tmpfs");
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .status();
-        match status {
-            Ok(s) if s.success() => Tmpfs(dir),
-            other => panic!("cannot mount a tmpfs on {} ({other:?}): this test needs root and mount(8)", dir.display()),
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Fills the file system under `dir` with a file until it refuses more.
-fn fill(dir: &Path) -> PathBuf {
-    let path = dir.join("filler");
-    let mut f = std::fs::File::create(&path).unwrap();
-    let chunk = [0u8; 1024];
-    while f.write_all(&chunk).is_ok() {}
-    while f.write_all(&chunk[..1]).is_ok() {}
-    path
 }
 
 #[test]

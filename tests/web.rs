@@ -8,23 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Client, DEADLINE, Server};
-
-/// The web port from the start-up log.
-fn web_addr(s: &Server) -> String {
-    let line = s.startup_log.iter().find(|l| l.contains("serving the web page")).expect("no web port logged");
-    line.rsplit(' ').next().unwrap().to_string()
-}
-
-/// Sends `request` and reads the whole answer (the server closes after it).
-fn http(addr: &str, request: &[u8]) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(DEADLINE)).unwrap();
-    s.write_all(request).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}
+use common::{Client, DEADLINE, Server, http, web_addr};
 
 fn status(answer: &str) -> &str {
     answer.split(' ').nth(1).unwrap_or("")

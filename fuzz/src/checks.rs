@@ -187,7 +187,7 @@ pub fn commands(data: &[u8]) {
     let history = Journal::open(&config.data_dir, 5, 1 << 20).expect("open");
     let canvas =
         Canvases::open(&config.data_dir, "lanchat", 1 << 16, 1 << 20, std::time::Duration::ZERO).expect("open");
-    let shared = Shared::new(config, None, None, history, canvas, Runtime::default());
+    let shared = Shared::new(config, None, None, history, canvas, None, Runtime::default());
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
     let connect = |id: u64| {
         let out = Outbox::detached(1 << 16);

@@ -112,15 +112,18 @@ struct Io<'a, E: Fn(Event)> {
     /// Events that follow a close, held until its last lines are written: a
     /// front end that ends the process at Disconnected must not cut off the QUIT.
     deferred: Vec<Event>,
-    /// Where upload threads report ([`upload`]).
+    /// Where the upload thread reports ([`upload`]).
     uploads: Sender<Event>,
+    /// The upload thread's queue, once there is one: one file at a time,
+    /// as the server takes them from one connection.
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
     exit: bool,
 }
 
 impl<'a, E: Fn(Event)> Io<'a, E> {
     fn new(emit: &'a E, uploads: Sender<Event>) -> Self {
         let (out, buf, closing, deferred) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        Io { emit, stream: None, connecting: None, out, buf, closing, deferred, uploads, exit: false }
+        Io { emit, stream: None, connecting: None, out, buf, closing, deferred, uploads, jobs: None, exit: false }
     }
 
     /// Carries out the core's actions; true when the connection was closed
@@ -150,23 +153,32 @@ impl<'a, E: Fn(Event)> Io<'a, E> {
                     self.exit = true;
                 }
                 Action::Upload { id, url, token, path, target, max } => {
-                    let report = self.uploads.clone();
                     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    let job = move || upload(Transfer { id, target, name }, &url, &token, &path, max, &report);
-                    if let Err(e) = std::thread::Builder::new().name("lanchat-upload".into()).spawn(job) {
-                        (self.emit)(Event::Transfer {
-                            id,
-                            target: String::new(),
-                            name: String::new(),
-                            done: 0,
-                            total: 0,
-                            state: TransferState::Failed(format!("cannot start the upload: {e}")),
-                        });
+                    let job = Job { t: Transfer { id, target, name }, url, token, path, max };
+                    if let Err(e) = self.uploader().send(job) {
+                        let state = TransferState::Failed("cannot start the upload".into());
+                        (self.emit)(e.0.t.event(0, 0, state));
                     }
                 }
             }
         }
         closed
+    }
+
+    /// The upload thread's queue, starting the thread on first use.
+    fn uploader(&mut self) -> &std::sync::mpsc::Sender<Job> {
+        self.jobs.get_or_insert_with(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let report = self.uploads.clone();
+            let run = move || {
+                for j in rx {
+                    upload(j.t, &j.url, &j.token, &j.path, j.max, &report);
+                }
+            };
+            // Without the thread, the queue's receiver is gone and send() says so.
+            let _ = std::thread::Builder::new().name("lanchat-upload".into()).spawn(run);
+            tx
+        })
     }
 
     fn close(&mut self) -> bool {
@@ -191,6 +203,15 @@ enum Wake {
     Cmd(Option<Command>),
     Upload(Event),
     Timer,
+}
+
+/// An upload for the upload thread.
+struct Job {
+    t: Transfer,
+    url: String,
+    token: String,
+    path: std::path::PathBuf,
+    max: u64,
 }
 
 /// Which upload a thread reports on.

@@ -537,8 +537,9 @@ impl Core {
                 n @ (RPL_AWAY | RPL_UNAWAY | RPL_NOWAWAY | RPL_WHOREPLY | RPL_LISTSTART | RPL_LIST | RPL_LISTEND
                 | RPL_MONONLINE | RPL_MONOFFLINE),
             ) => self.on_people_numeric(n, msg, now),
-            // No MOTD is not worth a line in the log.
-            Some(ERR_NOMOTD) => {}
+            // The end of the welcome: what the server takes is known now.
+            // (No MOTD is not worth a line in the log.)
+            Some(RPL_ENDOFMOTD | ERR_NOMOTD) => self.files_settled(),
             _ if code.len() == 3 && code.starts_with(['4', '5']) => {
                 // Errors, ours or another server's: the human part, with the subject when there is one.
                 let subject = if msg.params.len() > 2 { msg.param(1) } else { "" };

@@ -26,6 +26,8 @@ pub(super) struct Files {
     grant: Option<(String, String)>,
     /// `UPLOAD` sent, the answer not in yet.
     asked: bool,
+    /// The welcome is over (or the ISUPPORT token came): `max` is known.
+    settled: bool,
 }
 
 impl Core {
@@ -39,23 +41,20 @@ impl Core {
         let max = Some(v.parse().unwrap_or(u64::MAX));
         link.files.max = max;
         self.emit(Event::Files(max));
+        self.files_settled();
     }
 
-    /// [`super::Command::SendFile`]: upload when the token is known, else ask for it.
-    pub(super) fn send_file(&mut self, target: String, path: PathBuf) {
-        self.next_transfer += 1;
-        let id = self.next_transfer;
-        let registered = self.registered();
-        let Some(link) = self.link.as_mut().filter(|_| registered) else {
-            return self.transfer_failed(id, &target, &path, "not connected".into());
-        };
-        let Some(max) = link.files.max else {
-            return self.transfer_failed(id, &target, &path, "this server does not take files".into());
-        };
-        match link.files.grant.clone() {
-            Some((url, token)) => self.out.push(Action::Upload { id, url, token, path, target, max }),
-            None => {
-                self.waiting_files.push(Waiting { id, target, path });
+    /// Whether the server takes files is known: what waited goes, or fails.
+    pub(super) fn files_settled(&mut self) {
+        let Some(link) = self.link.as_mut() else { return };
+        link.files.settled = true;
+        if self.waiting_files.is_empty() {
+            return;
+        }
+        match (&link.files.grant, link.files.max) {
+            (_, None) => self.fail_waiting_files("this server does not take files"),
+            (Some(_), _) => self.upload_waiting(),
+            (None, Some(_)) => {
                 if !std::mem::replace(&mut link.files.asked, true) {
                     self.send("UPLOAD".into());
                 }
@@ -63,12 +62,34 @@ impl Core {
         }
     }
 
+    /// [`super::Command::SendFile`]: upload when the token is known, else ask for it.
+    /// Queued while connecting, as a typed line is.
+    pub(super) fn send_file(&mut self, target: String, path: PathBuf) {
+        self.next_transfer += 1;
+        let id = self.next_transfer;
+        if self.settings.is_none() {
+            return self.transfer_failed(id, &target, &path, "not connected".into());
+        }
+        self.waiting_files.push(Waiting { id, target, path });
+        let registered = self.registered();
+        if self.link.as_ref().is_some_and(|l| registered && l.files.settled) {
+            self.files_settled();
+        }
+    }
+
     /// `:server UPLOAD <url> <token>`: the uploads waiting for it go.
     pub(super) fn on_upload_grant(&mut self, msg: &Message<'_>) {
         let (url, token) = (msg.param(0).to_string(), msg.param(1).to_string());
         let Some(link) = self.link.as_mut() else { return };
+        link.files.grant = Some((url, token));
+        self.upload_waiting();
+    }
+
+    /// With the token known: the uploads waiting go.
+    fn upload_waiting(&mut self) {
+        let Some(link) = self.link.as_mut() else { return };
+        let Some((url, token)) = link.files.grant.clone() else { return };
         let max = link.files.max.unwrap_or(u64::MAX);
-        link.files.grant = Some((url.clone(), token.clone()));
         for w in std::mem::take(&mut self.waiting_files) {
             let (url, token) = (url.clone(), token.clone());
             self.out.push(Action::Upload { id: w.id, url, token, path: w.path, target: w.target, max });

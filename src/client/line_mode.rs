@@ -178,8 +178,11 @@ pub fn run(settings: Settings, save_canvas: Option<PathBuf>) -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
+    if send_failed {
+        eprintln!("lanchat: a file was not sent (see above)");
+    }
     if gave_up || refused.is_some() || save_failed || send_failed {
-        if refused.is_none() {
+        if gave_up && refused.is_none() {
             eprintln!("lanchat: the connection stopped");
         }
         return ExitCode::FAILURE;

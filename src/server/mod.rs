@@ -14,6 +14,7 @@
 pub mod canvas_store;
 pub mod commands;
 pub mod disk;
+pub mod files;
 pub mod handshakes;
 pub mod history;
 pub mod journal;
@@ -64,6 +65,14 @@ pub struct Config {
     pub web_origins: Vec<String>,
     /// Print the page's address as a QR code at start.
     pub qr: bool,
+    /// Share files over the web port (`--no-files` turns it off).
+    pub files: bool,
+    /// Largest shared file, in bytes.
+    pub file_max: u64,
+    /// All shared files together, in bytes; the oldest go first.
+    pub files_max: u64,
+    /// The longest an upload or a download may go without a byte moving.
+    pub file_timeout: Duration,
     /// Where the history journal lives.
     pub data_dir: PathBuf,
     /// Server name shown to clients.
@@ -123,6 +132,10 @@ impl Default for Config {
             web_port: Some(8080),
             web_origins: Vec::new(),
             qr: false,
+            files: true,
+            file_max: 25 << 20,
+            files_max: 1 << 30,
+            file_timeout: Duration::from_secs(30),
             data_dir: default_data_dir(),
             name: "lanchat".into(),
             motd: None,
@@ -302,6 +315,14 @@ pub fn run(
             println!("{}\n{code}", urls[0]);
         }
     }
+    // Files travel over the web port: no port, no files.
+    let files = match &web {
+        Some(w) if config.files => Some(Arc::new(
+            files::Store::open(&config.data_dir, config.file_max, config.files_max, w.local.port())
+                .map_err(|e| format!("cannot open the shared files in {}: {e}", config.data_dir.display()))?,
+        )),
+        _ => None,
+    };
     if let Some(t) = &tls {
         info!("listening for TLS on {}; certificate SHA-256 fingerprint {}", t.local, t.info.fingerprint);
     }
@@ -318,7 +339,7 @@ pub fn run(
 
     let rt = runtime::Runtime::default();
     let tls_info = tls.as_ref().map(|t| t.info.clone());
-    let shared = Arc::new(state::Shared::new(config, motd, tls_info, history, canvas, rt.clone()));
+    let shared = Arc::new(state::Shared::new(config, motd, tls_info, history, canvas, files, rt.clone()));
     // Sessions are tasks on the executor threads, never threads of their own.
     let threads = match shared.config.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),

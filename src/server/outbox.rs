@@ -152,6 +152,11 @@ impl Outbox {
         .await
     }
 
+    /// The address of our end of the connection (the one the client reached).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.stream.as_ref()?.get_ref().local_addr().ok()
+    }
+
     /// A queue with nothing draining it, for tests of the state: lines pile
     /// up until the limit, as for a client that never reads.
     pub fn detached(limit: usize) -> Outbox {

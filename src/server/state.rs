@@ -34,7 +34,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
 use super::Config;
@@ -389,6 +389,32 @@ pub struct State {
     server: String,
     /// Every channel's canvas, which outlives its members.
     canvas: Canvases,
+    /// Upload tokens handed out (UPLOAD), with the connection holding each;
+    /// here, not in [`Client`]: most clients never share a file.
+    uploaders: HashMap<[u8; 16], Uploader>,
+}
+
+/// Uploads a second per connection, on average, and at once.
+const UPLOAD_RATE: f64 = 10.0 / 60.0;
+const UPLOAD_BURST: f64 = 5.0;
+
+/// The connection an upload token belongs to.
+struct Uploader {
+    id: ClientId,
+    bucket: crate::rate::TokenBucket,
+    /// One upload at a time per connection.
+    running: bool,
+}
+
+/// Why an upload's token is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UploadDenied {
+    /// No registered connection holds it.
+    Unknown,
+    /// An upload of this connection is running.
+    Busy,
+    /// Too many lately: the next in this long.
+    Rate(std::time::Duration),
 }
 
 impl State {
@@ -405,6 +431,7 @@ impl State {
             watchers: HashMap::new(),
             monitoring: HashMap::new(),
             server: server.to_string(),
+            uploaders: HashMap::new(),
         }
     }
 
@@ -612,6 +639,9 @@ impl State {
         for key in client.channels.clone() {
             self.remove_member(id, &key);
         }
+        if !self.uploaders.is_empty() {
+            self.uploaders.retain(|_, u| u.id != id);
+        }
         let client = self.clients.remove(&id)?;
         let key = fold(&client.nick);
         if self.nicks.get(&key) == Some(&id) {
@@ -790,6 +820,38 @@ impl State {
     }
 
     /// Sets a client's capabilities, in its channel memberships too.
+    /// The upload token of a connection, if it has one.
+    pub fn upload_token(&self, id: ClientId) -> Option<[u8; 16]> {
+        self.uploaders.iter().find(|(_, u)| u.id == id).map(|(t, _)| *t)
+    }
+
+    /// Gives a connection its upload token, valid until it disconnects.
+    pub fn add_upload_token(&mut self, id: ClientId, token: [u8; 16]) {
+        let bucket = crate::rate::TokenBucket::new(UPLOAD_RATE, UPLOAD_BURST);
+        self.uploaders.insert(token, Uploader { id, bucket, running: false });
+    }
+
+    /// An upload with `token` starts, if its connection may upload now.
+    pub fn begin_upload(&mut self, token: &[u8; 16], now: Instant) -> Result<ClientId, UploadDenied> {
+        let u = self.uploaders.get_mut(token).ok_or(UploadDenied::Unknown)?;
+        if !self.clients.get(&u.id).is_some_and(|c| c.registered) {
+            return Err(UploadDenied::Unknown);
+        }
+        if u.running {
+            return Err(UploadDenied::Busy);
+        }
+        u.bucket.take(now).map_err(UploadDenied::Rate)?;
+        u.running = true;
+        Ok(u.id)
+    }
+
+    /// The upload [`State::begin_upload`] started is over.
+    pub fn end_upload(&mut self, token: &[u8; 16]) {
+        if let Some(u) = self.uploaders.get_mut(token) {
+            u.running = false;
+        }
+    }
+
     pub fn set_caps(&mut self, id: ClientId, caps: Caps) {
         let Some(c) = self.clients.get_mut(&id) else { return };
         c.caps = caps;
@@ -1114,6 +1176,8 @@ pub struct Shared {
     pub rt: Runtime,
     /// Connections still in a TLS or HTTP handshake, per address.
     pub handshakes: super::handshakes::Handshakes,
+    /// Shared files, unless `--no-files` or `--no-web`.
+    pub files: Option<Arc<super::files::Store>>,
     state: Mutex<State>,
     next_id: AtomicU64,
 }
@@ -1125,6 +1189,7 @@ impl Shared {
         tls: Option<super::transport::TlsInfo>,
         history: Journal,
         canvas: Canvases,
+        files: Option<Arc<super::files::Store>>,
         rt: Runtime,
     ) -> Shared {
         let state = Mutex::new(State::new(history, canvas, &config.name));
@@ -1135,6 +1200,7 @@ impl Shared {
             started: SystemTime::now(),
             rt,
             handshakes: Default::default(),
+            files,
             state,
             next_id: AtomicU64::new(1),
         }

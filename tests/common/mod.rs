@@ -58,6 +58,27 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// The web port of a server, from its start-up log.
+pub fn web_addr(s: &Server) -> String {
+    let line = s.startup_log.iter().find(|l| l.contains("serving the web page")).expect("no web port logged");
+    line.rsplit(' ').next().unwrap().to_string()
+}
+
+/// Sends `request` and reads the whole answer (the server closes after it).
+pub fn http_bytes(addr: &str, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut out).unwrap();
+    out
+}
+
+/// [`http_bytes`] as text.
+pub fn http(addr: &str, request: &[u8]) -> String {
+    String::from_utf8_lossy(&http_bytes(addr, request)).into_owned()
+}
+
 /// A running server process.
 pub struct Server {
     child: Child,
@@ -409,4 +430,39 @@ pub fn joined_caps(addr: &str, nick: &str, chan: &str, caps: &[&str]) -> Client 
 /// A client registered as `nick`, without capabilities, that has joined `chan`.
 pub fn joined(addr: &str, nick: &str, chan: &str) -> Client {
     joined_caps(addr, nick, chan, &[])
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    /// Fails the test when it cannot mount: the tests that need one are
+    /// `#[ignore]`d, so they only run when asked to, as root (`make test`).
+    pub fn mount(size: &str) -> Tmpfs {
+        let dir = temp_dir("tmpfs");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status();
+        match status {
+            Ok(s) if s.success() => Tmpfs(dir),
+            other => panic!("cannot mount a tmpfs on {} ({other:?}): this test needs root and mount(8)", dir.display()),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system under `dir` with a file until it refuses more.
+pub fn fill(dir: &Path) -> PathBuf {
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = [0u8; 1024];
+    while f.write_all(&chunk).is_ok() {}
+    while f.write_all(&chunk[..1]).is_ok() {}
+    path
 }

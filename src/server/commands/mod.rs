@@ -13,12 +13,13 @@
 //! NICK, USER, SETNAME and the welcome), [`chathistory`] (CHATHISTORY and
 //! how a history line is formatted), [`channels`] (JOIN, PART, TOPIC, NAMES,
 //! LIST), [`modes`] (MODE), [`moderation`] (KICK, INVITE), [`opers`] (OPER,
-//! KILL, WALLOPS), [`monitor`] (MONITOR), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
+//! KILL, WALLOPS), [`monitor`] (MONITOR), [`files`] (UPLOAD), [`messages`] (PRIVMSG, NOTICE, TAGMSG and the canvas) and
 //! [`queries`] (PING, MOTD, LUSERS, VERSION, TIME, USERHOST, ISON, AWAY,
 //! WHO, WHOIS, WHOWAS).
 
 mod channels;
 mod chathistory;
+mod files;
 mod messages;
 mod moderation;
 mod modes;
@@ -184,6 +185,7 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "LUSERS", run: queries::lusers, min_params: 0, before_registration: Before::No },
     Spec { name: "VERSION", run: queries::version, min_params: 0, before_registration: Before::No },
     Spec { name: "TIME", run: queries::time, min_params: 0, before_registration: Before::No },
+    Spec { name: "UPLOAD", run: files::upload, min_params: 0, before_registration: Before::No },
 ];
 
 /// labeled-response: sends what the command answered with its label, as

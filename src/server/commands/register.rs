@@ -223,8 +223,12 @@ fn try_register(cx: &mut Cx<'_>) {
             "WHOX",
         ],
     ];
-    for tokens in isupport {
+    let files = cx.shared.files.as_ref().map(|f| format!("lanchat/FILES={}", f.file_max.min(f.files_max)));
+    for (i, tokens) in isupport.iter().enumerate() {
         let mut params = tokens.to_vec();
+        if let Some(f) = files.as_deref().filter(|_| i == isupport.len() - 1) {
+            params.push(f);
+        }
         params.push("are supported by this server");
         cx.num(RPL_ISUPPORT, &params);
     }

@@ -1,5 +1,5 @@
-//! HTTP/1.1 request heads, only as much as the page and the WebSocket
-//! upgrade need: GET and HEAD, bounded, and an error status for the rest.
+//! HTTP/1.1 request heads, only as much as the page, the WebSocket
+//! upgrade and shared files need: bounded, and an error status for the rest.
 
 /// Longest request line (method, target, version).
 pub const MAX_REQUEST_LINE: usize = 2048;
@@ -10,28 +10,40 @@ pub const MAX_HEAD: usize = 8192;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Status {
     BadRequest,
+    Unauthorized,
     Forbidden,
     NotFound,
     MethodNotAllowed,
     Timeout,
+    LengthRequired,
+    ContentTooLarge,
     UriTooLong,
     UpgradeRequired,
+    TooManyRequests,
     HeadersTooLarge,
+    Internal,
     Unavailable,
+    InsufficientStorage,
 }
 
 impl Status {
     pub fn code(self) -> (u16, &'static str) {
         match self {
             Status::BadRequest => (400, "Bad Request"),
+            Status::Unauthorized => (401, "Unauthorized"),
             Status::Forbidden => (403, "Forbidden"),
             Status::NotFound => (404, "Not Found"),
             Status::MethodNotAllowed => (405, "Method Not Allowed"),
             Status::Timeout => (408, "Request Timeout"),
+            Status::LengthRequired => (411, "Length Required"),
+            Status::ContentTooLarge => (413, "Content Too Large"),
             Status::UriTooLong => (414, "URI Too Long"),
             Status::UpgradeRequired => (426, "Upgrade Required"),
+            Status::TooManyRequests => (429, "Too Many Requests"),
             Status::HeadersTooLarge => (431, "Request Header Fields Too Large"),
+            Status::Internal => (500, "Internal Server Error"),
             Status::Unavailable => (503, "Service Unavailable"),
+            Status::InsufficientStorage => (507, "Insufficient Storage"),
         }
     }
 }
@@ -42,6 +54,8 @@ pub struct Request<'a> {
     pub method: &'a str,
     /// The path, without the query.
     pub path: &'a str,
+    /// What follows `?`, if anything (without a `#` part).
+    pub query: &'a str,
     headers: Vec<(&'a str, &'a str)>,
 }
 
@@ -49,6 +63,12 @@ impl Request<'_> {
     /// A header's value (the first, if repeated), by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+    }
+
+    /// A query parameter's value, percent-decoded (the first, if repeated).
+    pub fn param(&self, name: &str) -> Option<String> {
+        let pairs = self.query.split('&').filter_map(|p| p.split_once('='));
+        pairs.filter(|(n, _)| *n == name).find_map(|(_, v)| crate::files::percent_decode(&v.replace('+', " ")))
     }
 
     /// Whether a comma-separated header lists `token` (case-insensitive).
@@ -102,7 +122,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Request<'_>, usize)>, Status> {
     if target.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(Status::BadRequest);
     }
-    let path = target.split(['?', '#']).next().unwrap_or(target);
+    let target = target.split('#').next().unwrap_or(target);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut headers = Vec::new();
     for line in lines.take_while(|l| !l.is_empty()) {
         // No obsolete line folding, no space before the colon (RFC 9112 5.1, 5.2).
@@ -112,7 +133,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Request<'_>, usize)>, Status> {
         }
         headers.push((name, value.trim_matches([' ', '\t'])));
     }
-    Ok(Some((Request { method, path, headers }, end)))
+    Ok(Some((Request { method, path, query, headers }, end)))
 }
 
 #[cfg(test)]
@@ -130,6 +151,10 @@ mod tests {
         assert_eq!(req.header("host"), Some("pi:8080"));
         assert!(req.has_token("connection", "upgrade"));
         assert!(parse(b"GET / HTTP/1.0\n\n").unwrap().is_some());
+        let raw = b"POST /upload?x=1&name=caf%C3%A9+menu.pdf#frag HTTP/1.1\r\n\r\n";
+        let (req, _) = parse(raw).unwrap().unwrap();
+        assert_eq!((req.path, req.param("name").as_deref()), ("/upload", Some("café menu.pdf")));
+        assert_eq!(req.param("y"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! session like any other ([`super::session::serve`] over the adapters in
 //! [`websocket`]), with every limit of a TCP client.
 
+pub mod files;
 pub mod http;
 pub mod qr;
 pub mod websocket;
@@ -131,6 +132,32 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     }
     let Ok(Some((req, len))) = http::parse(&buf) else { return };
     let head_only = req.method == "HEAD";
+    if req.path == "/upload" {
+        if req.method != "POST" {
+            let r = files::Refused {
+                status: Status::MethodNotAllowed,
+                text: "Upload with POST".into(),
+                extra: "Allow: POST\r\n".into(),
+            };
+            let _ = write_within(&stream, &files::answer_text(&r), deadline).await;
+            return;
+        }
+        let origin_ok = origin_allowed(req.header("origin"), req.header("host"), &shared.config.web_origins);
+        match files::check_upload(&shared, &req, origin_ok) {
+            Ok(accepted) => {
+                drop(admitted);
+                let start = buf[len..].to_vec();
+                files::to_thread(stream, "lanchat-upload", move |s| files::receive(s, accepted, start, peer));
+            }
+            Err(r) => {
+                info!("{peer}: upload refused: {} {}", r.status.code().0, r.text);
+                if write_within(&stream, &files::answer_text(&r), deadline).await {
+                    drain(stream).await;
+                }
+            }
+        }
+        return;
+    }
     if req.method != "GET" && !head_only {
         return respond(&stream, Err(Status::MethodNotAllowed), false).await;
     }
@@ -165,6 +192,18 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                 }
             }
         }
+        return;
+    }
+    if req.path.starts_with("/f/") {
+        let Some(slot) = shared.files.as_ref().and_then(|f| f.download_slot()) else {
+            return respond(&stream, Err(Status::Unavailable), head_only).await;
+        };
+        drop(admitted);
+        let (shared, path) = (shared.clone(), req.path.to_string());
+        files::to_thread(stream, "lanchat-download", move |s| {
+            let _slot = slot;
+            files::send(shared, s, &path, head_only)
+        });
         return;
     }
     match FILES.iter().find(|(path, _, _)| *path == req.path || (req.path == "/index.html" && *path == "/")) {
@@ -242,6 +281,27 @@ async fn respond(stream: &TcpStream, what: Result<(&str, &str), Status>, head_on
     }
     let _ = write_within(stream, out.as_bytes(), Instant::now() + REQUEST_TIMEOUT).await;
     let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+/// After refusing an upload: reads and drops what the client still sends,
+/// for a while, before closing (closing with unread data resets the
+/// connection, and the answer with it). Still holds the request's slots.
+async fn drain(mut stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut left = files::DRAIN;
+    let mut chunk = [0u8; 4096];
+    let reading = async {
+        while left > 0 {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n as u64),
+            }
+        }
+    };
+    smol::future::or(reading, async {
+        smol::Timer::after(files::DRAIN_TIME).await;
+    })
+    .await;
 }
 
 /// Writes all of `data` unless the peer stalls past `deadline`.
