@@ -1153,8 +1153,33 @@ impl Gui<'_> {
         let chooser = self.x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "^Send a file to "]);
         let chooser = chooser.lines().next().unwrap().to_string();
         self.x.xdotool(&["windowfocus", "--sync", &chooser]);
+        // Ctrl+L: GTK's location field (a "/" typed would open it too, but
+        // the key after it can go astray while it opens); FLTK's chooser
+        // has its file name field focused already.
+        self.x.xdotool(&["key", "ctrl+l"]);
         self.x.xdotool(&["type", "--delay", "20", &path.display().to_string()]);
-        self.x.xdotool(&["key", "Return"]);
+        // GTK's chooser lets an Enter go by while it still reads the folder:
+        // Enter again until the chooser has gone.
+        let shown = || {
+            let out = Command::new("xdotool")
+                .args(["search", "--onlyvisible", "--name", "^Send a file to "])
+                .env("DISPLAY", &self.x.display)
+                .output()
+                .expect("xdotool");
+            out.status.success() && !out.stdout.is_empty()
+        };
+        for _ in 0..5 {
+            self.x.xdotool(&["key", "Return"]);
+            let end = Instant::now() + Duration::from_secs(2);
+            while shown() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !shown() {
+                return;
+            }
+        }
+        self.x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-files-chooser.png"));
+        panic!("the file chooser did not take {} (see target/gui-files-chooser.png)", path.display());
     }
 
     /// Clicks a file in the log (`at` from the probe) and picks the
@@ -1208,6 +1233,9 @@ fn files_are_sent_shown_inline_and_downloaded() {
     let f = file_row(&p, "#lobby", "photo.png").unwrap();
     assert_eq!(f["size"], std::fs::metadata(&photo).unwrap().len().to_string());
     assert!(p.log_has("#lobby", "<alice> http://"), "the link is the message: {:?}", p.log("#lobby"));
+    alice.wait("the thumbnail at alice too", |p| {
+        file_row(p, "#lobby", "photo.png").is_some_and(|f| f["thumb"] == "240x180")
+    });
     x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-files-thumbnail.png"));
 
     // Bob sends a file that is no picture (with /send); alice sees its name and size.
@@ -1228,8 +1256,9 @@ fn files_are_sent_shown_inline_and_downloaded() {
     assert!(p.log_has("#lobby", &format!("saved as {}", downloads.join("photo.png").display())));
     assert_eq!(sha256(&downloads.join("photo.png")), sha256(&photo));
     bob.file_menu("#lobby", "photo.png", 1);
-    bob.wait("the second download saved", |p| p.log_has("#lobby", "photo (1).png saved as "));
-    assert_eq!(sha256(&downloads.join("photo (1).png")), sha256(&photo));
+    let again = downloads.join("photo (1).png");
+    bob.wait("the second download saved", |p| p.log_has("#lobby", &format!("saved as {}", again.display())));
+    assert_eq!(sha256(&again), sha256(&photo));
     // Open in browser hands the link to xdg-open.
     bob.file_menu("#lobby", "notes.txt", 2);
     let url = wait_for("xdg-open", || std::fs::read_to_string(&opened).ok().filter(|s| !s.is_empty()));
