@@ -1202,6 +1202,64 @@ impl Gui<'_> {
     }
 }
 
+impl Gui<'_> {
+    /// Drags `files` from a GTK drag source (as from a file manager) and
+    /// drops them on the middle of the window's log, with real X input.
+    fn drop_files(&self, files: &[&Path]) {
+        let python = Path::new("/usr/bin/python3");
+        assert!(python.exists(), "the system's python3 (python3-gi) is needed for the drag source");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/drag_source.py");
+        let source = Command::new(python)
+            .arg(script)
+            .args(files)
+            .env("DISPLAY", &self.x.display)
+            .env("NO_AT_BRIDGE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start the drag source");
+        let _source = Killed(source);
+        let window = self.x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "^lanchat drag source$"]);
+        let window = window.lines().next().unwrap().to_string();
+        // Below the test's windows (the screen is 1100 high).
+        self.x.xdotool(&["windowmove", "--sync", &window, "20", "900"]);
+        let p = self.probe().unwrap();
+        let (lx, ly, lw, lh) = p.area("log_area");
+        let geometry = self.x.xdotool(&["getwindowgeometry", "--shell", &self.window]);
+        let origin = |key: &str| -> i32 {
+            geometry.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('=')?.parse().ok()).unwrap()
+        };
+        let (tx, ty) = (origin("X") + lx + lw / 2, origin("Y") + ly + lh / 2);
+        let drags = p.num("drags");
+        // Press on the label, move past GTK's threshold, then over to the log.
+        self.x.xdotool(&["mousemove", "100", "940", "mousedown", "1"]);
+        for i in 1..=20 {
+            let (x, y) = (100 + (tx - 100) * i / 20, 940 + (ty - 940) * i / 20);
+            self.x.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
+        }
+        // Nudge until the window says the drag is over it, then let go.
+        let mut n = 0;
+        wait_for("the drag over the window", || {
+            n += 1;
+            self.x.xdotool(&["mousemove", &(tx + n % 2).to_string(), &ty.to_string()]);
+            self.probe().is_some_and(|p| p.num("drags") > drags).then_some(())
+        });
+        self.x.xdotool(&["mouseup", "1"]);
+        // The source ends after the drop's data was taken.
+        wait_for("the dropped files sent", || {
+            self.probe()
+                .is_some_and(|p| {
+                    files.iter().all(|f| {
+                        let name = f.file_name().unwrap().to_string_lossy();
+                        p.log_has("#lobby", &format!("sent {name}")) || p.log_has("#lobby", &format!("send {name}"))
+                    })
+                })
+                .then_some(())
+        });
+    }
+}
+
 #[test]
 fn files_are_sent_shown_inline_and_downloaded() {
     let x = Xvfb::start();
@@ -1263,6 +1321,21 @@ fn files_are_sent_shown_inline_and_downloaded() {
     bob.file_menu("#lobby", "notes.txt", 2);
     let url = wait_for("xdg-open", || std::fs::read_to_string(&opened).ok().filter(|s| !s.is_empty()));
     assert!(url.trim().starts_with("http://127.0.0.1:") && url.trim().ends_with("/notes.txt"), "{url}");
+
+    // Alice drops a JPEG and a GIF on her window: both go to #lobby, and
+    // bob sees them as thumbnails (the GIF as small as it is).
+    let jpeg = dir.join("drawing.jpg");
+    let gif = dir.join("tiny.gif");
+    for (out, resize) in [(&jpeg, "100%"), (&gif, "120x90")] {
+        let ok = Command::new("convert").arg(&photo).args(["-resize", resize]).arg(out).status();
+        assert!(ok.is_ok_and(|s| s.success()), "convert (imagemagick) made no {}", out.display());
+    }
+    alice.drop_files(&[&jpeg, &gif]);
+    bob.wait("the dropped pictures as thumbnails at bob", |p| {
+        file_row(p, "#lobby", "drawing.jpg").is_some_and(|f| f["thumb"] == "240x180")
+            && file_row(p, "#lobby", "tiny.gif").is_some_and(|f| f["thumb"] == "120x90")
+    });
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-files-dropped.png"));
 
     // A server that takes no files: the button is greyed, and says why.
     let no_files = Server::start(&["--no-files"]);

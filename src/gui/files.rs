@@ -65,6 +65,8 @@ pub struct Files {
     known: HashMap<String, Facts>,
     jobs: Option<mpsc::Sender<String>>,
     next_download: u64,
+    /// How many drags came over the window (for the probe).
+    pub drags: u64,
     /// How often the bar was shown (for the probe: a transfer can be over
     /// before anyone looks).
     pub bar_shown: u64,
@@ -84,15 +86,30 @@ impl Files {
         menu.set_type(MenuButtonType::Popup3);
         menu.hide();
         win.add(&menu);
-        // Files dropped on the window: take the drag wherever it is, and
-        // the paste that follows the drop is the list of files.
+        // Files dropped on the window: it takes the drag wherever it is,
+        // and the paste that follows the drop is the list of files. The
+        // pointer enters the window again when the drag ends, which makes
+        // the widget under it the one the drop goes to: the window keeps it.
+        let dragging = std::rc::Rc::new(std::cell::Cell::new(false));
         win.handle(move |w, ev| match ev {
             FlEvent::DndEnter | FlEvent::DndDrag => {
+                if !dragging.replace(true) {
+                    tx.send(Msg::DragEntered);
+                }
                 app::set_belowmouse(w);
                 true
             }
-            FlEvent::DndLeave | FlEvent::DndRelease => true,
+            FlEvent::DndRelease => true,
+            FlEvent::DndLeave => {
+                dragging.set(false);
+                true
+            }
+            FlEvent::Enter | FlEvent::Move if dragging.get() => {
+                app::set_belowmouse(w);
+                false
+            }
             FlEvent::Paste => {
+                dragging.set(false);
                 tx.send(Msg::Dropped(app::event_text()));
                 true
             }
@@ -107,6 +124,7 @@ impl Files {
             jobs: None,
             next_download: 0,
             bar_shown: 0,
+            drags: 0,
             menu,
             tx,
         };

@@ -118,7 +118,8 @@ enum Msg {
     FontSize(i32),
     /// Send file…: open the chooser.
     SendFileDialog,
-    /// What a drop on the window pasted (the files, one a line).
+    /// A drag came over the window, and what its drop pasted (the files, one a line).
+    DragEntered,
     Dropped(String),
     /// A click on a file in a log.
     FileMenu {
@@ -764,6 +765,10 @@ impl App {
             }
             Msg::FontSize(d) => self.set_font_size(self.font_size + d),
             Msg::SendFileDialog => self.choose_files(),
+            Msg::DragEntered => {
+                self.files.drags += 1;
+                self.dirty = true;
+            }
             Msg::Dropped(text) => self.dropped(&text),
             Msg::FileMenu { url, name } => self.file_menu(&url, &name),
             Msg::Fetched(f) => self.on_fetched(*f),

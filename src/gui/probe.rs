@@ -86,6 +86,7 @@ impl Probe {
         let _ = writeln!(s, "file_button_tip: {}", f.button.tooltip().unwrap_or_default());
         let _ = writeln!(s, "transfer: {}", f.bar_state());
         let _ = writeln!(s, "transfers_shown: {}", f.bar_shown);
+        let _ = writeln!(s, "drags: {}", f.drags);
         let _ = writeln!(s, "colour_choice: {}", r(&app.colour_choice, o));
         let _ = writeln!(s, "brush_spinner: {}", r(&app.brush_spinner, o));
         let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
