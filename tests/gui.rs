@@ -1335,6 +1335,10 @@ fn files_are_sent_shown_inline_and_downloaded() {
         file_row(p, "#lobby", "drawing.jpg").is_some_and(|f| f["thumb"] == "240x180")
             && file_row(p, "#lobby", "tiny.gif").is_some_and(|f| f["thumb"] == "120x90")
     });
+    alice.wait("the dropped pictures at alice", |p| {
+        p.all("file[#lobby]").iter().filter(|f| f.contains("thumb=240x180") || f.contains("thumb=120x90")).count() == 3
+    });
+    assert_eq!(alice.probe().unwrap().get("input"), "", "the drop went nowhere else");
     x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-files-dropped.png"));
 
     // A server that takes no files: the button is greyed, and says why.

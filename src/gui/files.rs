@@ -87,10 +87,12 @@ impl Files {
         menu.hide();
         win.add(&menu);
         // Files dropped on the window: it takes the drag wherever it is,
-        // and the paste that follows the drop is the list of files. The
-        // pointer enters the window again when the drag ends, which makes
-        // the widget under it the one the drop goes to: the window keeps it.
+        // and the paste that follows the drop is the list of files. Its
+        // handler goes first, so that its widgets see none of it: not the
+        // paste (the input line would take it), nor the pointer moving
+        // while the drag ends (the widget under it would get the drop).
         let dragging = std::rc::Rc::new(std::cell::Cell::new(false));
+        win.super_handle_first(false);
         win.handle(move |w, ev| match ev {
             FlEvent::DndEnter | FlEvent::DndDrag => {
                 if !dragging.replace(true) {
@@ -104,10 +106,7 @@ impl Files {
                 dragging.set(false);
                 true
             }
-            FlEvent::Enter | FlEvent::Move if dragging.get() => {
-                app::set_belowmouse(w);
-                false
-            }
+            FlEvent::Enter | FlEvent::Move => dragging.get(),
             FlEvent::Paste => {
                 dragging.set(false);
                 tx.send(Msg::Dropped(app::event_text()));
@@ -315,10 +314,18 @@ impl App {
         self.send_files(&target, paths);
     }
 
-    /// Files dropped on the window go to the conversation in view.
+    /// Files dropped on the window go to the conversation in view; a drop
+    /// of text without files goes into the input line.
     pub(super) fn dropped(&mut self, text: &str) {
+        let paths = dropped_paths(text);
+        if paths.is_empty() {
+            let _ = self.input.insert(text.trim());
+            let _ = self.input.take_focus();
+            self.dirty = true;
+            return;
+        }
         let target = self.current_target();
-        self.send_files(&target, dropped_paths(text));
+        self.send_files(&target, paths);
     }
 
     /// Uploads each file to `target`, after the checks that can be made here.
