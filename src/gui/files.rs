@@ -24,7 +24,7 @@ use fltk::window::Window;
 
 use super::thumbs::{self, Facts};
 use super::{App, Msg};
-use crate::client::{Command, TransferState, http};
+use crate::client::{Command, ConnState, TransferState, http};
 use crate::files::{Link, human_size, is_image_name, percent_decode, sanitize_name};
 
 /// Pictures larger than this are not fetched for a thumbnail.
@@ -335,6 +335,7 @@ impl App {
         for path in paths {
             let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
             let why = match (self.view.files, std::fs::metadata(&path)) {
+                (None, _) if self.view.state != ConnState::Connected => Some("not connected".to_owned()),
                 (None, _) => Some("this server takes no files".to_owned()),
                 (_, Err(e)) => Some(e.to_string()),
                 (_, Ok(m)) if !m.is_file() => Some("not a file".to_owned()),
