@@ -17,13 +17,13 @@ use fltk::button::Button;
 use fltk::dialog::{NativeFileChooser, NativeFileChooserType};
 use fltk::enums::{Color, Event as FlEvent};
 use fltk::group::Flex;
-use fltk::menu::{MenuButton, MenuButtonType};
+use fltk::menu::MenuButton;
 use fltk::misc::Progress;
 use fltk::prelude::*;
 use fltk::window::Window;
 
 use super::thumbs::{self, Facts};
-use super::{App, Msg};
+use super::{App, Msg, usermenu};
 use crate::client::{Command, ConnState, TransferState, http};
 use crate::files::{Link, human_size, is_image_name, percent_decode, sanitize_name};
 
@@ -82,15 +82,13 @@ impl Files {
         bar.set_selection_color(Color::from_hex(0x6a9fe0));
         bar.set_label_size(12);
         bar.hide();
-        let mut menu = MenuButton::new(0, 0, 1, 1, None);
-        menu.set_type(MenuButtonType::Popup3);
-        menu.hide();
-        win.add(&menu);
+        let menu = usermenu::popup_menu(win);
         // Files dropped on the window: it takes the drag wherever it is,
         // and the paste that follows the drop is the list of files. Its
         // handler goes first, so that its widgets see none of it: not the
         // paste (the input line would take it), nor the pointer moving
-        // while the drag ends (the widget under it would get the drop).
+        // while the drag ends (the widget under it would get the drop,
+        // which goes to the one under the pointer when it is released).
         let dragging = std::rc::Rc::new(std::cell::Cell::new(false));
         win.super_handle_first(false);
         win.handle(move |w, ev| match ev {
@@ -101,14 +99,16 @@ impl Files {
                 app::set_belowmouse(w);
                 true
             }
-            FlEvent::DndRelease => true,
-            FlEvent::DndLeave => {
+            FlEvent::DndRelease | FlEvent::DndLeave => {
                 dragging.set(false);
                 true
             }
             FlEvent::Enter | FlEvent::Move => dragging.get(),
-            FlEvent::Paste => {
+            FlEvent::Push => {
                 dragging.set(false);
+                false
+            }
+            FlEvent::Paste => {
                 tx.send(Msg::Dropped(app::event_text()));
                 true
             }
