@@ -173,8 +173,7 @@ impl Files {
             [] => {
                 if self.bar.visible() {
                     self.bar.hide();
-                    self.column.layout();
-                    self.column.redraw();
+                    self.relayout();
                 }
                 return;
             }
@@ -190,10 +189,18 @@ impl Files {
         if !self.bar.visible() {
             self.bar_shown += 1;
             self.bar.show();
-            self.column.layout();
-            self.column.redraw();
+            self.relayout();
         }
         self.bar.redraw();
+    }
+
+    /// Lays the column out again with the bar shown or hidden; the column
+    /// has no box of its own, so what moved is cleared by the window.
+    fn relayout(&mut self) {
+        self.column.layout();
+        if let Some(mut w) = self.column.window() {
+            w.redraw();
+        }
     }
 
     /// The bar's text and how full it is, for the probe.
