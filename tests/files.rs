@@ -251,6 +251,30 @@ fn a_stalled_upload_is_ended_and_leaves_nothing() {
     assert_eq!(std::fs::read_dir(&files).unwrap().count(), 1, "only .tmp");
     // The connection may upload again at once.
     assert_eq!(upload(&web, &tok, "a", b"x").0, "201");
+    // A trickle that never stalls is ended too (20,000 bytes at 16 KiB/s
+    // after the 1 s of grace: 2 s; this sends 10 bytes every 300 ms).
+    let mut sock = TcpStream::connect(&web).unwrap();
+    sock.set_read_timeout(Some(DEADLINE)).unwrap();
+    let head = format!(
+        "POST /upload?name=slow HTTP/1.1\r\nHost: {web}\r\nAuthorization: Bearer {tok}\r\nContent-Length: 20000\r\n\r\n"
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = String::new();
+    while sock.write_all(b"0123456789").is_ok() && started.elapsed() < DEADLINE {
+        // The client's pace, not a wait for the server: the server's answer ends the loop.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut peek = [0u8; 1];
+        sock.set_nonblocking(true).unwrap();
+        let ready = matches!(sock.peek(&mut peek), Ok(n) if n > 0);
+        sock.set_nonblocking(false).unwrap();
+        if ready {
+            break;
+        }
+    }
+    sock.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("too slow"), "{answer}");
+    assert_eq!(std::fs::read_dir(files.join(".tmp")).unwrap().count(), 0);
 }
 
 #[test]

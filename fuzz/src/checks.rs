@@ -236,6 +236,11 @@ pub fn http(data: &[u8]) {
     assert!(req.path.starts_with('/') && !req.path.contains([' ', '?']));
     let (again, len2) = parse(&data[..len]).unwrap().unwrap();
     assert_eq!((again.method, again.path, len2), (req.method, req.path, len));
+    // An upload's name: whatever the query holds, a safe name or none.
+    if let Some(name) = req.param("name").and_then(|n| lanchat::files::sanitize_name(&n)) {
+        assert!(!name.is_empty() && name.len() <= lanchat::files::MAX_NAME);
+        assert!(!name.contains(['/', '\\']) && !name.starts_with('.') && !name.chars().any(char::is_control));
+    }
 }
 
 /// The WebSocket frame decoder: never panics, never yields more than it

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 
 use super::http::{Request, Status};
+use crate::files::human_size;
 use crate::server::files::{Refusal, disk_full};
 use crate::server::state::{Shared, UploadDenied};
 
@@ -22,6 +23,8 @@ use crate::server::state::{Shared, UploadDenied};
 /// reaches a client still sending (closing with unread data resets the
 /// connection, and the answer with it).
 pub const DRAIN: u64 = 8 << 20;
+/// The slowest an upload may come, on average, in bytes a second.
+const MIN_RATE: u64 = 16 << 10;
 pub const DRAIN_TIME: Duration = Duration::from_secs(2);
 
 /// An answer for a person: a status and a sentence.
@@ -73,8 +76,7 @@ pub fn check_upload(shared: &Arc<Shared>, req: &Request<'_>, origin_ok: bool) ->
     };
     let max = store.file_max.min(store.files_max);
     if len > max {
-        let human = crate::files::human_size;
-        let text = format!("{name} is {}; this server takes files up to {}", human(len), human(max));
+        let text = format!("{name} is {}; this server takes files up to {}", human_size(len), human_size(max));
         return Err(refused(Status::ContentTooLarge, text));
     }
     let token = req
@@ -155,6 +157,9 @@ fn store_body(s: &mut TcpStream, up: &Accepted, start: Vec<u8>) -> Result<(Strin
     }
     let stall = up.shared.config.file_timeout;
     let _ = s.set_read_timeout(Some(stall));
+    // A trickle that never stalls is ended too: the whole body must come
+    // at MIN_RATE or better, after one stall's grace.
+    let deadline = Instant::now() + stall + Duration::from_secs(up.len / MIN_RATE);
     let mut got = start.len().min(up.len as usize) as u64;
     file.write(&start[..got as usize]).map_err(|e| Some(disk_refusal(&e)))?;
     let mut buf = vec![0u8; 64 << 10];
@@ -165,6 +170,10 @@ fn store_body(s: &mut TcpStream, up: &Accepted, start: Vec<u8>) -> Result<(Strin
             Ok(n) => {
                 file.write(&buf[..n]).map_err(|e| Some(disk_refusal(&e)))?;
                 got += n as u64;
+                if got < up.len && Instant::now() > deadline {
+                    let text = format!("The upload was too slow: under {} per second", human_size(MIN_RATE));
+                    return Err(Some(refused(Status::Timeout, text)));
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
