@@ -1299,6 +1299,7 @@ fn files_are_sent_shown_inline_and_downloaded() {
     // Bob sends a file that is no picture (with /send); alice sees its name and size.
     let notes = dir.join("notes.txt");
     std::fs::write(&notes, "the minutes of Friday\n".repeat(100)).unwrap();
+    bob.focus();
     bob.say(&format!("/send {}", notes.display()));
     let p = alice.wait("notes.txt with its size at alice", |p| {
         file_row(p, "#lobby", "notes.txt").is_some_and(|f| f["size"] == "2200" && f["at"] != "-")
@@ -1321,6 +1322,29 @@ fn files_are_sent_shown_inline_and_downloaded() {
     bob.file_menu("#lobby", "notes.txt", 2);
     let url = wait_for("xdg-open", || std::fs::read_to_string(&opened).ok().filter(|s| !s.is_empty()));
     assert!(url.trim().starts_with("http://127.0.0.1:") && url.trim().ends_with("/notes.txt"), "{url}");
+
+    // What is not shown as a picture: one over 10 MiB (its size is asked
+    // first, the picture never fetched), one that is no picture; and a file
+    // over the server's limit, refused before any byte goes.
+    let huge = dir.join("huge.png");
+    std::fs::File::create(&huge).unwrap().set_len(11 << 20).unwrap();
+    let fake = dir.join("fake.png");
+    std::fs::write(&fake, "not a picture").unwrap();
+    let over = dir.join("over.bin");
+    std::fs::File::create(&over).unwrap().set_len(26 << 20).unwrap();
+    bob.focus();
+    for f in [&huge, &fake, &over] {
+        bob.say(&format!("/send {}", f.display()));
+    }
+    bob.wait("over.bin refused", |p| {
+        p.log_has("#lobby", "cannot send over.bin: it is 26.0 MiB; this server takes files up to 25.0 MiB")
+    });
+    let p = alice.wait("huge.png and fake.png without pictures", |p| {
+        file_row(p, "#lobby", "huge.png").is_some_and(|f| f["failed"] == "no preview over 10.0 MiB")
+            && file_row(p, "#lobby", "fake.png").is_some_and(|f| f["failed"] == "not a PNG, JPEG or GIF picture")
+    });
+    assert_eq!(file_row(&p, "#lobby", "huge.png").unwrap()["size"], (11 << 20).to_string());
+    assert!(file_row(&p, "#lobby", "over.bin").is_none());
 
     // Alice drops a JPEG and a GIF on her window: both go to #lobby, and
     // bob sees them as thumbnails (the GIF as small as it is).
@@ -1347,4 +1371,7 @@ fn files_are_sent_shown_inline_and_downloaded() {
     let p = carol.wait("carol connected", connected);
     assert_eq!(p.get("file_button_active"), "false");
     assert!(p.get("file_button_tip").contains("takes no files"), "{}", p.get("file_button_tip"));
+    carol.focus();
+    carol.say(&format!("/send {}", notes.display()));
+    carol.wait("/send refused", |p| p.log_has("#lobby", "cannot send notes.txt: this server takes no files"));
 }
