@@ -161,7 +161,10 @@ impl Files {
         }
         self.known.insert(link.url.clone(), Facts::default());
         let tx = self.tx;
-        let jobs = self.jobs.get_or_insert_with(|| fetchers(tx));
+        let jobs = self.jobs.get_or_insert_with(|| {
+            thumbs::register_decoders();
+            fetchers(tx)
+        });
         let _ = jobs.send(link.url.clone());
         Facts::default()
     }

@@ -101,6 +101,15 @@ pub fn fit(w: i32, h: i32, max_w: i32, max_h: i32) -> (i32, i32) {
     (((f64::from(w) * s).round() as i32).max(1), ((f64::from(h) * s).round() as i32).max(1))
 }
 
+/// Makes FLTK set up its image decoders now, on the GUI thread. fltk-rs
+/// does it on every decode (adding FLTK's image handlers and loading its
+/// file icons, global lists); once they are there it only reads them, so
+/// the fetchers' decodes can run at the same time.
+pub fn register_decoders() {
+    let dot = crate::canvas::png::encode(&crate::canvas::raster::Raster::new(1, 1));
+    let _ = PngImage::from_data(&dot);
+}
+
 /// Decodes a PNG, JPEG or GIF (by its first bytes, not its name) into a
 /// thumbnail. Runs on a worker thread: decoding a large picture takes a while.
 pub fn decode(data: &[u8]) -> Result<Picture, String> {
