@@ -8,6 +8,7 @@
 //! as [`Event::Transfer`]. The protocol is in docs/PROTOCOL.md ("Files").
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Instant, SystemTime};
@@ -63,7 +64,7 @@ pub struct Files {
     transfers: BTreeMap<Key, Transfer>,
     /// What is known of each link seen (asked once per link).
     known: HashMap<String, Facts>,
-    jobs: Option<mpsc::Sender<String>>,
+    jobs: Option<mpsc::Sender<Job>>,
     next_download: u64,
     /// How many drags came over the window (for the probe).
     pub drags: u64,
@@ -154,8 +155,9 @@ impl Files {
         self.button.redraw();
     }
 
-    /// Asks a fetcher about a link, once; what is known so far.
-    fn ask(&mut self, link: &Link) -> Facts {
+    /// Asks a fetcher about a link, once; what is known so far. `server`
+    /// is the chat server's `HOST:PORT`.
+    fn ask(&mut self, link: &Link, server: &str) -> Facts {
         if let Some(facts) = self.known.get(&link.url) {
             return facts.clone();
         }
@@ -165,7 +167,7 @@ impl Files {
             thumbs::register_decoders();
             fetchers(tx)
         });
-        let _ = jobs.send(link.url.clone());
+        let _ = jobs.send(Job { url: link.url.clone(), server: host_of(server).to_owned() });
         Facts::default()
     }
 
@@ -215,19 +217,25 @@ impl Files {
     }
 }
 
+/// A link to ask about, and the host of the chat server.
+struct Job {
+    url: String,
+    server: String,
+}
+
 /// Starts the threads that fetch what the log shows of a file: its size
 /// (HEAD), and for a picture not over [`THUMB_FETCH_MAX`] the picture,
 /// decoded into a thumbnail there too. They end with the window.
-fn fetchers(tx: app::Sender<Msg>) -> mpsc::Sender<String> {
-    let (jobs, rx) = mpsc::channel::<String>();
+fn fetchers(tx: app::Sender<Msg>) -> mpsc::Sender<Job> {
+    let (jobs, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..FETCHERS {
         let rx = rx.clone();
         std::thread::spawn(move || {
             loop {
                 let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok(url) = job else { return };
-                let facts = fetch(&url);
+                let Ok(Job { url, server }) = job else { return };
+                let facts = fetch(&url, &server);
                 tx.send(Msg::Fetched(Box::new(Fetched { url, facts })));
             }
         });
@@ -235,8 +243,38 @@ fn fetchers(tx: app::Sender<Msg>) -> mpsc::Sender<String> {
     jobs
 }
 
-fn fetch(url: &str) -> Facts {
+/// The host of `HOST:PORT`, `[V6]:PORT` or `HOST`, without port or brackets.
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    match authority.split_once(':') {
+        Some((host, port)) if !port.contains(':') => host,
+        _ => authority,
+    }
+}
+
+/// Whether two hosts are the same machine: the same name, or an address in common.
+fn same_host(a: &str, b: &str) -> bool {
+    let addrs = |h: &str| -> Vec<std::net::IpAddr> {
+        (h, 0).to_socket_addrs().map(|i| i.map(|s| s.ip()).collect()).unwrap_or_default()
+    };
+    a.eq_ignore_ascii_case(b) || {
+        let theirs = addrs(b);
+        addrs(a).iter().any(|ip| theirs.contains(ip))
+    }
+}
+
+/// What the log shows of a link. Only links to the chat server are
+/// fetched by themselves: a message must not make every window in the
+/// room contact a machine of the sender's choosing (a click still can).
+fn fetch(url: &str, server: &str) -> Facts {
     let mut facts = Facts::default();
+    let host = url.split_once("://").map_or("", |(_, rest)| host_of(rest.split('/').next().unwrap_or("")));
+    if !same_host(host, server) {
+        facts.failed = Some(format!("on another server ({host}), not fetched"));
+        return facts;
+    }
     let image = crate::files::link(url).is_some_and(|l| is_image_name(&l.name));
     match http::head(url) {
         Ok(size) => facts.size = Some(size),
@@ -300,7 +338,7 @@ impl App {
     /// A message that is a file link: its name and room in the log, and
     /// what is known of it (asked for once).
     pub(super) fn show_file(&mut self, conv: usize, time: &str, from: &str, link: &Link, mention: bool) {
-        let facts = self.files.ask(link);
+        let facts = self.files.ask(link, &self.view.settings.server);
         let log = &mut self.convs[conv].log;
         log.add_file(time, from, link, false, mention);
         log.update_file(&link.url, &facts);
@@ -456,6 +494,20 @@ mod tests {
             [PathBuf::from("/home/ann/My photo.png"), PathBuf::from("/tmp/café.txt"), PathBuf::from("/tmp/plain path")]
         );
         assert!(dropped_paths("file:///bad%zz").is_empty());
+    }
+
+    #[test]
+    fn only_links_to_the_chat_server_are_fetched() {
+        assert_eq!(host_of("192.168.1.5:8080"), "192.168.1.5");
+        assert_eq!(host_of("[::1]:8080"), "::1");
+        assert_eq!(host_of("pi"), "pi");
+        assert_eq!(host_of("fe80::1"), "fe80::1");
+        assert!(same_host("PI.lan", "pi.lan"));
+        assert!(same_host("localhost", "127.0.0.1"));
+        assert!(!same_host("127.0.0.2", "127.0.0.1"));
+        let id = "0123456789abcdef0123456789abcdef";
+        let facts = fetch(&format!("http://127.0.0.2:9/f/{id}/a.png"), "127.0.0.1");
+        assert_eq!(facts.failed.as_deref(), Some("on another server (127.0.0.2), not fetched"));
     }
 
     #[test]
