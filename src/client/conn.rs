@@ -116,7 +116,7 @@ struct Io<'a, E: Fn(Event)> {
     uploads: Sender<Event>,
     /// The upload thread's queue, once there is one: one file at a time,
     /// as the server takes them from one connection.
-    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    jobs: Option<Sender<Job>>,
     exit: bool,
 }
 
@@ -155,9 +155,9 @@ impl<'a, E: Fn(Event)> Io<'a, E> {
                 Action::Upload { id, url, token, path, target, max } => {
                     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                     let job = Job { t: Transfer { id, target, name }, url, token, path, max };
-                    if let Err(e) = self.uploader().send(job) {
+                    if let Err(e) = self.uploader().try_send(job) {
                         let state = TransferState::Failed("cannot start the upload".into());
-                        (self.emit)(e.0.t.event(0, 0, state));
+                        (self.emit)(e.into_inner().t.event(0, 0, state));
                     }
                 }
             }
@@ -166,12 +166,13 @@ impl<'a, E: Fn(Event)> Io<'a, E> {
     }
 
     /// The upload thread's queue, starting the thread on first use.
-    fn uploader(&mut self) -> &std::sync::mpsc::Sender<Job> {
+    #[inline(never)] // out of the actor's loop, where it would be inlined
+    fn uploader(&mut self) -> &Sender<Job> {
         self.jobs.get_or_insert_with(|| {
-            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let (tx, rx) = async_channel::unbounded::<Job>();
             let report = self.uploads.clone();
             let run = move || {
-                for j in rx {
+                while let Ok(j) = rx.recv_blocking() {
                     upload(j.t, &j.url, &j.token, &j.path, j.max, &report);
                 }
             };
@@ -230,6 +231,7 @@ impl Transfer {
 
 /// Uploads a file on a thread of its own, reporting to the actor: progress
 /// at most once per percent, then Done or Failed.
+#[inline(never)]
 fn upload(t: Transfer, url: &str, token: &str, path: &std::path::Path, max: u64, report: &Sender<Event>) {
     let send = |ev| {
         let _ = report.send_blocking(ev);

@@ -5,7 +5,6 @@
 //! room for a new one. The HTTP side is in `web/files.rs`, the token an
 //! IRC connection uploads with in `commands/files.rs`.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -36,11 +35,10 @@ pub enum Refusal {
 
 /// The files kept, and the room reserved for uploads running.
 struct Kept {
-    /// By age, oldest first: (modified, order kept since start, id) to
-    /// size. The order breaks ties: a file system's clock may tick only
-    /// every few milliseconds.
-    by_age: BTreeMap<(SystemTime, u64, String), u64>,
-    added: u64,
+    /// The files, oldest first: (modified, id, size). A few thousand at
+    /// most, so a list; the order they were added in breaks the ties of a
+    /// file system whose clock ticks only every few milliseconds.
+    by_age: Vec<(SystemTime, String, u64)>,
     total: u64,
     reserved: u64,
 }
@@ -89,9 +87,11 @@ impl Store {
     pub fn open(data_dir: &Path, file_max: u64, files_max: u64, web_port: u16) -> io::Result<Store> {
         let dir = data_dir.join("files");
         let tmp = dir.join(".tmp");
-        let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp)?;
-        let mut kept = Kept { by_age: BTreeMap::new(), added: 0, total: 0, reserved: 0 };
+        for entry in fs::read_dir(&tmp)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        let mut kept = Kept { by_age: Vec::new(), total: 0, reserved: 0 };
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
             let id = entry.file_name().to_string_lossy().into_owned();
@@ -102,12 +102,13 @@ impl Store {
                 Some((_, meta)) => {
                     let at = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
                     kept.total += meta.len();
-                    kept.by_age.insert((at, 0, id), meta.len());
+                    kept.by_age.push((at, id, meta.len()));
                 }
                 // A rename that never happened: nothing to serve.
-                None => drop(fs::remove_dir_all(entry.path())),
+                None => drop(remove(&entry.path())),
             }
         }
+        kept.by_age.sort();
         let store = Store {
             dir,
             file_max,
@@ -138,10 +139,13 @@ impl Store {
     /// uploads running.
     fn evict(&self, k: &mut Kept, room: u64) {
         while k.total + k.reserved + room > self.files_max {
-            let Some(((_, _, id), size)) = k.by_age.pop_first() else { return };
+            if k.by_age.is_empty() {
+                return;
+            }
+            let (_, id, size) = k.by_age.remove(0);
             k.total -= size;
             // A download of it under way keeps reading: the file is unlinked, not cut.
-            if let Err(e) = fs::remove_dir_all(self.dir.join(&id)) {
+            if let Err(e) = remove(&self.dir.join(&id)) {
                 warn!("cannot remove the shared file {id}: {e}");
             }
             info!("removed the shared file {id} ({size} bytes) to make room");
@@ -195,6 +199,14 @@ impl Store {
     }
 }
 
+/// Removes a file's directory and what is in it (its one file).
+fn remove(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        fs::remove_file(entry?.path())?;
+    }
+    fs::remove_dir(dir)
+}
+
 /// The one regular file in a file's directory.
 fn only_file(dir: &Path) -> Option<(PathBuf, fs::Metadata)> {
     let entry = fs::read_dir(dir).ok()?.filter_map(Result::ok).next()?;
@@ -233,7 +245,7 @@ impl Upload {
         fs::create_dir(&dir)?;
         let placed = fs::rename(&self.tmp, dir.join(&name)).and_then(|()| File::open(&dir)?.sync_all());
         if let Err(e) = placed {
-            let _ = fs::remove_dir_all(&dir);
+            let _ = remove(&dir);
             return Err(e);
         }
         let at = fs::metadata(dir.join(&name)).and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
@@ -241,9 +253,7 @@ impl Upload {
         k.reserved -= self.len;
         self.store.evict(&mut k, self.len);
         k.total += self.len;
-        k.added += 1;
-        let order = k.added;
-        k.by_age.insert((at, order, self.id.clone()), self.len);
+        k.by_age.push((at, self.id.clone(), self.len));
         self.len = 0;
         Ok(name)
     }

@@ -189,10 +189,11 @@ function add(v, tags, who, text, cls) {
     n.className = 'nick'; n.textContent = who; n.style.color = nickColour(who.replace(/^\* /, ''));
     div.append(n);
   }
-  div.append(emojify(text));
+  div.append(...(fileNodes(text) || [emojify(text)]));
   v.log.append(div);
   while (v.log.childElementCount > 2000) v.log.firstChild.remove();
   if (v === current) { if (atEnd) logBox.scrollTop = logBox.scrollHeight; } else if (!cls) { v.unread++; renderTabs(); }
+  return div;
 }
 const sys = (v, tags, text) => add(v, tags, '', text, 'sys');
 
@@ -202,11 +203,14 @@ function setStatus(s) { $('status').textContent = s; }
 function connect() {
   setStatus('connecting…');
   registered = false; caps = new Set();
+  // A token lives as long as its IRC connection.
+  fileToken = null; filesState(0, 'Not connected');
   ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/irc`, ['text.ircv3.net']);
   ws.onopen = () => { send('CAP LS 302'); send(`NICK ${nick}`); send(`USER ${nick} 0 * :${nick} (web)`); };
   ws.onmessage = e => typeof e.data === 'string' && handle(parse(e.data));
   ws.onclose = () => {
     ws = null;
+    tokenAnswer(null, 'the connection to the server was lost');
     if (!nick) return;
     const wait = backoff * (0.75 + Math.random() / 2);
     setStatus(`offline, retrying in ${Math.round(wait / 1000)} s`);
@@ -243,6 +247,7 @@ function handle(m) {
     case '001':
       me = p[0]; registered = true; backoff = 1000;
       setStatus(me);
+      filesState(0, 'This server does not take files (no lanchat/FILES in its ISUPPORT)');
       for (const v of views.values()) if (v.chan && !v.left) joinChan(v.name);
       if (![...views.values()].some(v => v.chan && !v.left)) joinChan(params.get('channel') || $('chan').value || '#lobby');
       break;
@@ -327,10 +332,25 @@ function handle(m) {
       break;
     }
     case 'TAGMSG': canvasMessage(m); break;
+    case 'UPLOAD': tokenAnswer(p[p.length - 1]); break;
+    case 'FAIL':
+      if (p[0] === 'UPLOAD') tokenAnswer(null, p[p.length - 1]);
+      else add(current, tags, '', p[p.length - 1], 'err');
+      break;
+    case '005':
+      for (const t of p.slice(1, -1)) {
+        const [k, val] = t.split('=');
+        if (k === 'lanchat/FILES') filesState(val ? +val : Infinity);
+        else if (k === '-lanchat/FILES') filesState(0, 'This server no longer takes files');
+      }
+      sys(view('*server*'), tags, p[p.length - 1]);
+      break;
     case 'ERROR': add(current, tags, '', p[0], 'err'); break;
     default:
-      if (/^[45]\d\d$/.test(m.cmd)) add(current, tags, '', p.slice(1).join(' '), 'err');
-      else if (/^(00[2-5]|25\d|26\d|37[256]|422)$/.test(m.cmd)) sys(view('*server*'), tags, p[p.length - 1]);
+      // An error about UPLOAD (421 from a server without it) answers the wait for a token.
+      if (/^[45]\d\d$/.test(m.cmd) && p[1] === 'UPLOAD') tokenAnswer(null, p[p.length - 1]);
+      else if (/^[45]\d\d$/.test(m.cmd)) add(current, tags, '', p.slice(1).join(' '), 'err');
+      else if (/^(00[2-4]|25\d|26\d|37[256]|422)$/.test(m.cmd)) sys(view('*server*'), tags, p[p.length - 1]);
   }
 }
 
@@ -388,6 +408,125 @@ for (const e of PICKER) {
 $('emoji-btn').onclick = () => { picker.hidden = !picker.hidden; };
 $('users-btn').onclick = e => { $('users').classList.toggle('show'); e.stopPropagation(); };
 $('draw-btn').onclick = () => { document.querySelector('main').classList.toggle('nodraw'); };
+
+// --- files (docs/PROTOCOL.md, "Files") ---
+// A message that is exactly such a link shows as the file (as src/files.rs `link` reads it).
+const FILE_LINK = /^https?:\/\/[^/\s]+(\/f\/[0-9a-f]{32}\/([^/\s?#]+))$/;
+const fileBtn = $('file-btn'), fileInput = $('file'), sizes = new Map();
+// filesMax: lanchat/FILES from ISUPPORT, 0 when off; tokenWait: those waiting for the answer to UPLOAD.
+let filesMax = 0, fileToken = null, uploads = Promise.resolve();
+const tokenWait = [];
+
+function fmtSize(n) {
+  let u = 0;
+  while (n >= 1024 && u < 3) { n /= 1024; u++; }
+  return u ? `${n.toFixed(1)} ${['', 'KiB', 'MiB', 'GiB'][u]}` : `${n} B`;
+}
+
+function filesState(max, why) {
+  filesMax = max; fileBtn.disabled = !max;
+  fileBtn.title = !max ? why : 'Send a file' + (isFinite(max) ? ` (up to ${fmtSize(max)})` : '') + '; or drop it here, or paste a picture';
+}
+
+// The path, not the link: the CSP allows images from this origin only, and the
+// link may name the server by an address other than the one the page came from.
+function fileNodes(text) {
+  const m = FILE_LINK.exec(text.trim());
+  let name;
+  try { name = m && decodeURIComponent(m[2]); } catch { /* a bad escape: not a file link */ }
+  if (!name) return null;
+  const path = m[1];
+  const a = document.createElement('a');
+  a.href = path; a.className = 'file'; a.title = name;
+  if (/\.(png|jpe?g|gif)$/i.test(name)) {
+    const img = document.createElement('img');
+    // Lazy: a long history of pictures costs a phone only those scrolled to.
+    img.alt = name; img.loading = 'lazy'; img.src = path;
+    a.target = '_blank'; a.rel = 'noopener';
+    // Stay at the end of the log if it was there before the picture grew it.
+    img.onload = () => {
+      if (logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - img.offsetHeight - 8) logBox.scrollTop = logBox.scrollHeight;
+    };
+    img.onerror = () => { a.textContent = `${name} · not available`; };
+    a.append(img);
+    return [a];
+  }
+  a.download = name; a.textContent = name;
+  const s = document.createElement('span');
+  s.className = 'fsize';
+  // One HEAD per file, however often a replay shows it.
+  if (!sizes.has(path)) {
+    sizes.set(path, fetch(path, { method: 'HEAD' }).then(r => r.ok ? fmtSize(+r.headers.get('Content-Length')) : 'not available',
+      () => { sizes.delete(path); return 'size unknown'; }));
+  }
+  sizes.get(path).then(t => { s.textContent = ' · ' + t; });
+  return [a, s];
+}
+
+function token() {
+  if (fileToken) return Promise.resolve(fileToken);
+  if (!registered) return Promise.reject('not connected');
+  return new Promise((ok, fail) => { if (tokenWait.push({ ok, fail }) === 1) send('UPLOAD'); });
+}
+
+// The server's answer to UPLOAD: a token, or null and why not.
+function tokenAnswer(tok, why) {
+  if (tok) fileToken = tok;
+  for (const w of tokenWait.splice(0)) if (tok) w.ok(tok); else w.fail(why);
+}
+
+function setLine(div, text, cls) {
+  div.lastChild.textContent = text;
+  div.className = 'line ' + cls;
+}
+
+// Uploads one file for the conversation `v` and posts its link there. One at
+// a time: the server takes one upload per connection.
+function upload(file, v) {
+  const name = file.name || 'pasted.' + (file.type.split('/')[1] || 'bin');
+  if (!v || v.key === '*server*') return add(v, null, '', 'Open a channel or a conversation to send a file to.', 'err');
+  if (!filesMax) return add(v, null, '', `${name} was not sent: ${fileBtn.title}.`, 'err');
+  if (file.size > filesMax) {
+    return add(v, null, '', `${name} (${fmtSize(file.size)}) is too large: this server takes files up to ${fmtSize(filesMax)}.`, 'err');
+  }
+  const line = add(v, null, '', `Sending ${name} (${fmtSize(file.size)})…`, 'sys');
+  const fail = why => setLine(line, `${name} was not sent: ${why}`, 'err');
+  uploads = uploads.then(token).then(tok => new Promise(done => {
+    // XMLHttpRequest, not fetch: it reports the upload's progress.
+    const x = new XMLHttpRequest();
+    x.open('POST', '/upload?name=' + encodeURIComponent(name));
+    x.setRequestHeader('Authorization', 'Bearer ' + tok);
+    x.upload.onprogress = e => {
+      if (e.lengthComputable) setLine(line, `Sending ${name}… ${Math.floor(100 * e.loaded / e.total)}%`, 'sys');
+    };
+    x.onload = () => {
+      const body = x.responseText.trim();
+      if (x.status === 201 && FILE_LINK.test(body)) { line.remove(); say(v, body); } else {
+        if (x.status === 401) fileToken = null;
+        fail(body || `${x.status} ${x.statusText}`);
+      }
+      done();
+    };
+    x.onerror = () => { fail('the connection to the server failed'); done(); };
+    x.send(file);
+  }), fail);
+}
+
+const hasFiles = e => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+const uploadAll = files => { if (!$('app').hidden) for (const f of files) upload(f, current); };
+fileBtn.onclick = () => fileInput.click();
+fileInput.onchange = () => { uploadAll(fileInput.files); fileInput.value = ''; input.focus(); };
+input.addEventListener('paste', e => {
+  const files = e.clipboardData ? [...e.clipboardData.files] : [];
+  if (files.length) { e.preventDefault(); uploadAll(files); }
+});
+// A drop anywhere: without preventDefault the browser would leave the page to show the file.
+addEventListener('dragover', e => { if (hasFiles(e)) { e.preventDefault(); document.body.classList.add('drop'); } });
+addEventListener('dragleave', e => { if (!e.relatedTarget) document.body.classList.remove('drop'); });
+addEventListener('drop', e => {
+  document.body.classList.remove('drop');
+  if (hasFiles(e)) { e.preventDefault(); uploadAll(e.dataTransfer.files); }
+});
 
 // --- the canvas (docs/PROTOCOL.md, "The shared canvas") ---
 function resetCanvas(v) {

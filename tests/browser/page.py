@@ -12,12 +12,17 @@ reaches the IRC client and the other browser, and the IRC client's stroke
 appears in the browsers; undo takes a stroke back; a reload sees the history
 and the canvas; the page reconnects by itself after a server restart; on a
 server that sends canvas snapshots, a joiner sees the snapshot's pixels.
+Files (issue 17): the file button, a pasted picture and a dropped one are
+uploaded and their links posted (downloads checked by sha256), a picture
+shows as a thumbnail in the other browser and anything else as name and size;
+a file over the server's limit, a refused token, a reconnection and a server
+without files each say so.
 Screenshots at phone size (390x844) and desktop size land in outdir (default
 target/); the layout is checked for sideways scrolling at 360 px too.
 Everything stays on 127.0.0.1: Chromium's background networking is off and
 every other host name resolves to nothing."""
 
-import os, re, socket, subprocess, sys, tempfile, threading, time
+import base64, hashlib, os, re, socket, struct, subprocess, sys, tempfile, threading, time, urllib.request, zlib
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -146,6 +151,13 @@ def pixel(d, x, y):
         "return [p[0], p[1], p[2]].map(v => v.toString(16).padStart(2, '0')).join('');", x, y)
 
 
+def resize(d, w, h):
+    """Makes the page a w x h screen (a phone's below 800 px) and waits until it is drawn so."""
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                      {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 800})
+    d.execute_script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def drag(d, points):
     """Draws with the mouse through logical canvas points (pointer events)."""
     cv = d.find_element(By.ID, "canvas")
@@ -171,6 +183,10 @@ def main():
         tcp.expect(lambda l: " 366 " in l)
         tcp.send("PRIVMSG #room :hello before the browsers came")
         url = f"http://{srv.web}/"
+        # The page in all stays small: it is served from a Pi to phones.
+        size = sum(len(fetch(url + p)) for p in ["", "app.js", "style.css"])
+        print(f"the page: {size} bytes")
+        assert size < 64 * 1024, f"the page is {size} bytes"
 
         a = browser()
         a.get(url + "?nick=alice&channel=%23room")
@@ -273,9 +289,7 @@ def main():
 
         # Screenshots: phone and desktop.
         for (w, h, name) in [(360, 740, None), (390, 844, "web-phone.png"), (1280, 800, "web-desktop.png")]:
-            a.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                              {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 800})
-            a.execute_script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            resize(a, w, h)
             vw = a.execute_script("return innerWidth")
             if name:
                 a.save_screenshot(os.path.join(out, name))
@@ -294,6 +308,7 @@ def main():
         wait("alice chats again", lambda: "welcome back" in log_text(a))
 
         snapshot(binary)
+        files(binary, out)
         print("page test: ok; screenshots in", out)
     finally:
         for d in (a, b):
@@ -341,6 +356,181 @@ def snapshot(binary):
         wait("the kept strokes' pixels", lambda: pixel(d, 20 + 39 * 30, 200) == "8030c0")
         assert pixel(d, 35, 200) == "ffffff"
         print("snapshot: ok")
+    finally:
+        if d:
+            d.quit()
+        srv.stop()
+
+
+def png(w, h):
+    """A w x h RGB PNG: a blue-to-orange gradient with a white diagonal."""
+    rows = b"".join(b"\0" + b"".join(
+        bytes((255, 255, 255)) if abs(x * h - y * w) < w else bytes((32 + 200 * x // w, 80 + 60 * y // h, 224 - 200 * x // w))
+        for x in range(w)) for y in range(h))
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+# A 1 x 1 red GIF.
+GIF = base64.b64decode("R0lGODlhAQABAIAAAP8AAAAAACH5BAAAAAAALAAAAAABAAEAAAICRAEAOw==")
+
+# Hands the page a file as a paste into the input line or a drop on the log would.
+GIVE = """const [how, name, type, b64] = arguments;
+const dt = new DataTransfer();
+dt.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], name, { type }));
+const init = { bubbles: true, cancelable: true };
+if (how === 'paste') document.getElementById('input').dispatchEvent(new ClipboardEvent('paste', { ...init, clipboardData: dt }));
+else document.getElementById('log').dispatchEvent(new DragEvent('drop', { ...init, dataTransfer: dt }));"""
+
+
+def fetch(link):
+    """GETs a link (on 127.0.0.1), never through a proxy."""
+    assert link.startswith("http://127.0.0.1:"), link
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(link, timeout=DEADLINE) as r:
+        return r.read()
+
+
+def files(binary, out):
+    """File sharing (issue 17), from alice's browser to bob's and to tina on IRC."""
+    limit = 300_000
+    srv = Server(binary, "--file-max", str(limit))
+    tmp = tempfile.mkdtemp(prefix="lanchat-web-files-")
+    a = b = None
+    try:
+        tcp = Irc(srv.irc, "tina")
+        tcp.send("JOIN #files")
+        tcp.expect(lambda l: " 366 " in l)
+        a, b = browser(), browser()
+        a.get(f"http://{srv.web}/?nick=alice&channel=%23files")
+        b.get(f"http://{srv.web}/?nick=bob&channel=%23files")
+        wait("both browsers in #files", lambda: "bob" in users(a) and "alice" in users(b) and "tina" in users(b))
+
+        def link(to, name):
+            """The link alice posts to `to`, checked against the file's name."""
+            l = tcp.expect(lambda l: ":alice!" in l and f" PRIVMSG {to} :http" in l)
+            url = l.split(f" PRIVMSG {to} :", 1)[1]
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/f/[0-9a-f]{32}/" + re.escape(name), url), url
+            return url
+
+        def pick(d, name, data):
+            """Chooses a file in the page's file input, as the button's chooser does."""
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            d.find_element(By.ID, "file").send_keys(path)
+
+        # The button says the limit; clicking it opens the file chooser (stopped
+        # here: headless Chromium has no dialog to answer).
+        btn = a.find_element(By.ID, "file-btn")
+        wait("the file button enabled", btn.is_enabled)
+        assert "up to 293.0 KiB" in btn.get_attribute("title"), btn.get_attribute("title")
+        a.execute_script("window.chooser = 0; document.getElementById('file')"
+                         ".addEventListener('click', e => { window.chooser++; e.preventDefault(); })")
+        btn.click()
+        assert a.execute_script("return window.chooser") == 1
+
+        # A file that is not a picture: a download link with name and size.
+        # The progress line's texts are kept as they change.
+        a.execute_script("window.progress = []; new MutationObserver(ms => ms.forEach(m => progress.push(m.target.data)))"
+                         ".observe(document.getElementById('log'), { subtree: true, characterData: true })")
+        data = os.urandom(150_000)
+        pick(a, "notes été.bin", data)
+        url = link("#files", "notes%20%C3%A9t%C3%A9.bin")
+        progress = a.execute_script("return progress")
+        assert progress and progress[-1] == "Sending notes été.bin… 100%", progress
+        assert hashlib.sha256(fetch(url)).digest() == hashlib.sha256(data).digest()
+        wait("bob sees the name and size", lambda: "notes été.bin · 146.5 KiB" in log_text(b))
+        assert b.execute_script("const a = document.querySelector('#log a.file[download]');"
+                                "return [a.getAttribute('download'), a.getAttribute('href')]") == \
+            ["notes été.bin", url.split(srv.web, 1)[1]]
+        print("file button: ok")
+
+        # A pasted picture: a thumbnail in bob's log, the full picture a click away.
+        picture = png(400, 250)
+        a.execute_script(GIVE, "paste", "image.png", "image/png", base64.b64encode(picture).decode())
+        url = link("#files", "image.png")
+        assert fetch(url) == picture
+
+        def shown(d, width):
+            """Whether the last picture in the log on show has loaded, `width` wide, as a thumbnail of at most 240 x 180."""
+            i = d.execute_script("const i = [...document.querySelectorAll('#log > :not([hidden]) a.file img')].pop();"
+                                 "return i && i.complete && [i.naturalWidth, i.offsetWidth, i.offsetHeight]")
+            return i and i[0] == width and 0 < i[1] <= 240 and 0 < i[2] <= 180
+        wait("the thumbnail in bob's log", lambda: shown(b, 400))
+        wait("the thumbnail in alice's log", lambda: shown(a, 400))
+        b.find_element(By.CSS_SELECTOR, "#log a.file img").click()
+        wait("the picture in a new tab", lambda: len(b.window_handles) == 2)
+        b.switch_to.window(b.window_handles[1])
+        wait("the new tab's address", lambda: b.current_url == url)
+        wait("the full picture", lambda: b.execute_script("const i = document.images[0]; return i && i.complete && i.naturalWidth") == 400)
+        b.close()
+        b.switch_to.window(b.window_handles[0])
+        print("pasted picture: ok")
+
+        # Screenshots with the thumbnail in view.
+        for (w, h, name) in [(390, 844, "web-files-phone.png"), (1280, 800, "web-files-desktop.png")]:
+            resize(b, w, h)
+            b.execute_script("const l = document.getElementById('log'); l.scrollTop = l.scrollHeight;"
+                             "return new Promise(r => requestAnimationFrame(r))")
+            assert b.execute_script("const r = document.querySelector('#log a.file img').getBoundingClientRect();"
+                                    "return r.top >= 0 && r.bottom <= innerHeight"), f"{name}: the thumbnail is out of view"
+            b.save_screenshot(os.path.join(out, name))
+        b.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+        # A picture dropped on the log, in a private conversation.
+        a.find_element(By.ID, "input").send_keys("/msg tina a picture for you", Keys.ENTER)
+        tcp.expect(lambda l: l.endswith("PRIVMSG tina :a picture for you"))
+        a.execute_script(GIVE, "drop", "dot.gif", "image/gif", base64.b64encode(GIF).decode())
+        assert fetch(link("tina", "dot.gif")) == GIF
+        wait("the dot in alice's log", lambda: shown(a, 1))
+        a.find_element(By.XPATH, "//nav[@id='tabs']/button[starts-with(., '#files')]").click()
+
+        # Too big: the page says so and sends nothing.
+        pick(a, "big.bin", b"x" * (limit + 50_000))
+        wait("the size error", lambda: "big.bin (341.8 KiB) is too large: this server takes files up to 293.0 KiB." in log_text(a))
+        # The server's answer, as its body says it: a token it does not know.
+        a.execute_script("fileToken = '0'.repeat(32)")
+        pick(a, "refused.txt", b"no")
+        wait("the server's refusal", lambda: re.search(r"refused\.txt was not sent: \S.*", log_text(a)))
+        refusal = re.search(r"refused\.txt was not sent: .*", log_text(a)).group(0)
+        # A link to a file the server does not have.
+        tcp.send(f"PRIVMSG #files :http://{srv.web}/f/{'0' * 32}/gone.pdf")
+        wait("a missing file", lambda: "gone.pdf · not available" in log_text(b))
+        print("errors: ok:", refusal)
+
+        # After a restart the page asks for a new token; files survive restarts.
+        srv.restart()
+        wait("alice back", lambda: a.find_element(By.ID, "status").text == "alice" and btn.is_enabled(), 30)
+        tcp = Irc(srv.irc, "tina")
+        tcp.send("JOIN #files")
+        # Past the history the JOIN replays, which has the links from before.
+        tcp.send("PING :joined")
+        tcp.expect(lambda l: " PONG " in l and l.endswith("joined"))
+        pick(a, "again.txt", b"after a restart\n")
+        assert fetch(link("#files", "again.txt")) == b"after a restart\n"
+        wait("the old thumbnail after the restart", lambda: shown(a, 400))
+        stored = sorted(n for _, _, ns in os.walk(os.path.join(srv.dir, "files")) for n in ns)
+        assert stored == ["again.txt", "dot.gif", "image.png", "notes été.bin"], stored
+        print("reconnection: ok")
+    finally:
+        for d in (a, b):
+            if d:
+                d.quit()
+        srv.stop()
+
+    # A server without files: the button is off and says why.
+    srv = Server(binary, "--no-files")
+    d = None
+    try:
+        d = browser()
+        d.get(f"http://{srv.web}/?nick=carol&channel=%23files")
+        wait("carol in", lambda: d.find_element(By.ID, "status").text == "carol" and "carol" in users(d))
+        btn = d.find_element(By.ID, "file-btn")
+        assert not btn.is_enabled() and "does not take files" in btn.get_attribute("title")
+        d.execute_script(GIVE, "drop", "dot.gif", "image/gif", base64.b64encode(GIF).decode())
+        wait("the drop refused", lambda: "dot.gif was not sent: This server does not take files" in log_text(d))
+        print("files: ok")
     finally:
         if d:
             d.quit()

@@ -274,7 +274,7 @@ fn drain_blocking(s: &mut TcpStream) {
 }
 
 /// Moves a connection off the executor to a thread of its own, in blocking mode.
-pub fn to_thread(stream: async_net::TcpStream, name: &str, job: impl FnOnce(TcpStream) + Send + 'static) {
+pub fn to_thread(stream: async_net::TcpStream, name: &str, job: Box<dyn FnOnce(TcpStream) + Send>) {
     let raw: crate::server::sock::Raw = stream.into();
     let std_stream = match Arc::try_unwrap(raw) {
         Ok(a) => a.into_inner(),

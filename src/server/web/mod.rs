@@ -147,7 +147,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             Ok(accepted) => {
                 drop(admitted);
                 let start = buf[len..].to_vec();
-                files::to_thread(stream, "lanchat-upload", move |s| files::receive(s, accepted, start, peer));
+                files::to_thread(stream, "lanchat-upload", Box::new(move |s| files::receive(s, accepted, start, peer)));
             }
             Err(r) => {
                 info!("{peer}: upload refused: {} {}", r.status.code().0, r.text);
@@ -200,10 +200,14 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         };
         drop(admitted);
         let (shared, path) = (shared.clone(), req.path.to_string());
-        files::to_thread(stream, "lanchat-download", move |s| {
-            let _slot = slot;
-            files::send(shared, s, &path, head_only)
-        });
+        files::to_thread(
+            stream,
+            "lanchat-download",
+            Box::new(move |s| {
+                let _slot = slot;
+                files::send(shared, s, &path, head_only)
+            }),
+        );
         return;
     }
     match FILES.iter().find(|(path, _, _)| *path == req.path || (req.path == "/index.html" && *path == "/")) {
