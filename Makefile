@@ -134,9 +134,12 @@ GUI_PATH      := PATH="$(GUI_VENV)/bin:$$PATH"
 GUI_DEPS      := g++ make python3-venv libpango1.0-dev libxext-dev libxinerama-dev libxcursor-dev libxfixes-dev
 # A real X server, real input events, a screenshot, a colour emoji font, and
 # a real notification daemon (dunst on a private D-Bus session bus; dunstctl
-# asks it through dbus-send) for the client's notify-send to deliver to.
+# asks it through dbus-send) for the client's notify-send to deliver to;
+# GTK, whose file chooser the window then uses (as on a desktop), and
+# python3-gi for the GTK drag source that drops files on a window.
 GUI_TEST_DEPS := xvfb xauth xdotool x11-utils imagemagick fonts-noto-color-emoji \
-                 dunst dbus-daemon dbus-bin libnotify-bin
+                 dunst dbus-daemon dbus-bin libnotify-bin \
+                 libgtk-3-0 python3-gi gir1.2-gtk-3.0
 
 .PHONY: deps-gui gui test-gui bench-gui screenshots
 

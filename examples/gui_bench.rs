@@ -1,8 +1,10 @@
 //! Measures the two figures the GUI must keep fast, in a real window (run it
 //! under Xvfb: `make bench-gui`):
 //!
-//! * scrolling a chat log of 100,000 lines: the slowest and the mean frame
-//!   while paging through it (each frame waits until the X server has drawn it);
+//! * scrolling a chat log of 100,000 lines, one in 100 of them a shared
+//!   picture shown as a thumbnail (`BENCH_FILES=N`: one in N, 0 for none): the
+//!   slowest and the mean frame while paging through it (each frame waits
+//!   until the X server has drawn it);
 //! * redrawing a canvas of 10,000 strokes from scratch into its offscreen buffer
 //!   and onto the window (what a resize costs), and a plain redraw (a copy).
 
@@ -15,6 +17,7 @@ use fltk::window::Window;
 use lanchat::canvas::{HEIGHT, Stroke, WIDTH};
 use lanchat::gui::canvas::Canvas;
 use lanchat::gui::chatlog::ChatLog;
+use lanchat::gui::thumbs::{self, Facts};
 
 const LINES: usize = 100_000;
 const STROKES: usize = 10_000;
@@ -72,11 +75,25 @@ fn main() {
         log.display.redraw();
         app::wait_for(0.05).ok();
     }
+    // A 400 x 300 picture, decoded once, for every file line.
+    let mut picture = lanchat::canvas::raster::Raster::new(400, 300);
+    for (i, px) in picture.px.chunks_exact_mut(3).enumerate() {
+        px.copy_from_slice(&[(i % 400 * 255 / 400) as u8, (i / 400 * 255 / 300) as u8, 128]);
+    }
+    let png = lanchat::canvas::png::encode(&picture);
+    let facts = Facts { size: Some(png.len() as u64), picture: Some(thumbs::decode(&png).unwrap()), failed: None };
+    let every: usize = std::env::var("BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let mut files = 0;
     let t = Instant::now();
     let nicks = ["alice", "bob", "carol", "dave", "eve", "mallory"];
     for i in 0..LINES.min(std::env::var("BENCH_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(LINES)) {
         let nick = nicks[i % nicks.len()];
-        if i % 17 == 0 {
+        if every > 0 && i % every == every / 2 {
+            let url = format!("http://192.168.1.5:8080/f/{i:032x}/photo-{i}.png");
+            log.add_file("12:00", nick, &lanchat::files::link(&url).unwrap(), false, false);
+            log.update_file(&url, &facts);
+            files += 1;
+        } else if i % 17 == 0 {
             log.add_system("12:00", &format!("{nick} joined #lobby"));
         } else {
             log.add_message(
@@ -120,7 +137,7 @@ fn main() {
     }
     assert!(log.draws() > u64::from(frames), "the log was not drawn: is the window mapped?");
     println!(
-        "log: {LINES} lines appended in {:.0} ms; scrolling {frames} frames: mean {:.2} ms, worst {:.2} ms; jump to top {:.2} ms",
+        "log: {LINES} lines ({files} of them pictures) appended in {:.0} ms; scrolling {frames} frames: mean {:.2} ms, worst {:.2} ms; jump to top {:.2} ms",
         ms(append),
         ms(total) / f64::from(frames),
         ms(worst),

@@ -1114,3 +1114,268 @@ fn channels_attention_presence_typing_and_comforts() {
     let again = Gui::start_env(&x, &addr, "alice2", (0, 0), "127.0.0.1:9", &[], &[], Some(&config_home));
     again.wait("#dev rejoined on start", |p| p.tabs().contains(&"#dev") && p.log_has("#dev", "<bob> alice: look at"));
 }
+
+/// A picture to send: `w` x `h`, a gradient with a dark square in the middle.
+fn test_png(path: &Path, w: usize, h: usize) -> Vec<u8> {
+    let mut r = lanchat::canvas::raster::Raster::new(w, h);
+    for y in 0..h {
+        for x in 0..w {
+            let dark = (w / 3..2 * w / 3).contains(&x) && (h / 3..2 * h / 3).contains(&y);
+            let px = if dark { [30, 30, 60] } else { [255, (255 * y / h) as u8, (255 * x / w) as u8] };
+            r.px[(y * w + x) * 3..][..3].copy_from_slice(&px);
+        }
+    }
+    let png = lanchat::canvas::png::encode(&r);
+    std::fs::write(path, &png).unwrap();
+    png
+}
+
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    assert!(out.status.success(), "sha256sum {}", path.display());
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}
+
+/// A `file[TAB]` line of the probe, split into its name and `key=value` fields.
+fn file_row<'p>(p: &'p Probe, tab: &str, name: &str) -> Option<std::collections::HashMap<&'p str, &'p str>> {
+    let line = p.all(&format!("file[{tab}]")).into_iter().rfind(|l| l.split('\t').next() == Some(name))?;
+    Some(line.split('\t').skip(1).filter_map(|kv| kv.split_once('=')).collect())
+}
+
+impl Gui<'_> {
+    /// Clicks Send file… and picks `path` in the chooser that opens (the
+    /// desktop's own: GTK's where it is installed, else FLTK's), by typing
+    /// the path and Enter, as a person can in either.
+    fn send_file(&self, path: &Path) {
+        let p = self.wait("Send file… enabled", |p| p.get("file_button_active") == "true");
+        self.focus();
+        self.click(p.centre("file_button"));
+        let chooser = self.x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "^Send a file to "]);
+        let chooser = chooser.lines().next().unwrap().to_string();
+        self.x.xdotool(&["windowfocus", "--sync", &chooser]);
+        // Ctrl+L: GTK's location field (a "/" typed would open it too, but
+        // the key after it can go astray while it opens); FLTK's chooser
+        // has its file name field focused already.
+        self.x.xdotool(&["key", "ctrl+l"]);
+        self.x.xdotool(&["type", "--delay", "20", &path.display().to_string()]);
+        // GTK's chooser lets an Enter go by while it still reads the folder:
+        // Enter again until the chooser has gone.
+        let shown = || {
+            let out = Command::new("xdotool")
+                .args(["search", "--onlyvisible", "--name", "^Send a file to "])
+                .env("DISPLAY", &self.x.display)
+                .output()
+                .expect("xdotool");
+            out.status.success() && !out.stdout.is_empty()
+        };
+        for _ in 0..5 {
+            self.x.xdotool(&["key", "Return"]);
+            let end = Instant::now() + Duration::from_secs(2);
+            while shown() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !shown() {
+                return;
+            }
+        }
+        self.x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-files-chooser.png"));
+        panic!("the file chooser did not take {} (see target/gui-files-chooser.png)", path.display());
+    }
+
+    /// Clicks a file in the log (`at` from the probe) and picks the
+    /// `item`th entry (from 1) of the menu that opens.
+    fn file_menu(&self, tab: &str, name: &str, item: usize) {
+        let p = self.wait(&format!("{name} in view"), |p| file_row(p, tab, name).is_some_and(|f| f["at"] != "-"));
+        let at: Vec<i32> = file_row(&p, tab, name).unwrap()["at"].split(' ').map(|n| n.parse().unwrap()).collect();
+        self.focus();
+        self.click((at[0] + 10, at[1] + at[3] / 2));
+        // The menu's window, then the item, by keyboard.
+        let pid = self.child.id().to_string();
+        wait_for("the file menu", || {
+            let out = self.x.xdotool(&["search", "--all", "--onlyvisible", "--pid", &pid, "--name", ""]);
+            (out.lines().count() > 1).then_some(())
+        });
+        for _ in 0..item {
+            self.x.xdotool(&["key", "Down"]);
+        }
+        self.x.xdotool(&["key", "Return"]);
+    }
+}
+
+impl Gui<'_> {
+    /// Drags `files` from a GTK drag source (as from a file manager) and
+    /// drops them on the middle of the window's log, with real X input.
+    fn drop_files(&self, files: &[&Path]) {
+        let python = Path::new("/usr/bin/python3");
+        assert!(python.exists(), "the system's python3 (python3-gi) is needed for the drag source");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/drag_source.py");
+        let source = Command::new(python)
+            .arg(script)
+            .args(files)
+            .env("DISPLAY", &self.x.display)
+            .env("NO_AT_BRIDGE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start the drag source");
+        let _source = Killed(source);
+        let window = self.x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "^lanchat drag source$"]);
+        let window = window.lines().next().unwrap().to_string();
+        // Below the test's windows (the screen is 1100 high).
+        self.x.xdotool(&["windowmove", "--sync", &window, "20", "900"]);
+        let p = self.probe().unwrap();
+        let (lx, ly, lw, lh) = p.area("log_area");
+        let geometry = self.x.xdotool(&["getwindowgeometry", "--shell", &self.window]);
+        let origin = |key: &str| -> i32 {
+            geometry.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('=')?.parse().ok()).unwrap()
+        };
+        let (tx, ty) = (origin("X") + lx + lw / 2, origin("Y") + ly + lh / 2);
+        let drags = p.num("drags");
+        // Press on the label, move past GTK's threshold, then over to the log.
+        self.x.xdotool(&["mousemove", "100", "940", "mousedown", "1"]);
+        for i in 1..=20 {
+            let (x, y) = (100 + (tx - 100) * i / 20, 940 + (ty - 940) * i / 20);
+            self.x.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
+        }
+        // Nudge until the window says the drag is over it, then let go.
+        let mut n = 0;
+        wait_for("the drag over the window", || {
+            n += 1;
+            self.x.xdotool(&["mousemove", &(tx + n % 2).to_string(), &ty.to_string()]);
+            self.probe().is_some_and(|p| p.num("drags") > drags).then_some(())
+        });
+        self.x.xdotool(&["mouseup", "1"]);
+        // The source ends after the drop's data was taken.
+        wait_for("the dropped files sent", || {
+            self.probe()
+                .is_some_and(|p| {
+                    files.iter().all(|f| {
+                        let name = f.file_name().unwrap().to_string_lossy();
+                        p.log_has("#lobby", &format!("sent {name}")) || p.log_has("#lobby", &format!("send {name}"))
+                    })
+                })
+                .then_some(())
+        });
+    }
+}
+
+#[test]
+fn files_are_sent_shown_inline_and_downloaded() {
+    let x = Xvfb::start();
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    let dir = temp_dir("gui-files");
+    let downloads = dir.join("Downloads");
+    // An xdg-open that records the address it was to open.
+    let opened = dir.join("opened.txt");
+    std::fs::write(dir.join("xdg-open"), format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display())).unwrap();
+    Command::new("chmod").arg("755").arg(dir.join("xdg-open")).status().unwrap();
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let alice = Gui::start(&x, &addr, "alice", (0, 0));
+    let env = [("XDG_DOWNLOAD_DIR", downloads.to_str().unwrap()), ("PATH", path.as_str()), ("NO_AT_BRIDGE", "1")];
+    let bob = Gui::start_env(&x, &addr, "bob", (1030, 0), "127.0.0.1:9", &[], &env, None);
+    alice.wait("alice connected", connected);
+    bob.wait("bob connected, files on", |p| connected(p) && p.get("file_button_active") == "true");
+
+    // Alice sends a picture with Send file…; bob's log shows it as a thumbnail.
+    let photo = dir.join("photo.png");
+    test_png(&photo, 400, 300);
+    alice.send_file(&photo);
+    let p = alice.wait("alice's upload done", |p| p.log_has("#lobby", "sent photo.png"));
+    assert!(p.num("transfers_shown") >= 1, "the progress bar showed the upload");
+    assert_eq!(p.get("transfer"), "-", "the bar is gone when done");
+    let p = bob.wait("the thumbnail decoded at bob", |p| {
+        file_row(p, "#lobby", "photo.png").is_some_and(|f| f["thumb"] == "240x180" && f["at"] != "-")
+    });
+    let f = file_row(&p, "#lobby", "photo.png").unwrap();
+    assert_eq!(f["size"], std::fs::metadata(&photo).unwrap().len().to_string());
+    assert!(p.log_has("#lobby", "<alice> http://"), "the link is the message: {:?}", p.log("#lobby"));
+    alice.wait("the thumbnail at alice too", |p| {
+        file_row(p, "#lobby", "photo.png").is_some_and(|f| f["thumb"] == "240x180")
+    });
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-files-thumbnail.png"));
+
+    // Bob sends a file that is no picture (with /send); alice sees its name and size.
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "the minutes of Friday\n".repeat(100)).unwrap();
+    bob.focus();
+    bob.say(&format!("/send {}", notes.display()));
+    let p = alice.wait("notes.txt with its size at alice", |p| {
+        file_row(p, "#lobby", "notes.txt").is_some_and(|f| f["size"] == "2200" && f["at"] != "-")
+    });
+    let f = file_row(&p, "#lobby", "notes.txt").unwrap();
+    assert_eq!((f["thumb"], f["caption"]), ("-", "2.1 KiB · click for Download or Open in browser"));
+
+    // Bob downloads the picture into his Downloads folder (made for it),
+    // twice: the second gets another name.
+    bob.file_menu("#lobby", "photo.png", 1);
+    let p = bob.wait("the download saved", |p| p.log_has("#lobby", "photo.png saved as "));
+    assert!(p.num("transfers_shown") >= 2, "the progress bar showed the download");
+    assert!(p.log_has("#lobby", &format!("saved as {}", downloads.join("photo.png").display())));
+    assert_eq!(sha256(&downloads.join("photo.png")), sha256(&photo));
+    bob.file_menu("#lobby", "photo.png", 1);
+    let again = downloads.join("photo (1).png");
+    bob.wait("the second download saved", |p| p.log_has("#lobby", &format!("saved as {}", again.display())));
+    assert_eq!(sha256(&again), sha256(&photo));
+    // Open in browser hands the link to xdg-open.
+    bob.file_menu("#lobby", "notes.txt", 2);
+    let url = wait_for("xdg-open", || std::fs::read_to_string(&opened).ok().filter(|s| !s.is_empty()));
+    assert!(url.trim().starts_with("http://127.0.0.1:") && url.trim().ends_with("/notes.txt"), "{url}");
+
+    // What is not shown as a picture: one over 10 MiB (its size is asked
+    // first, the picture never fetched), one that is no picture; and a file
+    // over the server's limit, refused before any byte goes.
+    let huge = dir.join("huge.png");
+    std::fs::File::create(&huge).unwrap().set_len(11 << 20).unwrap();
+    let fake = dir.join("fake.png");
+    std::fs::write(&fake, "not a picture").unwrap();
+    let over = dir.join("over.bin");
+    std::fs::File::create(&over).unwrap().set_len(26 << 20).unwrap();
+    bob.focus();
+    for f in [&huge, &fake, &over] {
+        bob.say(&format!("/send {}", f.display()));
+    }
+    // A link to another machine is shown, but not fetched by itself.
+    bob.say("http://127.0.0.2:9/f/0123456789abcdef0123456789abcdef/elsewhere.png");
+    bob.wait("over.bin refused", |p| {
+        p.log_has("#lobby", "cannot send over.bin: it is 26.0 MiB; this server takes files up to 25.0 MiB")
+    });
+    let p = alice.wait("huge.png and fake.png without pictures", |p| {
+        file_row(p, "#lobby", "huge.png").is_some_and(|f| f["failed"] == "no preview over 10.0 MiB")
+            && file_row(p, "#lobby", "fake.png").is_some_and(|f| f["failed"] == "not a PNG, JPEG or GIF picture")
+            && file_row(p, "#lobby", "elsewhere.png")
+                .is_some_and(|f| f["failed"] == "on another server (127.0.0.2), not fetched")
+    });
+    assert_eq!(file_row(&p, "#lobby", "huge.png").unwrap()["size"], (11 << 20).to_string());
+    assert!(file_row(&p, "#lobby", "over.bin").is_none());
+
+    // Alice drops a JPEG and a GIF on her window: both go to #lobby, and
+    // bob sees them as thumbnails (the GIF as small as it is).
+    let jpeg = dir.join("drawing.jpg");
+    let gif = dir.join("tiny.gif");
+    for (out, resize) in [(&jpeg, "100%"), (&gif, "120x90")] {
+        let ok = Command::new("convert").arg(&photo).args(["-resize", resize]).arg(out).status();
+        assert!(ok.is_ok_and(|s| s.success()), "convert (imagemagick) made no {}", out.display());
+    }
+    alice.drop_files(&[&jpeg, &gif]);
+    bob.wait("the dropped pictures as thumbnails at bob", |p| {
+        file_row(p, "#lobby", "drawing.jpg").is_some_and(|f| f["thumb"] == "240x180")
+            && file_row(p, "#lobby", "tiny.gif").is_some_and(|f| f["thumb"] == "120x90")
+    });
+    alice.wait("the dropped pictures at alice", |p| {
+        p.all("file[#lobby]").iter().filter(|f| f.contains("thumb=240x180") || f.contains("thumb=120x90")).count() == 3
+    });
+    assert_eq!(alice.probe().unwrap().get("input"), "", "the drop went nowhere else");
+    x.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/gui-files-dropped.png"));
+
+    // A server that takes no files: the button is greyed, and says why.
+    let no_files = Server::start(&["--no-files"]);
+    let carol = Gui::start(&x, &no_files.addr(), "carol", (0, 480));
+    let p = carol.wait("carol connected", connected);
+    assert_eq!(p.get("file_button_active"), "false");
+    assert!(p.get("file_button_tip").contains("takes no files"), "{}", p.get("file_button_tip"));
+    carol.focus();
+    carol.say(&format!("/send {}", notes.display()));
+    carol.wait("/send refused", |p| p.log_has("#lobby", "cannot send notes.txt: this server takes no files"));
+}

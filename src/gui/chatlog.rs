@@ -11,7 +11,7 @@
 //! * FLTK's text buffer grows its gap by only 1 KiB, copying the whole text
 //!   each time; we keep a large gap open at the end instead ([`ChatLog::reserve`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -19,6 +19,9 @@ use fltk::draw;
 use fltk::enums::{Color, Font};
 use fltk::prelude::*;
 use fltk::text::{PositionType, StyleTableEntry, TextBuffer, TextDisplay};
+
+use super::thumbs::{self, Entry, Facts};
+use crate::files::Link;
 
 /// Readable colours on white, one per nick (chosen by a stable hash).
 const NICK_COLOURS: [u32; 12] = [
@@ -56,6 +59,22 @@ fn styles(size: i32) -> Vec<StyleTableEntry> {
     table
 }
 
+/// The height of a line, as the display lays them out: the tallest font of
+/// the style table.
+fn line_height(size: i32) -> i32 {
+    styles(size)
+        .iter()
+        .map(|s| {
+            draw::set_font(s.font, s.size);
+            draw::height()
+        })
+        .max()
+        .unwrap_or(size)
+}
+
+/// What a click on a file in the log calls: its link and name.
+type OnFile = Rc<RefCell<Option<Box<dyn FnMut(&str, &str)>>>>;
+
 /// Splits text into plain runs and web addresses (`http://`, `https://`).
 fn links(text: &str) -> Vec<(&str, bool)> {
     let mut out = Vec::new();
@@ -77,7 +96,7 @@ fn links(text: &str) -> Vec<(&str, bool)> {
 }
 
 /// Opens a web address in the user's browser.
-fn open_link(url: &str) {
+pub fn open_link(url: &str) {
     match std::process::Command::new("xdg-open").arg(url).spawn() {
         // Reaped by a thread: the browser may run long.
         Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
@@ -115,6 +134,12 @@ pub struct ChatLog {
     size: i32,
     /// Lines that named us.
     pub mentions: usize,
+    /// The files shown, in buffer order, and the height of a line (drawn
+    /// from the display's draw callback).
+    files: Rc<RefCell<Vec<Entry>>>,
+    line_h: Rc<Cell<i32>>,
+    font_size: Rc<Cell<i32>>,
+    on_file: OnFile,
 }
 
 impl ChatLog {
@@ -132,15 +157,35 @@ impl ChatLog {
         display.set_scrollbar_size(14);
         // Lines are wrapped when added: a vertical scrollbar only.
         display.set_scrollbar_align(fltk::enums::Align::Right);
-        // A click on an address opens it.
+        let files: Rc<RefCell<Vec<Entry>>> = Rc::default();
+        let on_file: OnFile = Rc::default();
+        // A click on a file offers it (a right click too); on an address, opens it.
         display.handle({
-            let (buf, style) = (buf.clone(), style.clone());
+            let (buf, style, files, on_file) = (buf.clone(), style.clone(), files.clone(), on_file.clone());
             move |d, ev| {
-                if ev != fltk::enums::Event::Released || fltk::app::event_mouse_button() != fltk::app::MouseButton::Left
-                {
+                use fltk::app::{MouseButton, event_mouse_button};
+                use fltk::enums::Event;
+                // Only mouse events have a button (asking at others panics).
+                if !matches!(ev, Event::Push | Event::Released) {
+                    return false;
+                }
+                let button = event_mouse_button();
+                let click = (ev == Event::Released && button == MouseButton::Left)
+                    || (ev == Event::Push && button == MouseButton::Right);
+                if !click {
                     return false;
                 }
                 let pos = d.xy_to_position(fltk::app::event_x(), fltk::app::event_y(), PositionType::Character);
+                let file = thumbs::at(&files.borrow(), pos).map(|e| (e.url.clone(), e.name.clone()));
+                if let Some((url, name)) = file {
+                    if let Some(f) = on_file.borrow_mut().as_mut() {
+                        f(&url, &name);
+                    }
+                    return true;
+                }
+                if button != MouseButton::Left {
+                    return false;
+                }
                 let is_link = |p: i32| style.text_range(p, p + 1).is_some_and(|s| s.as_bytes() == [STYLE_LINK]);
                 if pos < 0 || !is_link(pos) {
                     return false;
@@ -159,9 +204,16 @@ impl ChatLog {
             }
         });
         let drawn = Rc::new(Cell::new(0));
+        let line_h = Rc::new(Cell::new(line_height(size)));
+        let font_size = Rc::new(Cell::new(size));
         display.draw({
-            let drawn = drawn.clone();
-            move |_| drawn.set(drawn.get() + 1)
+            let (drawn, files, line_h, font_size) = (drawn.clone(), files.clone(), line_h.clone(), font_size.clone());
+            move |d| {
+                drawn.set(drawn.get() + 1);
+                if let Ok(mut files) = files.try_borrow_mut() {
+                    thumbs::draw(d, &mut files, line_h.get(), font_size.get());
+                }
+            }
         });
         ChatLog {
             display,
@@ -177,12 +229,23 @@ impl ChatLog {
             widths: HashMap::new(),
             size,
             mentions: 0,
+            files,
+            line_h,
+            font_size,
+            on_file,
         }
+    }
+
+    /// What a click on a file calls, with its link and name.
+    pub fn on_file(&mut self, f: impl FnMut(&str, &str) + 'static) {
+        *self.on_file.borrow_mut() = Some(Box::new(f));
     }
 
     /// Changes the text size of the lines to come and of those shown.
     pub fn set_font_size(&mut self, size: i32) {
         self.size = size;
+        self.font_size.set(size);
+        self.line_h.set(line_height(size));
         self.widths.clear();
         self.display.set_highlight_data(self.style.clone(), styles(size));
         self.display.set_text_size(size);
@@ -202,6 +265,59 @@ impl ChatLog {
         self.append(&parts);
     }
 
+    /// A message that is exactly a file link: the file's name (in the
+    /// style of a link), and room under it for its thumbnail or size.
+    pub fn add_file(&mut self, time: &str, nick: &str, link: &Link, action: bool, mention: bool) {
+        let nick_style = STYLE_NICK0 + nick_colour(nick) as u8;
+        let nick_part = if action { format!("* {nick} ") } else { format!("<{nick}> ") };
+        let time = format!("{time} ");
+        self.mentions += usize::from(mention);
+        // The probe's copy has the link as it was posted.
+        let plain = format!("{time}{nick_part}{}", link.url);
+        let parts = [(time.as_str(), STYLE_TIME), (nick_part.as_str(), nick_style), (link.name.as_str(), STYLE_LINK)];
+        let (start, end) = self.append_as(&parts, &plain);
+        let entry = Entry::new(&link.url, &link.name, start, end, self.line_h.get());
+        // Blank lines, not counted as lines of the log.
+        let room = "\n".repeat(entry.rows as usize);
+        self.reserve(room.len());
+        self.buf.append(&room);
+        self.style.append(&"C".repeat(room.len()));
+        self.files.borrow_mut().push(entry);
+    }
+
+    /// Sets what is known of every file of this link (its size, its
+    /// thumbnail, why not), and redraws it; false if the log has none.
+    pub fn update_file(&mut self, url: &str, facts: &Facts) -> bool {
+        let mut any = false;
+        for e in self.files.borrow_mut().iter_mut().filter(|e| e.url == url) {
+            e.facts = facts.clone();
+            any = true;
+        }
+        if any {
+            self.display.redraw();
+        }
+        any
+    }
+
+    /// The files shown, for the probe: name, what is known, and where it
+    /// shows in the window (`X Y W H`) when in view.
+    pub fn files(&self) -> Vec<String> {
+        let h = self.line_h.get();
+        let files = self.files.borrow();
+        files
+            .iter()
+            .map(|e| {
+                let f = &e.facts;
+                let size = f.size.map_or("-".to_owned(), |s| s.to_string());
+                let thumb = f.picture.as_ref().map_or("-".to_owned(), |p| format!("{}x{}", p.size().0, p.size().1));
+                let at = thumbs::area(&self.display, e, h)
+                    .map_or("-".to_owned(), |a| format!("{} {} {} {}", a.0, a.1, a.2, a.3));
+                let failed = f.failed.as_deref().unwrap_or("-");
+                format!("{}\tsize={size}\tthumb={thumb}\tat={at}\tfailed={failed}\tcaption={}", e.name, e.caption())
+            })
+            .collect()
+    }
+
     /// A grey system line (join, part, nick change, errors).
     pub fn add_system(&mut self, time: &str, text: &str) {
         self.append(&[(&format!("{time} "), STYLE_TIME), (&format!("-- {text}"), STYLE_SYSTEM)]);
@@ -214,6 +330,13 @@ impl ChatLog {
     }
 
     fn append(&mut self, parts: &[(&str, u8)]) {
+        let plain: String = parts.iter().map(|p| p.0).collect();
+        self.append_as(parts, &plain);
+    }
+
+    /// Appends a line, kept for the probe as `plain`; where it starts and
+    /// ends in the buffer.
+    fn append_as(&mut self, parts: &[(&str, u8)], plain: &str) -> (i32, i32) {
         // The view's layout is only current after a draw: with several lines
         // arriving between two draws, keep following if we were.
         let follow = if self.drawn.get() > self.drawn_at_append { self.at_bottom() } else { self.follow };
@@ -229,13 +352,14 @@ impl ChatLog {
                 styles.extend(std::iter::repeat_n(*style, c.len_utf8()));
             }
         }
-        let plain = text.clone();
+        let plain: String = plain.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         let (mut text, mut styles) = self.wrap(text, styles);
         if self.lines > 0 {
             text.insert(0, '\n');
             styles.insert(0, STYLE_TEXT);
         }
         self.reserve(text.len());
+        let start = self.buf.length() + i32::from(self.lines > 0);
         self.buf.append(&text);
         self.style.append(std::str::from_utf8(&styles).unwrap_or_default());
         self.lines += 1;
@@ -246,6 +370,7 @@ impl ChatLog {
         // Scrolled once per batch of lines (see settle): FLTK lays out the
         // whole view on every scroll, which would cost more than the append.
         self.want_end |= follow;
+        (start, self.buf.length())
     }
 
     /// Makes sure `n` more bytes fit in the buffers without copying them:

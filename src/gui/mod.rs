@@ -20,10 +20,12 @@ pub mod canvas;
 mod channels_dialog;
 pub mod chatlog;
 mod connect;
+mod files;
 mod input;
 mod probe;
 mod splitter;
 mod tabs;
+pub mod thumbs;
 mod usermenu;
 
 use std::cell::Cell;
@@ -40,7 +42,7 @@ use fltk::frame::Frame;
 use fltk::group::{Flex, Group, Tabs};
 use fltk::input::Input;
 use fltk::menu::{Choice, MenuButton, MenuFlag};
-use fltk::misc::Spinner;
+use fltk::misc::{Progress, Spinner};
 use fltk::prelude::*;
 use fltk::window::Window;
 
@@ -114,6 +116,27 @@ enum Msg {
     AwayToggle,
     NotifyToggle,
     FontSize(i32),
+    /// Send file…: open the chooser.
+    SendFileDialog,
+    /// A drag came over the window, and what its drop pasted (the files, one a line).
+    DragEntered,
+    Dropped(String),
+    /// A click on a file in a log.
+    FileMenu {
+        url: String,
+        name: String,
+    },
+    /// A fetcher's answer about a file link.
+    Fetched(Box<files::Fetched>),
+    DownloadProgress {
+        id: u64,
+        done: u64,
+        total: u64,
+    },
+    Downloaded {
+        id: u64,
+        result: Result<(), String>,
+    },
 }
 
 /// One conversation: a channel (with its own canvas) or a private one.
@@ -168,6 +191,7 @@ pub struct App {
     font_size: i32,
     auto_away: AutoAway,
     brush: (u32, u8),
+    files: files::Files,
     probe: Option<probe::Probe>,
     dirty: bool,
 }
@@ -243,11 +267,20 @@ impl App {
     }
 
     fn on_event(&mut self, ev: Event) {
+        // The button and the progress bar; the view says the rest.
+        match &ev {
+            Event::Files(max) => self.files.set_max(*max),
+            Event::Transfer { id, name, done, total, state, .. } => self.on_transfer(*id, name, *done, *total, state),
+            _ => {}
+        }
         for show in self.view.on_event(ev, SystemTime::now()) {
             match show {
                 Show::Message { place, time, from, text, action, history, mention, attention } => {
                     let i = self.place(&place);
-                    self.convs[i].log.add_message(&local_hhmm(time), &from, &text, action, mention);
+                    match crate::files::link(&text).filter(|_| !action) {
+                        Some(link) => self.show_file(i, &local_hhmm(time), &from, &link, mention),
+                        None => self.convs[i].log.add_message(&local_hhmm(time), &from, &text, action, mention),
+                    }
                     if history {
                         // Replayed on (re)joining: already seen, or older than this session.
                         self.dirty = true;
@@ -403,7 +436,7 @@ impl App {
             Typed::List => self.on_msg(Msg::ChannelsDialog),
             Typed::Send(path) => {
                 let target = self.current_target();
-                self.handle.send(Command::SendFile { target, path: path.into() });
+                self.send_files(&target, vec![path.into()]);
             }
             Typed::Quit => app::quit(),
             Typed::Server(addr) => {
@@ -731,6 +764,16 @@ impl App {
                 self.save_config(|c| c.quiet = quiet);
             }
             Msg::FontSize(d) => self.set_font_size(self.font_size + d),
+            Msg::SendFileDialog => self.choose_files(),
+            Msg::DragEntered => {
+                self.files.drags += 1;
+                self.dirty = true;
+            }
+            Msg::Dropped(text) => self.dropped(&text),
+            Msg::FileMenu { url, name } => self.file_menu(&url, &name),
+            Msg::Fetched(f) => self.on_fetched(*f),
+            Msg::DownloadProgress { id, done, total } => self.download_progress(id, done, total),
+            Msg::Downloaded { id, result } => self.downloaded(id, result),
         }
     }
 }
@@ -897,12 +940,17 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     for (i, e) in emoticon::PICKER.iter().enumerate() {
         emoji.add(e, fltk::enums::Shortcut::None, MenuFlag::Normal, move |_| tx.send(Msg::Emoji(i)));
     }
+    let file_btn = Button::default().with_label("Send file…");
     let mut send = Button::default().with_label("Send");
     send.set_callback(move |_| tx.send(Msg::SendInput));
     input_row.fixed(&emoji, 48);
+    input_row.fixed(&file_btn, 84);
     input_row.fixed(&send, 64);
     input_row.end();
     left.fixed(&input_row, 30);
+    // Uploads and downloads under way (hidden when there are none).
+    let transfer_bar = Progress::default();
+    left.fixed(&transfer_bar, 20);
     left.end();
 
     let mut right = Flex::default().column();
@@ -1014,6 +1062,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
     win.size_range(800, 480, 0, 0);
     win.end();
     let user_menu = usermenu::UserMenu::new(&mut win);
+    let files = files::Files::new(&mut win, tx, file_btn, transfer_bar, left.clone());
     win.set_callback(|_| {
         // Escape must not close the chat; the window manager's close button does.
         if app::event() == FlEvent::Close {
@@ -1081,6 +1130,7 @@ fn build(settings: Settings, tx: app::Sender<Msg>, handle: Handle, discover: Vec
         font_size: chatlog::FONT_SIZE,
         auto_away: AutoAway::new(None, Instant::now()),
         brush: (COLOURS[0].1, 6),
+        files,
         probe: None,
         dirty: true,
     };

@@ -80,6 +80,13 @@ impl Probe {
         let o = (wx, wy);
         let _ = writeln!(s, "input_area: {}", r(&app.input, o));
         let _ = writeln!(s, "emoji_button: {}", r(&app.emoji_btn, o));
+        let f = &app.files;
+        let _ = writeln!(s, "file_button: {}", r(&f.button, o));
+        let _ = writeln!(s, "file_button_active: {}", f.button.active());
+        let _ = writeln!(s, "file_button_tip: {}", f.button.tooltip().unwrap_or_default());
+        let _ = writeln!(s, "transfer: {}", f.bar_state());
+        let _ = writeln!(s, "transfers_shown: {}", f.bar_shown);
+        let _ = writeln!(s, "drags: {}", f.drags);
         let _ = writeln!(s, "colour_choice: {}", r(&app.colour_choice, o));
         let _ = writeln!(s, "brush_spinner: {}", r(&app.brush_spinner, o));
         let _ = writeln!(s, "users_area: {}", r(&app.browser, o));
@@ -127,6 +134,9 @@ impl Probe {
             let _ = writeln!(s, "mentions[{}]: {}", c.name, c.log.mentions);
             for line in c.log.tail() {
                 let _ = writeln!(s, "log[{}]: {line}", c.name);
+            }
+            for file in c.log.files() {
+                let _ = writeln!(s, "file[{}]: {file}", c.name);
             }
         }
         let tmp = self.path.with_extension("tmp");

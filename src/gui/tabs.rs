@@ -10,7 +10,7 @@ use fltk::prelude::*;
 
 use super::canvas::Canvas;
 use super::chatlog::ChatLog;
-use super::{App, Conv, same};
+use super::{App, Conv, Msg, same};
 use crate::client::Command;
 use crate::client::view::Place;
 use crate::clock::local_hhmm;
@@ -31,6 +31,8 @@ impl App {
         group.set_label(name);
         let mut log = ChatLog::new(x, y, w, h);
         log.set_font_size(self.font_size);
+        let tx = self.files.sender();
+        log.on_file(move |url, name| tx.send(Msg::FileMenu { url: url.to_owned(), name: name.to_owned() }));
         group.resizable(&log.display);
         group.end();
         self.tabs.end();

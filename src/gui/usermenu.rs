@@ -74,13 +74,19 @@ pub struct UserMenu {
     button: MenuButton,
 }
 
+/// A menu that pops up at the mouse (`popup()`), refilled for each use:
+/// a hidden menu button in `win`.
+pub fn popup_menu(win: &mut Window) -> MenuButton {
+    let mut button = MenuButton::new(0, 0, 1, 1, None);
+    button.set_type(MenuButtonType::Popup3);
+    button.hide();
+    win.add(&button);
+    button
+}
+
 impl UserMenu {
     pub fn new(win: &mut Window) -> UserMenu {
-        let mut button = MenuButton::new(0, 0, 1, 1, None);
-        button.set_type(MenuButtonType::Popup3);
-        button.hide();
-        win.add(&button);
-        UserMenu { button }
+        UserMenu { button: popup_menu(win) }
     }
 
     /// Pops the menu up at the mouse for the user-list entry `entry` of
