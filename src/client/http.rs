@@ -95,7 +95,12 @@ impl Answer {
         let _ = (&mut self.reader).take(512).read_to_end(&mut body);
         let text = String::from_utf8_lossy(&body);
         let text = text.lines().next().unwrap_or("").trim();
-        Err(if text.is_empty() { format!("the server answered {}", self.status) } else { text.to_string() })
+        Err(match (text.is_empty(), self.status) {
+            (false, _) => text.to_string(),
+            // A HEAD's answer has no words of its own.
+            (true, 404) => "the file is not on the server (any more)".into(),
+            (true, status) => format!("the server answered {status}"),
+        })
     }
 
     /// Copies the body to `out`, reporting progress; the byte count.
