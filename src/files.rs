@@ -45,6 +45,33 @@ pub fn link(text: &str) -> Option<Link> {
     Some(Link { url: url.to_string(), id: id.to_string(), name })
 }
 
+/// Whether the file at `path` can be sent to a server that takes files
+/// up to `max` bytes: its size, or why not, for a person.
+pub fn sendable(path: &std::path::Path, max: u64) -> Result<u64, String> {
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    match std::fs::metadata(path) {
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Ok(m) if !m.is_file() => Err(format!("{} is not a file", path.display())),
+        Ok(m) if m.len() == 0 => Err(format!("{name} is empty")),
+        Ok(m) if m.len() > max => {
+            Err(format!("{name} is {}; this server takes files up to {}", human_size(m.len()), human_size(max)))
+        }
+        Ok(m) => Ok(m.len()),
+    }
+}
+
+/// A path as typed after `/send`: quotes around it (as terminals paste
+/// paths with spaces) removed, and a leading `~` for the home directory.
+pub fn typed_path(arg: &str) -> std::path::PathBuf {
+    let arg = arg.trim();
+    let unquoted =
+        ['"', '\''].iter().find_map(|q| arg.strip_prefix(*q).and_then(|a| a.strip_suffix(*q))).unwrap_or(arg);
+    match (unquoted.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest),
+        _ => unquoted.into(),
+    }
+}
+
 /// Whether a name says PNG, JPEG or GIF (what the clients show inline).
 pub fn is_image_name(name: &str) -> bool {
     let ext = name.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
@@ -161,6 +188,8 @@ mod tests {
         assert_eq!(sanitize_name(" .. "), None);
         let long = sanitize_name(&"é".repeat(80)).unwrap();
         assert!(long.len() <= MAX_NAME && long.chars().all(|c| c == 'é'));
+        assert_eq!(typed_path("'/tmp/a b.txt'"), std::path::Path::new("/tmp/a b.txt"));
+        assert_eq!(typed_path(" \"/tmp/a\" "), std::path::Path::new("/tmp/a"));
         let name = "naïve file (1).png";
         assert_eq!(percent_decode(&percent_encode(name)).as_deref(), Some(name));
     }

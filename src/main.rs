@@ -39,7 +39,8 @@ SERVER OPTIONS:
     --tls-cert FILE         certificate chain (PEM) [default: a self-signed one,
                             made at first start and kept in the data directory]
     --tls-key FILE          its private key (PEM)
-    --data-dir DIR          where history is kept [default: $XDG_STATE_HOME/lanchat]
+    --data-dir DIR          where history, the canvas and shared files are kept
+                            [default: $XDG_STATE_HOME/lanchat]
     --name NAME             server name shown to clients [default: lanchat]
     --motd FILE             message of the day
     --password PASS         clients must send this with PASS

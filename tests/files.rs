@@ -350,3 +350,25 @@ fn a_full_disk_refuses_the_upload_and_chat_goes_on() {
     std::fs::remove_file(filler).unwrap();
     assert_eq!(upload(&web, &tok, "small", b"x").0, "201");
 }
+
+#[test]
+fn slash_query_then_send_shares_privately_and_paths_may_be_quoted() {
+    let s = Server::start(&[]);
+    let addr = s.addr();
+    let mut bob = joined(&addr, "bob", "#room");
+    let mut carol = joined(&addr, "carol", "#room");
+    let dir = temp_dir("query");
+    let file = random_file(&dir, "for bob.txt", 1000);
+    let empty = dir.join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let input =
+        format!("/query bob\n/send '{}'\n/send {}\n/query #room\nsaid in the room\n", file.display(), empty.display());
+    let (out, ok) = line_client(&addr, "ann", "#room", &input);
+    assert!(!ok, "an empty file is not sent: {out}");
+    assert!(out.contains("could not send empty: empty is empty"), "{out}");
+    let line = bob.expect(|l| l.contains("PRIVMSG bob :http://"));
+    assert!(line.ends_with("/for%20bob.txt"), "{line}");
+    // The room saw the line after /query #room, and no file.
+    let room = carol.expect(|l| l.contains("PRIVMSG #room :"));
+    assert!(room.ends_with("said in the room"), "{room}");
+}

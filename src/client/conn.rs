@@ -236,16 +236,10 @@ fn upload(t: Transfer, url: &str, token: &str, path: &std::path::Path, max: u64,
     let send = |ev| {
         let _ = report.send_blocking(ev);
     };
-    let size = std::fs::metadata(path).map(|m| m.len());
+    let size = crate::files::sendable(path, max);
     let total = size.as_ref().map_or(0, |n| *n);
     let result = match size {
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        Ok(n) if n > max => Err(format!(
-            "{} is {}; this server takes files up to {}",
-            t.name,
-            crate::files::human_size(n),
-            crate::files::human_size(max)
-        )),
+        Err(why) => Err(why),
         Ok(_) => {
             let name = crate::files::sanitize_name(&t.name).unwrap_or_else(|| "file".into());
             let mut last = None;

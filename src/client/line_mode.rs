@@ -1,7 +1,8 @@
 //! The line-mode client for terminals and scripts: stdin lines become
 //! messages to the channel, and what arrives is printed as `[HH:MM] <nick> text`.
 //!
-//! Commands ([`super::slash`]): `/msg NICK TEXT`, `/me TEXT`, `/nick NICK`,
+//! Commands ([`super::slash`]): `/msg NICK TEXT`, `/query NICK` (plain lines
+//! and `/send` go to NICK from then on), `/me TEXT`, `/nick NICK`,
 //! `/join #CHAN` (which also becomes the channel that plain lines go to),
 //! `/part [#CHAN]`, `/server HOST:PORT`, `/send FILE` (uploads it and posts
 //! its link), `/quit`, and a channel operator's `/kick`,
@@ -197,7 +198,11 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
     match input {
         Input::Say(text) => handle.send(Command::Say { target: channel(), text: text.into() }),
         Input::Me(text) => handle.send(Command::Action { target: channel(), text: text.into() }),
-        Input::Msg { text: "", .. } => eprintln!("usage: /msg NICK TEXT"),
+        // `/query NICK` (or `/msg NICK`): plain lines and /send go to NICK from now on.
+        Input::Msg { target, text: "" } => {
+            *current.lock().unwrap_or_else(|e| e.into_inner()) = target.to_string();
+            eprintln!("-!- talking to {target} now (/query #CHANNEL to go back)");
+        }
         Input::Msg { target, text } => handle.send(Command::Say { target: target.into(), text: text.into() }),
         Input::Nick(n) => handle.send(Command::Nick(n.into())),
         Input::Join(c) => {
@@ -216,7 +221,7 @@ fn typed(handle: &Handle, current: &Mutex<String>, settings: &Settings, line: &s
             handle.send(Command::Connect(Settings { server, channel, pin, ..settings.clone() }));
         }
         Input::Away(m) => handle.send(Command::Away(m.map(str::to_string))),
-        Input::Send(path) => handle.send(Command::SendFile { target: channel(), path: path.into() }),
+        Input::Send(path) => handle.send(Command::SendFile { target: channel(), path: crate::files::typed_path(path) }),
         Input::Topic(Some(text)) => handle.send(Command::Topic { channel: channel(), text: text.into() }),
         Input::Topic(None) => eprintln!("usage: /topic TEXT"),
         Input::List => handle.send(Command::List),

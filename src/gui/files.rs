@@ -382,15 +382,10 @@ impl App {
         let now = SystemTime::now();
         for path in paths {
             let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
-            let why = match (self.view.files, std::fs::metadata(&path)) {
-                (None, _) if self.view.state != ConnState::Connected => Some("not connected".to_owned()),
-                (None, _) => Some("this server takes no files".to_owned()),
-                (_, Err(e)) => Some(e.to_string()),
-                (_, Ok(m)) if !m.is_file() => Some("not a file".to_owned()),
-                (Some(max), Ok(m)) if m.len() > max => {
-                    Some(format!("it is {}; this server takes files up to {}", human_size(m.len()), human_size(max)))
-                }
-                _ => None,
+            let why = match self.view.files {
+                None if self.view.state != ConnState::Connected => Some("not connected".to_owned()),
+                None => Some("this server takes no files".to_owned()),
+                Some(max) => crate::files::sendable(&path, max).err(),
             };
             match why {
                 Some(why) => self.system(i, now, &format!("cannot send {name}: {why}")),

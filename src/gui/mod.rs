@@ -436,7 +436,7 @@ impl App {
             Typed::List => self.on_msg(Msg::ChannelsDialog),
             Typed::Send(path) => {
                 let target = self.current_target();
-                self.send_files(&target, vec![path.into()]);
+                self.send_files(&target, vec![crate::files::typed_path(path)]);
             }
             Typed::Quit => app::quit(),
             Typed::Server(addr) => {

@@ -120,7 +120,12 @@ impl Store {
         };
         let (count, total) = {
             let mut k = store.kept();
+            let before = k.by_age.len();
             store.evict(&mut k, 0);
+            if k.by_age.len() < before {
+                let gone = before - k.by_age.len();
+                warn!("removed the {gone} oldest shared files: all of them did not fit in --files-max {files_max}");
+            }
             (k.by_age.len(), k.total)
         };
         info!("shared files in {} ({count} files, {total} bytes)", store.dir.display());

@@ -377,6 +377,7 @@ $('send').onsubmit = e => {
       case 'me': say(current, `\x01ACTION ${arg}\x01`); break;
       case 'msg': { const [to, ...t] = rest; if (to) { show(view(to, true)); say(current, t.join(' ')); } break; }
       case 'nick': send(`NICK ${arg}`); break;
+      case 'send': sys(current, {}, 'To send a file, use the 📎 button, drop it here or paste a picture.'); break;
       default: send(`${cmd.toUpperCase()} ${arg}`);
     }
     return;

@@ -195,8 +195,15 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         return;
     }
     if req.path.starts_with("/f/") {
+        let why = match &shared.files {
+            None => "File sharing is turned off on this server",
+            Some(_) => "Too many downloads at once: try again in a moment",
+        };
         let Some(slot) = shared.files.as_ref().and_then(|f| f.download_slot()) else {
-            return respond(&stream, Err(Status::Unavailable), head_only).await;
+            let r =
+                files::Refused { status: Status::Unavailable, text: why.into(), extra: "Retry-After: 5\r\n".into() };
+            let _ = write_within(&stream, &files::answer_text(&r), deadline).await;
+            return;
         };
         drop(admitted);
         let (shared, path) = (shared.clone(), req.path.to_string());
