@@ -97,7 +97,11 @@ pub fn sniff_image(head: &[u8]) -> Option<&'static str> {
 /// and spaces, at most [`MAX_NAME`] bytes. None when nothing is left.
 pub fn sanitize_name(name: &str) -> Option<String> {
     let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let kept: String = last.chars().filter(|c| !c.is_control() && !r#":*?"<>|%"#.contains(*c)).collect();
+    // Also the invisible format characters: a right-to-left override makes
+    // `a\u{202e}gnp.exe` read as `aexe.png`.
+    let format =
+        |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+    let kept: String = last.chars().filter(|c| !c.is_control() && !format(*c) && !r#":*?"<>|%"#.contains(*c)).collect();
     let kept = kept.trim().trim_start_matches(['.', ' ']);
     let mut end = kept.len().min(MAX_NAME);
     while !kept.is_char_boundary(end) {
@@ -184,6 +188,7 @@ mod tests {
         assert_eq!(sanitize_name("..hidden").as_deref(), Some("hidden"));
         assert_eq!(sanitize_name("a\u{0}b\nc<d>e|f?.txt").as_deref(), Some("abcdef.txt"));
         assert_eq!(sanitize_name("100%.txt").as_deref(), Some("100.txt"));
+        assert_eq!(sanitize_name("a\u{202e}gnp.exe").as_deref(), Some("agnp.exe"));
         assert_eq!(sanitize_name("../"), None);
         assert_eq!(sanitize_name(" .. "), None);
         let long = sanitize_name(&"é".repeat(80)).unwrap();

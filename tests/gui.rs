@@ -1339,7 +1339,7 @@ fn files_are_sent_shown_inline_and_downloaded() {
     // A link to another machine is shown, but not fetched by itself.
     bob.say("http://127.0.0.2:9/f/0123456789abcdef0123456789abcdef/elsewhere.png");
     bob.wait("over.bin refused", |p| {
-        p.log_has("#lobby", "cannot send over.bin: it is 26.0 MiB; this server takes files up to 25.0 MiB")
+        p.log_has("#lobby", "cannot send over.bin: over.bin is 26.0 MiB; this server takes files up to 25.0 MiB")
     });
     let p = alice.wait("huge.png and fake.png without pictures", |p| {
         file_row(p, "#lobby", "huge.png").is_some_and(|f| f["failed"] == "no preview over 10.0 MiB")

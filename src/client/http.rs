@@ -65,9 +65,11 @@ fn answer(stream: TcpStream) -> Result<Answer, String> {
     let mut length = None;
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| format!("no answer from the server: {e}"))?;
+        // Bounded: a line that never ends must not grow without end.
+        let left = (MAX_HEAD - read) as u64;
+        let n = (&mut reader).take(left).read_line(&mut line).map_err(|e| format!("no answer from the server: {e}"))?;
         read += n;
-        if n == 0 || read > MAX_HEAD {
+        if n == 0 || read >= MAX_HEAD {
             return Err("the server's answer was cut short".into());
         }
         let l = line.trim_end();
@@ -99,6 +101,7 @@ impl Answer {
             (false, _) => text.to_string(),
             // A HEAD's answer has no words of its own.
             (true, 404) => "the file is not on the server (any more)".into(),
+            (true, 503) => "the server is busy or shares no files now; try again later".into(),
             (true, status) => format!("the server answered {status}"),
         })
     }

@@ -254,15 +254,17 @@ fn host_of(authority: &str) -> &str {
     }
 }
 
-/// Whether two hosts are the same machine: the same name, or an address in common.
-fn same_host(a: &str, b: &str) -> bool {
-    let addrs = |h: &str| -> Vec<std::net::IpAddr> {
-        (h, 0).to_socket_addrs().map(|i| i.map(|s| s.ip()).collect()).unwrap_or_default()
-    };
-    a.eq_ignore_ascii_case(b) || {
-        let theirs = addrs(b);
-        addrs(a).iter().any(|ip| theirs.contains(ip))
-    }
+/// Whether a link's host is the chat server's: the same name, or an
+/// address of the server's name. Only the server's name (the user's
+/// choice) is ever looked up: a name in a link could be one whose lookups
+/// its owner watches, or rebinds.
+fn same_host(link: &str, server: &str) -> bool {
+    let link = link.trim_start_matches('[').trim_end_matches(']');
+    let server = server.trim_start_matches('[').trim_end_matches(']');
+    link.eq_ignore_ascii_case(server)
+        || link
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| (server, 0).to_socket_addrs().is_ok_and(|mut addrs| addrs.any(|a| a.ip() == ip)))
 }
 
 /// What the log shows of a link. Only links to the chat server are
@@ -498,7 +500,9 @@ mod tests {
         assert_eq!(host_of("pi"), "pi");
         assert_eq!(host_of("fe80::1"), "fe80::1");
         assert!(same_host("PI.lan", "pi.lan"));
-        assert!(same_host("localhost", "127.0.0.1"));
+        // The server's name is looked up, a link's never.
+        assert!(same_host("127.0.0.1", "localhost"));
+        assert!(!same_host("localhost", "127.0.0.1"));
         assert!(!same_host("127.0.0.2", "127.0.0.1"));
         let id = "0123456789abcdef0123456789abcdef";
         let facts = fetch(&format!("http://127.0.0.2:9/f/{id}/a.png"), "127.0.0.1");

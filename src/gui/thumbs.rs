@@ -64,8 +64,7 @@ pub fn dimensions(data: &[u8]) -> Option<(u32, u32)> {
         return Some((be32(16)?, be32(20)?));
     }
     if data.starts_with(b"GIF8") {
-        let le16 = |i: usize| data.get(i..i + 2).map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])));
-        return Some((le16(6)?, le16(8)?));
+        return gif_dimensions(data);
     }
     if !data.starts_with(&[0xff, 0xd8]) {
         return None;
@@ -89,6 +88,34 @@ pub fn dimensions(data: &[u8]) -> Option<(u32, u32)> {
         i += 2 + len;
     }
     None
+}
+
+/// A GIF's size: the larger of its canvas and its first picture, which is
+/// what FLTK allocates for (a tiny file may name a small canvas and a
+/// huge picture).
+fn gif_dimensions(data: &[u8]) -> Option<(u32, u32)> {
+    let le16 = |i: usize| data.get(i..i + 2).map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])));
+    let (cw, ch) = (le16(6)?, le16(8)?);
+    let flags = *data.get(10)?;
+    let mut i = 13 + if flags & 0x80 != 0 { 3 << ((flags & 7) + 1) } else { 0 };
+    loop {
+        match *data.get(i)? {
+            // An extension: its label, then sub-blocks up to an empty one.
+            0x21 => {
+                i += 2;
+                loop {
+                    let len = usize::from(*data.get(i)?);
+                    i += 1 + len;
+                    if len == 0 {
+                        break;
+                    }
+                }
+            }
+            // The first picture: left, top, width, height.
+            0x2c => return Some((cw.max(le16(i + 5)?), ch.max(le16(i + 7)?))),
+            _ => return None,
+        }
+    }
 }
 
 /// The size a `w` x `h` picture is shown at: within `max_w` x `max_h`,
@@ -298,13 +325,20 @@ mod tests {
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
         png.extend([0, 0, 1, 0x40, 0, 0, 0, 0xf0]);
         assert_eq!(dimensions(&png), Some((320, 240)));
-        assert_eq!(dimensions(b"GIF89a\x40\x01\xf0\x00"), Some((320, 240)));
+        // A canvas of 320 x 240, no colour table, an extension, then a picture of 1 x 1.
+        let gif = b"GIF89a\x40\x01\xf0\x00\x00\x00\x00\x21\xf9\x04\x00\x00\x00\x00\x00\x2c\0\0\0\0\x01\0\x01\0";
+        assert_eq!(dimensions(gif), Some((320, 240)));
+        // A 1 x 1 canvas with a 65535 x 65535 picture in 35 bytes: FLTK would
+        // allocate for the picture, so it is the picture's size that counts.
+        let bomb = b"GIF89a\x01\0\x01\0\x00\x00\x00\x2c\0\0\0\0\xff\xff\xff\xff\x00\x02\x02\x44\x01\x00\x3b";
+        assert_eq!(dimensions(bomb), Some((65535, 65535)));
+        assert!(decode(bomb).unwrap_err().contains("too large"));
+        assert_eq!(dimensions(b"GIF89a\x40\x01\xf0\x00"), None);
         // SOI, an APP0 of 4 bytes, then SOF0: length, precision, height, width.
         let jpeg = [0xff, 0xd8, 0xff, 0xe0, 0, 4, 0, 0, 0xff, 0xc0, 0, 11, 8, 0, 0xf0, 1, 0x40];
         assert_eq!(dimensions(&jpeg), Some((320, 240)));
         assert_eq!(dimensions(&jpeg[..12]), None);
         assert_eq!(dimensions(b"hello"), None);
-        assert!(decode(b"GIF89a\xff\xff\xff\xff").unwrap_err().contains("too large"));
         assert!(decode(b"plain text").is_err());
     }
 

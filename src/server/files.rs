@@ -5,10 +5,11 @@
 //! room for a new one. The HTTP side is in `web/files.rs`, the token an
 //! IRC connection uploads with in `commands/files.rs`.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -17,18 +18,18 @@ use log::{info, warn};
 use crate::files::{sanitize_name, valid_id};
 use crate::sys::{hex, random_bytes};
 
-/// Uploads running at once; more get 503.
+/// Uploads running at once, and from one address; more get 503.
 pub const MAX_UPLOADS: usize = 8;
-/// Downloads being sent at once; more get 503.
+const MAX_UPLOADS_PER_IP: usize = 2;
+/// Downloads being sent at once, and to one address; more get 503.
 pub const MAX_DOWNLOADS: usize = 32;
+const MAX_DOWNLOADS_PER_IP: usize = 4;
 
 /// Why an upload cannot start.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
     /// Larger than one file or all files may be.
     TooLarge(String),
-    /// [`MAX_UPLOADS`] running.
-    Busy,
     /// The disk said no.
     Disk(String),
 }
@@ -52,27 +53,47 @@ pub struct Store {
     /// The web port the links name.
     pub web_port: u16,
     kept: Mutex<Kept>,
-    uploads: AtomicUsize,
-    downloads: AtomicUsize,
+    /// Transfers running: uploads and downloads, in all and per address.
+    running: Mutex<HashMap<IpAddr, [usize; 2]>>,
+    totals: Mutex<[usize; 2]>,
 }
 
-/// An upload or a download counted against its limit until dropped.
+/// An upload or a download counted against its limits until dropped.
 pub struct Slot {
     store: Arc<Store>,
-    upload: bool,
+    ip: IpAddr,
+    /// 0: an upload, 1: a download.
+    kind: usize,
 }
 
 impl Slot {
-    fn take(store: &Arc<Store>, upload: bool) -> Option<Slot> {
-        let (counter, max) = store.counter(upload);
-        let taken = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
-        taken.ok().map(|_| Slot { store: store.clone(), upload })
+    fn take(store: &Arc<Store>, ip: IpAddr, kind: usize) -> Option<Slot> {
+        let ([max, max_per_ip], mut totals) =
+            ([[MAX_UPLOADS, MAX_UPLOADS_PER_IP], [MAX_DOWNLOADS, MAX_DOWNLOADS_PER_IP]][kind], store.totals());
+        let mut running = store.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = running.entry(ip).or_default();
+        if totals[kind] >= max || mine[kind] >= max_per_ip {
+            if *mine == [0, 0] {
+                running.remove(&ip);
+            }
+            return None;
+        }
+        mine[kind] += 1;
+        totals[kind] += 1;
+        Some(Slot { store: store.clone(), ip, kind })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.store.counter(self.upload).0.fetch_sub(1, Ordering::Relaxed);
+        self.store.totals()[self.kind] -= 1;
+        let mut running = self.store.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mine) = running.get_mut(&self.ip) {
+            mine[self.kind] -= 1;
+            if *mine == [0, 0] {
+                running.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -115,8 +136,8 @@ impl Store {
             files_max,
             web_port,
             kept: Mutex::new(kept),
-            uploads: AtomicUsize::new(0),
-            downloads: AtomicUsize::new(0),
+            running: Mutex::default(),
+            totals: Mutex::default(),
         };
         let (count, total) = {
             let mut k = store.kept();
@@ -132,8 +153,8 @@ impl Store {
         Ok(store)
     }
 
-    fn counter(&self, upload: bool) -> (&AtomicUsize, usize) {
-        if upload { (&self.uploads, MAX_UPLOADS) } else { (&self.downloads, MAX_DOWNLOADS) }
+    fn totals(&self) -> std::sync::MutexGuard<'_, [usize; 2]> {
+        self.totals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -158,7 +179,7 @@ impl Store {
     }
 
     /// Starts an upload of `len` bytes: room reserved, a temporary file open.
-    pub fn begin(self: &Arc<Self>, len: u64) -> Result<Upload, Refusal> {
+    pub fn begin(self: &Arc<Self>, len: u64, slot: Slot) -> Result<Upload, Refusal> {
         let max = self.file_max.min(self.files_max);
         if len > max {
             let human = crate::files::human_size;
@@ -168,7 +189,6 @@ impl Store {
                 human(max)
             )));
         }
-        let slot = Slot::take(self, true).ok_or(Refusal::Busy)?;
         {
             // Room is made when the file is whole: an upload that fails costs no other file.
             let mut k = self.kept();
@@ -188,9 +208,14 @@ impl Store {
         Ok(upload)
     }
 
-    /// A download slot, if one is free.
-    pub fn download_slot(self: &Arc<Self>) -> Option<Slot> {
-        Slot::take(self, false)
+    /// An upload slot for `ip`, if one is free.
+    pub fn upload_slot(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        Slot::take(self, ip, 0)
+    }
+
+    /// A download slot for `ip`, if one is free.
+    pub fn download_slot(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        Slot::take(self, ip, 1)
     }
 
     /// The file of `id`: open, with its name and length.
@@ -248,7 +273,10 @@ impl Upload {
         let name = sanitize_name(name).unwrap_or_else(|| "file".into());
         let dir = self.store.dir.join(&self.id);
         fs::create_dir(&dir)?;
-        let placed = fs::rename(&self.tmp, dir.join(&name)).and_then(|()| File::open(&dir)?.sync_all());
+        // Synced down the path, so a power cut cannot lose a file already announced.
+        let placed = fs::rename(&self.tmp, dir.join(&name))
+            .and_then(|()| File::open(&dir)?.sync_all())
+            .and_then(|()| File::open(&self.store.dir)?.sync_all());
         if let Err(e) = placed {
             let _ = remove(&dir);
             return Err(e);
@@ -290,7 +318,7 @@ mod tests {
         let store = Arc::new(Store::open(&d, 100, 250, 8080).unwrap());
         let mut ids = Vec::new();
         for i in 0..3u8 {
-            let mut up = store.begin(100).unwrap();
+            let mut up = store.begin(100, slot(&store)).unwrap();
             up.write(&[i; 100]).unwrap();
             ids.push(up.id.clone());
             assert_eq!(up.finish("../a b.txt").unwrap(), "a b.txt");
@@ -299,9 +327,9 @@ mod tests {
         assert!(store.open_file(&ids[0]).is_none());
         let (_, name, len) = store.open_file(&ids[2]).unwrap();
         assert_eq!((name.as_str(), len), ("a b.txt", 100));
-        assert!(matches!(store.begin(101), Err(Refusal::TooLarge(_))));
+        assert!(matches!(store.begin(101, slot(&store)), Err(Refusal::TooLarge(_))));
         // An upload dropped half-way leaves nothing, and gives its room back.
-        let mut up = store.begin(100).unwrap();
+        let mut up = store.begin(100, slot(&store)).unwrap();
         up.write(b"half").unwrap();
         drop(up);
         assert_eq!(fs::read_dir(d.join("files/.tmp")).unwrap().count(), 0);
@@ -318,14 +346,26 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
     }
 
+    fn slot(store: &Arc<Store>) -> Slot {
+        store.upload_slot(IpAddr::from([127, 0, 0, 1])).unwrap()
+    }
+
     #[test]
-    fn uploads_at_once_are_bounded() {
+    fn transfers_at_once_are_bounded_in_all_and_per_address() {
         let d = dir("busy");
         let store = Arc::new(Store::open(&d, 10, 1000, 8080).unwrap());
-        let running: Vec<_> = (0..MAX_UPLOADS).map(|_| store.begin(1).unwrap()).collect();
-        assert!(matches!(store.begin(1), Err(Refusal::Busy)));
-        drop(running);
-        assert!(store.begin(1).is_ok());
+        let ip = |n: u8| IpAddr::from([10, 0, 0, n]);
+        let two: Vec<_> = (0..2).map(|_| store.upload_slot(ip(1)).unwrap()).collect();
+        assert!(store.upload_slot(ip(1)).is_none(), "two per address");
+        assert!(store.download_slot(ip(1)).is_some(), "downloads count apart");
+        let more: Vec<_> = (2..8).map(|n| store.upload_slot(ip(n)).unwrap()).collect();
+        assert!(store.upload_slot(ip(9)).is_none(), "eight in all");
+        drop((two, more));
+        assert!(store.upload_slot(ip(1)).is_some());
+        assert!(store.running.lock().unwrap().is_empty() && store.totals()[0] == 0);
+        let downloads: Vec<_> = (0..4).map(|_| store.download_slot(ip(1)).unwrap()).collect();
+        assert!(store.download_slot(ip(1)).is_none(), "four per address");
+        drop(downloads);
         let _ = fs::remove_dir_all(&d);
     }
 }

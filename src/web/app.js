@@ -457,7 +457,12 @@ function fileNodes(text) {
   s.className = 'fsize';
   // One HEAD per file, however often a replay shows it.
   if (!sizes.has(path)) {
-    sizes.set(path, fetch(path, { method: 'HEAD' }).then(r => r.ok ? fmtSize(+r.headers.get('Content-Length')) : 'not available',
+    sizes.set(path, fetch(path, { method: 'HEAD' }).then(r => {
+      if (r.ok) return fmtSize(+r.headers.get('Content-Length'));
+      if (r.status !== 503) return 'not available';
+      sizes.delete(path); // busy: the next time it is shown, ask again
+      return 'busy, try later';
+    },
       () => { sizes.delete(path); return 'size unknown'; }));
   }
   sizes.get(path).then(t => { s.textContent = ' · ' + t; });

@@ -8,7 +8,7 @@
 //! The file streams to disk in pieces: it is never held in memory whole.
 
 use std::io::{self, Read, Seek, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use log::{info, warn};
 
 use super::http::{Request, Status};
 use crate::files::human_size;
-use crate::server::files::{Refusal, disk_full};
+use crate::server::files::{Refusal, Slot, disk_full};
 use crate::server::state::{Shared, UploadDenied};
 
 /// What is read and thrown away after refusing an upload, so the refusal
@@ -43,6 +43,9 @@ fn refused(status: Status, text: impl Into<String>) -> Refused {
 /// connection counts as uploading until it is dropped.
 pub struct Accepted {
     shared: Arc<Shared>,
+    /// The upload's place among those running (taken with the head, so a
+    /// refusal costs no thread).
+    slot: Option<Slot>,
     token: [u8; 16],
     name: String,
     len: u64,
@@ -57,7 +60,7 @@ impl Drop for Accepted {
 
 /// Checks an upload's head: files on, the origin, the name, the length and
 /// the token (whose connection is then marked as uploading).
-pub fn check_upload(shared: &Arc<Shared>, req: &Request<'_>, origin_ok: bool) -> Result<Accepted, Refused> {
+pub fn check_upload(shared: &Arc<Shared>, req: &Request<'_>, origin_ok: bool, ip: IpAddr) -> Result<Accepted, Refused> {
     let Some(store) = &shared.files else {
         return Err(refused(Status::Unavailable, "File sharing is turned off on this server"));
     };
@@ -79,10 +82,12 @@ pub fn check_upload(shared: &Arc<Shared>, req: &Request<'_>, origin_ok: bool) ->
         let text = format!("{name} is {}; this server takes files up to {}", human_size(len), human_size(max));
         return Err(refused(Status::ContentTooLarge, text));
     }
+    // The scheme's name is case-insensitive (RFC 9110 11.1).
     let token = req
         .header("authorization")
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .and_then(parse_token)
+        .and_then(|a| a.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .and_then(|(_, t)| parse_token(t.trim()))
         .ok_or_else(|| refused(Status::Unauthorized, "Only people in the chat can upload (no valid token)"))?;
     match shared.lock().begin_upload(&token, Instant::now()) {
         Ok(_) => {}
@@ -102,7 +107,13 @@ pub fn check_upload(shared: &Arc<Shared>, req: &Request<'_>, origin_ok: bool) ->
         }
     }
     let expect_continue = req.header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
-    Ok(Accepted { shared: shared.clone(), token, name, len, expect_continue })
+    let mut accepted = Accepted { shared: shared.clone(), slot: None, token, name, len, expect_continue };
+    accepted.slot = Some(store.upload_slot(ip).ok_or_else(|| {
+        let mut r = refused(Status::Unavailable, "Too many uploads at once: try again in a moment");
+        r.extra = "Retry-After: 5\r\n".into();
+        r
+    })?);
+    Ok(accepted)
 }
 
 fn parse_token(hex: &str) -> Option<[u8; 16]> {
@@ -118,8 +129,8 @@ fn parse_token(hex: &str) -> Option<[u8; 16]> {
 
 /// Receives an accepted upload's body (`start` is what came with the head)
 /// on this thread, and answers.
-pub fn receive(mut s: TcpStream, up: Accepted, start: Vec<u8>, peer: std::net::SocketAddr) {
-    let result = store_body(&mut s, &up, start);
+pub fn receive(mut s: TcpStream, mut up: Accepted, start: Vec<u8>, peer: std::net::SocketAddr) {
+    let result = store_body(&mut s, &mut up, start);
     let (len, asked) = (up.len, up.name.clone());
     // Done before the answer: the next upload may follow it at once.
     drop(up);
@@ -143,12 +154,11 @@ pub fn receive(mut s: TcpStream, up: Accepted, start: Vec<u8>, peer: std::net::S
 }
 
 /// The body to disk; Err(None) when the client went away.
-fn store_body(s: &mut TcpStream, up: &Accepted, start: Vec<u8>) -> Result<(String, String), Option<Refused>> {
-    let store = up.shared.files.as_ref().ok_or(None)?;
-    let mut file = store.begin(up.len).map_err(|r| {
+fn store_body(s: &mut TcpStream, up: &mut Accepted, start: Vec<u8>) -> Result<(String, String), Option<Refused>> {
+    let store = up.shared.files.clone().ok_or(None)?;
+    let mut file = store.begin(up.len, up.slot.take().ok_or(None)?).map_err(|r| {
         Some(match r {
             Refusal::TooLarge(why) => refused(Status::ContentTooLarge, why),
-            Refusal::Busy => refused(Status::Unavailable, "Too many uploads at once: try again in a moment"),
             Refusal::Disk(why) => disk_refusal(&io::Error::other(why)),
         })
     })?;
@@ -225,13 +235,25 @@ pub fn send(shared: Arc<Shared>, mut s: TcpStream, path: &str, head_only: bool) 
          Cache-Control: public, max-age=31536000, immutable\r\n"
     );
     let head = head((200, "OK"), kind, len, &extra);
-    let _ = s.set_write_timeout(Some(shared.config.file_timeout));
+    let stall = shared.config.file_timeout;
+    let _ = s.set_write_timeout(Some(stall));
     if s.write_all(head.as_bytes()).is_err() || head_only {
         return;
     }
-    // std copies a file to a socket with sendfile: no buffer of ours.
-    if let Err(e) = io::copy(&mut file.take(len), &mut s) {
-        info!("a download of {id} stopped: {e}");
+    // As for uploads, a reader that takes a trickle is ended too, so it
+    // cannot hold a download slot for hours.
+    let deadline = Instant::now() + stall + Duration::from_secs(len / MIN_RATE);
+    let mut sent = 0;
+    while sent < len {
+        if Instant::now() > deadline {
+            return info!("a download of {id} was too slow: ended");
+        }
+        // std copies a file to a socket with sendfile: no buffer of ours.
+        match io::copy(&mut (&mut file).take((len - sent).min(1 << 20)), &mut s) {
+            Ok(0) => break,
+            Ok(n) => sent += n,
+            Err(e) => return info!("a download of {id} stopped: {e}"),
+        }
     }
 }
 

@@ -143,7 +143,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             return;
         }
         let origin_ok = origin_allowed(req.header("origin"), req.header("host"), &shared.config.web_origins);
-        match files::check_upload(&shared, &req, origin_ok) {
+        match files::check_upload(&shared, &req, origin_ok, peer.ip()) {
             Ok(accepted) => {
                 drop(admitted);
                 let start = buf[len..].to_vec();
@@ -199,7 +199,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             None => "File sharing is turned off on this server",
             Some(_) => "Too many downloads at once: try again in a moment",
         };
-        let Some(slot) = shared.files.as_ref().and_then(|f| f.download_slot()) else {
+        let Some(slot) = shared.files.as_ref().and_then(|f| f.download_slot(peer.ip())) else {
             let r =
                 files::Refused { status: Status::Unavailable, text: why.into(), extra: "Retry-After: 5\r\n".into() };
             let _ = write_within(&stream, &files::answer_text(&r), deadline).await;
