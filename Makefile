@@ -106,13 +106,21 @@ ONLY ?=
 BENCH_ROUNDS ?= 2
 BENCH_GUI := $(if $(ONLY),$(findstring 6,$(ONLY)),6)
 
-.PHONY: bench bench-server bench-peer
+.PHONY: bench bench-server bench-peer bench-callgrind
 
 bench: bench-server $(if $(BENCH_GUI),bench-gui)
 
 bench-server: deps-rust bench-peer
 	$(CARGO) build --release $(SERVER_FLAGS) --features tls --bin lanchat --example loadgen --example bench
 	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER)) $(if $(ONLY),--only $(ONLY))
+
+# The server's instructions per delivery under callgrind (valgrind), scenario 2
+# on the plain, TLS and WebSocket paths: deterministic where timings are not.
+# `ONLY=2w` for one path; BENCH_ROUNDS rounds of two runs each.
+bench-callgrind: deps-rust
+	@$(APT_INSTALL) valgrind
+	$(CARGO) build --release $(SERVER_FLAGS) --features tls --bin lanchat --example loadgen --example bench
+	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --callgrind --rounds $(BENCH_ROUNDS) $(if $(ONLY),--only $(ONLY))
 
 bench-peer:
 ifneq ($(PEER),)

@@ -161,6 +161,9 @@ pub struct Report {
     /// CPU seconds (user + system) of the generator and of the server during the run.
     pub gen_cpu_s: f64,
     pub server_cpu_s: f64,
+    /// The server's CPU seconds and minor page faults while the messages were relayed.
+    pub server_send_cpu_s: f64,
+    pub server_send_minflt: u64,
 }
 
 impl Report {
@@ -178,7 +181,7 @@ impl Report {
                 "\"connect_s\":{:.3},\"join_s\":{:.3},\"expected\":{},\"received\":{},\"lost\":{},\"disorder\":{},",
                 "\"send_s\":{:.3},\"msgs_per_s\":{:.0},\"p50_us\":{},\"p99_us\":{},\"max_us\":{},",
                 "\"rss_idle_kib\":{},\"rss_registered_kib\":{},\"hwm_kib\":{},\"alive\":{},\"errors\":{},\"first_error\":\"{}\",",
-                "\"gen_cpu_s\":{:.2},\"server_cpu_s\":{:.2}}}"
+                "\"gen_cpu_s\":{:.2},\"server_cpu_s\":{:.2},\"server_send_cpu_s\":{:.2},\"server_send_minflt\":{}}}"
             ),
             esc(&self.label),
             self.clients,
@@ -207,7 +210,9 @@ impl Report {
             self.errors,
             esc(&self.first_error),
             self.gen_cpu_s,
-            self.server_cpu_s
+            self.server_cpu_s,
+            self.server_send_cpu_s,
+            self.server_send_minflt,
         )
     }
 }
@@ -236,12 +241,16 @@ pub fn vm_kib(pid: u32, key: &str) -> u64 {
 }
 
 /// User + system CPU seconds of a process (`self` or a pid), from /proc/PID/stat.
+/// A number in /proc/PID/stat, counted from the field after the command
+/// name (7: minor faults, 11 and 12: user and system CPU ticks).
+fn stat_field(pid: &str, i: usize) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    let rest = s.rfind(')').map_or("", |at| &s[at + 2..]);
+    rest.split(' ').nth(i).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 pub fn cpu_s(pid: &str) -> f64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(rest) = s.rfind(')').map(|i| &s[i + 2..]) else { return 0.0 };
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 =
-        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks = stat_field(pid, 11) + stat_field(pid, 12);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { sysconf(SC_CLK_TCK) }.max(1);
     ticks as f64 / hz as f64
@@ -405,11 +414,14 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
         }
         if senders > 0 && opts.messages > 0 {
             hook(opts.before_send.as_deref(), &mut errors);
+            let srv = pid.map(|p| p.to_string()).unwrap_or_default();
+            let (cpu0, flt0) = (cpu_s(&srv), stat_field(&srv, 7));
             let t = Instant::now();
             ctx.sending.open();
             let live = (n + opts.slow).saturating_sub(lost_clients).min(n);
             let (done, _) = wait_for(&events, live, |e| matches!(e, Event::Done), &mut errors, opts.timeout).await;
             r.send_s = t.elapsed().as_secs_f64();
+            (r.server_send_cpu_s, r.server_send_minflt) = (cpu_s(&srv) - cpu0, stat_field(&srv, 7) - flt0);
             hook(opts.after_send.as_deref(), &mut errors);
             if done < live {
                 errors.push(format!("{done} of {n} clients got every message"));
