@@ -3,7 +3,7 @@
 //!
 //! USAGE: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N] [--only 1,2,...] [--callgrind]
 //!
-//! Scenarios 1-5, 7, 8 and 9 run here; 6 is `gui_bench` (`make bench-gui`).
+//! Scenarios 1-5, 7, 8, 9 and 10 run here; 6 is `gui_bench` (`make bench-gui`).
 //! With `--callgrind`, the server's instructions per delivery instead
 //! (scenario 2 on the plain, TLS and WebSocket paths; `bench/callgrind.rs`).
 //!
@@ -549,6 +549,27 @@ fn main() {
         );
         (listen_s, first_s, join_s)
     });
+    // Scenario 10: the canvas (issue 18), once: one client draws 1,000,000
+    // stroke segments while 10 others take each one relayed; then a joiner's
+    // bytes and time to the whole picture (`canvas_load`, built beside us).
+    let s10 = run("10").then(|| {
+        eprintln!("--- scenario 10 (a few minutes)");
+        let (server, _) = start_with("lanchat", &lanchat, false, |c| {
+            c.args(["--sendq", "100000000"]);
+        });
+        let out = Command::new(lg.with_file_name("canvas_load"))
+            .args([&format!("127.0.0.1:{}", server.port), "1000000", "--watchers", "10"])
+            .args(["--pid", &server.child.id().to_string()])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cannot run canvas_load");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "canvas_load failed: {text}");
+        let json = text.lines().rfind(|l| l.starts_with('{')).unwrap_or("{}").to_string();
+        println!("JSON {{\"scenario\":\"10\",\"server\":\"lanchat\",{}", json.trim_start_matches('{'));
+        json
+    });
+
     let s7: Vec<Pause> = (0..rounds)
         .filter(|_| run("7"))
         .map(|round| {
@@ -562,7 +583,7 @@ fn main() {
         })
         .collect();
 
-    let ours = [s4[0].is_empty(), s5.is_none(), s7.is_empty(), s8[0].is_empty()];
+    let ours = [s4[0].is_empty(), s5.is_none(), s7.is_empty(), s8[0].is_empty(), s10.is_none()];
     if results.iter().all(|r| r[0].is_empty()) && ours.iter().all(|none| *none) {
         // None of ours ran (6 is `make bench-gui`).
         return;
@@ -657,6 +678,18 @@ fn main() {
         }
         println!("8    p99 change beside them: {s8change:+.1}%");
     }
+    if let Some(j) = &s10 {
+        println!(
+            "10   canvas (lanchat): {:.0} segments drawn in {:.1} s, relayed to {:.0} watchers: server CPU {:.1} µs a segment ({:.1} s); a joiner got {:.0} bytes in {:.1} ms",
+            field(j, "segments"),
+            field(j, "draw_s"),
+            field(j, "watchers"),
+            field(j, "cpu_us_per_segment"),
+            field(j, "server_cpu_s"),
+            field(j, "joiner_bytes"),
+            field(j, "joiner_ms")
+        );
+    }
     // The worst run is the figure: a pause is what a user notices.
     let s7lock = s7.iter().map(|p| p.lock_ms).fold(f64::NAN, f64::max);
     let s7max = s7.iter().map(|p| p.max_ms).fold(f64::NAN, f64::max);
@@ -748,6 +781,11 @@ fn main() {
     }
     if !s8[0].is_empty() {
         println!("target: scenario 8 p99 change <= 10%: {s8change:+.1}%: {}", verdict(s8change <= 10.0));
+    }
+    if let Some(j) = &s10 {
+        let (bytes, ms) = (field(j, "joiner_bytes"), field(j, "joiner_ms"));
+        println!("target: scenario 10 a joiner's canvas <= 512 KiB: {bytes:.0} bytes: {}", verdict(bytes <= 524288.0));
+        println!("target: scenario 10 a joiner's canvas in under 1 s: {ms:.1} ms: {}", verdict(ms < 1000.0));
     }
     for p in s7.iter().filter(|p| p.compactions == 0 || p.received < p.sent) {
         let (seen, got, sent) = (p.compactions, p.received, p.sent);
