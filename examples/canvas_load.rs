@@ -13,7 +13,6 @@ use std::net::TcpStream;
 use std::time::Instant;
 
 #[path = "loadgen.rs"]
-#[allow(dead_code, unused_imports)]
 mod loadgen;
 
 struct Rng(u64);
