@@ -94,7 +94,7 @@ test-web: deps-rust
 	/usr/bin/python3 tests/browser/page.py target/debug/lanchat target
 
 # --- benchmarks ---
-# `make bench`: scenarios 1-5, 7, 8 and 9 against lanchat alone, then scenario 6,
+# `make bench`: scenarios 1-5 and 7-10 against lanchat alone, then scenario 6,
 # the desktop client's figures (`bench-gui`); see docs/PERFORMANCE.md.
 # `make bench PEER=inspircd` or `PEER=ngircd`: scenarios 1-3 and 9 against that
 # server too (A B A B), with the ratio lanchat/peer. The peer is installed
@@ -107,13 +107,21 @@ ONLY ?=
 BENCH_ROUNDS ?= 2
 BENCH_GUI := $(if $(ONLY),$(findstring 6,$(ONLY)),6)
 
-.PHONY: bench bench-server bench-peer
+.PHONY: bench bench-server bench-peer bench-callgrind
 
 bench: bench-server $(if $(BENCH_GUI),bench-gui)
 
 bench-server: deps-rust bench-peer
-	$(CARGO) build --release $(SERVER_FLAGS) --features tls --bin lanchat --example loadgen --example bench
+	$(CARGO) build --release $(SERVER_FLAGS) --features tls --bin lanchat --example loadgen --example bench --example canvas_load
 	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --rounds $(BENCH_ROUNDS) $(if $(PEER),--peer $(PEER)) $(if $(ONLY),--only $(ONLY))
+
+# The server's instructions per delivery under callgrind (valgrind), scenario 2
+# on the plain, TLS and WebSocket paths: deterministic where timings are not.
+# `ONLY=2w` for one path; BENCH_ROUNDS rounds of two runs each.
+bench-callgrind: deps-rust
+	@$(APT_INSTALL) valgrind
+	$(CARGO) build --release $(SERVER_FLAGS) --features tls --bin lanchat --example loadgen --example bench
+	nice -n 10 ./target/release/examples/bench --lanchat ./target/release/lanchat --callgrind --rounds $(BENCH_ROUNDS) $(if $(ONLY),--only $(ONLY))
 
 bench-peer:
 ifneq ($(PEER),)

@@ -1,9 +1,11 @@
 //! `bench`: the scenarios of `make bench`, run with `loadgen` (built beside
 //! this binary) against lanchat and, optionally, a peer IRC server.
 //!
-//! USAGE: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N] [--only 1,2,...]
+//! USAGE: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N] [--only 1,2,...] [--callgrind]
 //!
-//! Scenarios 1-5, 7 and 8 run here; 6 is `gui_bench` (`make bench-gui`).
+//! Scenarios 1-5, 7, 8, 9 and 10 run here; 6 is `gui_bench` (`make bench-gui`).
+//! With `--callgrind`, the server's instructions per delivery instead
+//! (scenario 2 on the plain, TLS and WebSocket paths; `bench/callgrind.rs`).
 //!
 //! Every scenario gets a freshly started server on 127.0.0.1 (a free port),
 //! stopped by its pid afterwards. With a peer, scenarios 1-3 alternate
@@ -20,12 +22,23 @@ use std::time::{Duration, Instant};
 
 use lanchat::sys::raise_nofile;
 
+#[path = "bench/callgrind.rs"]
+mod callgrind;
+
 /// A server under test, started fresh for each run.
 struct Server {
     kind: String,
     child: Child,
     port: u16,
     dir: PathBuf,
+}
+
+impl Server {
+    /// Ends the server with SIGTERM (a tool it runs under writes its report) and waits for it.
+    fn terminate(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Server {
@@ -56,12 +69,30 @@ fn start(kind: &str, lanchat: &Path) -> (Server, Duration) {
 /// [`start`], with IRC over TLS only when `tls` (lanchat's own self-signed
 /// certificate; for InspIRCd, one made with openssl, ECDSA P-256 like ours).
 fn start_with(kind: &str, lanchat: &Path, tls: bool, tweak: impl FnOnce(&mut Command)) -> (Server, Duration) {
+    start_wrapped(kind, lanchat, tls, &[], tweak)
+}
+
+/// [`start_with`], lanchat run by `wrap` (`valgrind ...`) when it is not empty.
+fn start_wrapped(
+    kind: &str,
+    lanchat: &Path,
+    tls: bool,
+    wrap: &[String],
+    tweak: impl FnOnce(&mut Command),
+) -> (Server, Duration) {
     let port = free_port();
     let dir = temp_dir(kind);
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
     let mut cmd = match kind {
         "lanchat" => {
-            let mut c = Command::new(lanchat);
+            let mut c = match wrap.split_first() {
+                Some((prog, args)) => {
+                    let mut c = Command::new(prog);
+                    c.args(args).arg(lanchat);
+                    c
+                }
+                None => Command::new(lanchat),
+            };
             c.args(["--serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--no-web", "--data-dir"])
                 .arg(dir.join("data"))
                 // Bench settings: no flood limit, every generator client from 127.0.0.1 allowed.
@@ -123,6 +154,23 @@ fn start_with(kind: &str, lanchat: &Path, tls: bool, tweak: impl FnOnce(&mut Com
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Starts `kind` for the scenario `name`: over TLS when the name ends in
+/// `t`, on the web port (lanchat only) when it ends in `w`.
+fn start_for(name: &str, kind: &str, lanchat: &Path, wrap: &[String]) -> Server {
+    let web = free_port();
+    let ws = name.ends_with('w');
+    let (mut server, _) = start_wrapped(kind, lanchat, name.ends_with('t'), wrap, |c| {
+        if ws {
+            c.args(["--web-port", &web.to_string()]);
+        }
+    });
+    if ws {
+        // loadgen talks to the web port; it was bound before the IRC port answered.
+        server.port = web;
+    }
+    server
 }
 
 /// InspIRCd 3: one connect class for 127.0.0.1 with every flood and size
@@ -376,6 +424,7 @@ fn main() {
     let mut peer: Option<String> = None;
     let mut rounds = 2;
     let mut only: Option<Vec<String>> = None;
+    let mut count = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -384,8 +433,9 @@ fn main() {
             "--peer" => peer = it.next().cloned().filter(|p| !p.is_empty()),
             "--rounds" => rounds = it.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
             "--only" => only = it.next().map(|v| v.split(',').map(str::to_string).collect()),
+            "--callgrind" => count = true,
             other => panic!(
-                "unknown flag {other}; usage: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N] [--only 1,2,...]"
+                "unknown flag {other}; usage: bench --lanchat PATH [--peer inspircd|ngircd] [--rounds N] [--only 1,2,...] [--callgrind]"
             ),
         }
     }
@@ -430,6 +480,14 @@ fn main() {
         "5000 clients connecting at once, a thread each".into(),
         vec!["--clients", "5000", "--at-once", "--hold", "1", "--timeout", "60"],
     ));
+    if count {
+        // Instructions per delivery, not timings: scenario 2 on each path (or those of --only).
+        let paths = ["2", "2t", "2w"];
+        let chosen = |name: &str| only.as_ref().map_or(paths.contains(&name), |o| o.iter().any(|x| x == name));
+        scenarios.retain(|s| chosen(&s.0));
+        callgrind::run(&lanchat, &lg, rounds, &scenarios);
+        return;
+    }
     let tls = |name: &str| name.ends_with('t');
     let ws = |name: &str| name.ends_with('w');
     // results[scenario][server] = JSON lines, one per round.
@@ -439,16 +497,7 @@ fn main() {
             let serves = |kind: &str| (!tls(name) || kind != "ngircd") && (!ws(name) || kind == "lanchat");
             for (k, kind) in servers.iter().enumerate().filter(|(_, kind)| serves(kind)) {
                 eprintln!("--- round {} scenario {name} on {kind}", round + 1);
-                let web = free_port();
-                let (mut server, _) = start_with(kind, &lanchat, tls(name), |c| {
-                    if ws(name) {
-                        c.args(["--web-port", &web.to_string()]);
-                    }
-                });
-                if ws(name) {
-                    // loadgen talks to the web port; it was bound before the IRC port answered.
-                    server.port = web;
-                }
+                let server = start_for(name, kind, &lanchat, &[]);
                 results[si][k].push(loadgen(&lg, &server, name, args));
             }
         }
@@ -500,6 +549,26 @@ fn main() {
         );
         (listen_s, first_s, join_s)
     });
+    // Scenario 10: the canvas (issue 18), once: one client draws 1,000,000
+    // stroke segments while 10 others take each one relayed; then a joiner's
+    // bytes and time to the whole picture (`canvas_load`, built beside us).
+    let s10 = run("10").then(|| {
+        eprintln!("--- scenario 10 (a few minutes)");
+        let (server, _) = start_with("lanchat", &lanchat, false, |c| {
+            c.args(["--sendq", "100000000"]);
+        });
+        let out = Command::new(lg.with_file_name("canvas_load"))
+            .args([&format!("127.0.0.1:{}", server.port), "1000000", "--watchers", "10"])
+            .args(["--pid", &server.child.id().to_string()])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cannot run canvas_load");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "canvas_load failed: {text}");
+        let json = text.lines().rfind(|l| l.starts_with('{')).unwrap_or("{}").to_string();
+        println!("JSON {{\"scenario\":\"10\",\"server\":\"lanchat\",{}", json.trim_start_matches('{'));
+        json
+    });
 
     let s7: Vec<Pause> = (0..rounds)
         .filter(|_| run("7"))
@@ -514,8 +583,8 @@ fn main() {
         })
         .collect();
 
-    if results.iter().all(|r| r[0].is_empty()) && s4[0].is_empty() && s5.is_none() && s7.is_empty() && s8[0].is_empty()
-    {
+    let ours = [s4[0].is_empty(), s5.is_none(), s7.is_empty(), s8[0].is_empty(), s10.is_none()];
+    if results.iter().all(|r| r[0].is_empty()) && ours.iter().all(|none| *none) {
         // None of ours ran (6 is `make bench-gui`).
         return;
     }
@@ -561,6 +630,7 @@ fn main() {
             row(name, "latency p99 (ms)", per(si, "p99_us", 1e-3), 2);
             row(name, "latency max (ms)", per(si, "max_us", 1e-3), 2);
             row(name, "server peak RSS (MiB)", per(si, "hwm_kib", 1.0 / 1024.0), 1);
+            row(name, "server CPU relaying (s)", per(si, "server_send_cpu_s", 1.0), 2);
         } else {
             row(name, "connect+register all (s)", per(si, "connect_s", 1.0), 3);
             row(name, "clients alive at the end", per(si, "alive", 1.0), 0);
@@ -607,6 +677,18 @@ fn main() {
             println!("{:<4} {label:<26} {a:>12.prec$} {b:>12.prec$}", "8");
         }
         println!("8    p99 change beside them: {s8change:+.1}%");
+    }
+    if let Some(j) = &s10 {
+        println!(
+            "10   canvas (lanchat): {:.0} segments drawn in {:.1} s, relayed to {:.0} watchers: server CPU {:.1} µs a segment ({:.1} s); a joiner got {:.0} bytes in {:.1} ms",
+            field(j, "segments"),
+            field(j, "draw_s"),
+            field(j, "watchers"),
+            field(j, "cpu_us_per_segment"),
+            field(j, "server_cpu_s"),
+            field(j, "joiner_bytes"),
+            field(j, "joiner_ms")
+        );
     }
     // The worst run is the figure: a pause is what a user notices.
     let s7lock = s7.iter().map(|p| p.lock_ms).fold(f64::NAN, f64::max);
@@ -699,6 +781,11 @@ fn main() {
     }
     if !s8[0].is_empty() {
         println!("target: scenario 8 p99 change <= 10%: {s8change:+.1}%: {}", verdict(s8change <= 10.0));
+    }
+    if let Some(j) = &s10 {
+        let (bytes, ms) = (field(j, "joiner_bytes"), field(j, "joiner_ms"));
+        println!("target: scenario 10 a joiner's canvas <= 512 KiB: {bytes:.0} bytes: {}", verdict(bytes <= 524288.0));
+        println!("target: scenario 10 a joiner's canvas in under 1 s: {ms:.1} ms: {}", verdict(ms < 1000.0));
     }
     for p in s7.iter().filter(|p| p.compactions == 0 || p.received < p.sent) {
         let (seen, got, sent) = (p.compactions, p.received, p.sent);

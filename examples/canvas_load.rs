@@ -1,13 +1,19 @@
 //! Draws on a lanchat server's canvas like a class would, then measures
 //! what a joiner receives: `cargo run --release --example canvas_load --
-//! 127.0.0.1:6667 1000,100000,1000000`. Run the server with `--flood-rate 0`
-//! and on loopback only. Prints, after each total of segments, the bytes and
-//! milliseconds of a joiner's canvas replay (JOIN to the PONG of a PING sent
-//! with it).
+//! 127.0.0.1:6667 1000,100000,1000000 [--watchers N] [--pid PID]`. Run the
+//! server with `--flood-rate 0` and on loopback only. Prints, after each
+//! total of segments, the bytes and milliseconds of a joiner's canvas replay
+//! (JOIN to the PONG of a PING sent with it), and one JSON line at the end.
+//! `--watchers N`: that many clients in the channel take every stroke
+//! relayed; `--pid`: the server's, for its CPU time per segment drawn.
+//! Scenario 10 of `make bench` runs it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Instant;
+
+#[path = "loadgen.rs"]
+mod loadgen;
 
 struct Rng(u64);
 
@@ -91,18 +97,24 @@ fn main() {
         }
         return;
     }
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)?.parse::<usize>().ok());
+    let (watchers, pid) = (flag("--watchers").unwrap_or(0), flag("--pid").map(|p| p.to_string()));
     let addr = args.get(1).map_or("127.0.0.1:6667", String::as_str);
     let totals: Vec<usize> =
         args.get(2).map_or("1000,100000,1000000", String::as_str).split(',').map(|n| n.parse().unwrap()).collect();
     let (mut d, mut dr) = connect(addr, "drawer");
     write!(d, "JOIN #load\r\n").unwrap();
     sync(&mut d, &mut dr, "joined");
+    let watching: Vec<_> = (0..watchers).map(|i| watch(addr, i)).collect();
+    let cpu = || pid.as_deref().map_or(f64::NAN, loadgen::cpu_s);
+    let mut json = String::new();
     let colors = [0x000000, 0xe02020, 0x2060e0, 0x20a040, 0xf0c000, 0x8040c0, 0xffffff];
     let widths = [2, 4, 6, 10, 16, 24];
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let mut sent = 0usize;
     for (k, total) in totals.iter().enumerate() {
         let started = Instant::now();
+        let (cpu0, from) = (cpu(), sent);
         while sent < *total {
             let mut blob = String::new();
             for _ in 0..250 {
@@ -127,12 +139,48 @@ fn main() {
             sync(&mut d, &mut dr, "sent");
         }
         let drew = started.elapsed().as_secs_f64();
+        let cpu_s = cpu() - cpu0;
+        let per_us = cpu_s * 1e6 / (sent - from).max(1) as f64;
         let (mut j, mut jr) = connect(addr, &format!("joiner{k}"));
         let t = Instant::now();
         write!(j, "JOIN #load\r\n").unwrap();
         let bytes = sync(&mut j, &mut jr, "replayed");
         let ms = t.elapsed().as_secs_f64() * 1e3;
-        println!("after {sent} segments (drawn in {drew:.1} s): a joiner got {bytes} bytes of canvas in {ms:.1} ms");
+        println!(
+            "after {sent} segments (drawn in {drew:.1} s, server CPU {per_us:.1} µs a segment): a joiner got {bytes} bytes of canvas in {ms:.1} ms"
+        );
         write!(j, "QUIT\r\n").unwrap();
+        json = format!(
+            "{{\"segments\":{sent},\"watchers\":{watchers},\"draw_s\":{drew:.2},\"server_cpu_s\":{cpu_s:.2},\"cpu_us_per_segment\":{per_us:.2},\"joiner_bytes\":{bytes},\"joiner_ms\":{ms:.2}"
+        );
     }
+    // Every watcher must have had every segment relayed.
+    write!(d, "PRIVMSG #load :end\r\n").unwrap();
+    let got: Vec<usize> = watching.into_iter().map(|w| w.join().unwrap()).collect();
+    let relayed = got.iter().sum::<usize>();
+    assert!(got.iter().all(|&n| n == sent), "watchers got {got:?} of {sent} segments each");
+    println!("{json},\"relayed\":{relayed}}}");
+}
+
+/// A client in the channel that takes every stroke relayed until `end`; returns how many.
+fn watch(addr: &str, i: usize) -> std::thread::JoinHandle<usize> {
+    let (mut s, mut r) = connect(addr, &format!("watcher{i}"));
+    write!(s, "JOIN #load\r\n").unwrap();
+    sync(&mut s, &mut r, "joined");
+    std::thread::spawn(move || {
+        let (mut n, mut line) = (0, String::new());
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return n;
+            }
+            if line.contains(" TAGMSG #load") && line.contains("+lanchat/stroke=") {
+                n += 1;
+            } else if line.contains(" PRIVMSG #load :end") {
+                return n;
+            } else if line.starts_with("PING ") {
+                let _ = s.write_all(line.replacen("PING", "PONG", 1).as_bytes());
+            }
+        }
+    })
 }

@@ -55,6 +55,9 @@ USAGE: loadgen --addr HOST:PORT [OPTIONS]
                       messages): how long until all are registered, and how many are refused
     --tls             IRC over TLS (any certificate is accepted: loopback benchmarks only)
     --ws              IRC over WebSocket (--addr is the web port; text.ircv3.net)
+    --before-send CMD run CMD (sh -c) once every client has joined, before the first message
+    --after-send CMD  run CMD once every message has arrived (with the two: a profiler's
+                      counters zeroed and dumped around the messages alone)
 Prints a summary on stderr and one JSON line on stdout; exits 1 on any lost delivery or error.
 ";
 
@@ -83,6 +86,9 @@ pub struct Opts {
     pub tls: bool,
     pub ws: bool,
     pub at_once: bool,
+    /// Shell commands run just before the messages and just after the last arrives.
+    pub before_send: Option<String>,
+    pub after_send: Option<String>,
 }
 
 impl Default for Opts {
@@ -109,6 +115,8 @@ impl Default for Opts {
             tls: false,
             ws: false,
             at_once: false,
+            before_send: None,
+            after_send: None,
         }
     }
 }
@@ -153,6 +161,9 @@ pub struct Report {
     /// CPU seconds (user + system) of the generator and of the server during the run.
     pub gen_cpu_s: f64,
     pub server_cpu_s: f64,
+    /// The server's CPU seconds and minor page faults while the messages were relayed.
+    pub server_send_cpu_s: f64,
+    pub server_send_minflt: u64,
 }
 
 impl Report {
@@ -170,7 +181,7 @@ impl Report {
                 "\"connect_s\":{:.3},\"join_s\":{:.3},\"expected\":{},\"received\":{},\"lost\":{},\"disorder\":{},",
                 "\"send_s\":{:.3},\"msgs_per_s\":{:.0},\"p50_us\":{},\"p99_us\":{},\"max_us\":{},",
                 "\"rss_idle_kib\":{},\"rss_registered_kib\":{},\"hwm_kib\":{},\"alive\":{},\"errors\":{},\"first_error\":\"{}\",",
-                "\"gen_cpu_s\":{:.2},\"server_cpu_s\":{:.2}}}"
+                "\"gen_cpu_s\":{:.2},\"server_cpu_s\":{:.2},\"server_send_cpu_s\":{:.2},\"server_send_minflt\":{}}}"
             ),
             esc(&self.label),
             self.clients,
@@ -199,7 +210,9 @@ impl Report {
             self.errors,
             esc(&self.first_error),
             self.gen_cpu_s,
-            self.server_cpu_s
+            self.server_cpu_s,
+            self.server_send_cpu_s,
+            self.server_send_minflt,
         )
     }
 }
@@ -228,12 +241,16 @@ pub fn vm_kib(pid: u32, key: &str) -> u64 {
 }
 
 /// User + system CPU seconds of a process (`self` or a pid), from /proc/PID/stat.
+/// A number in /proc/PID/stat, counted from the field after the command
+/// name (7: minor faults, 11 and 12: user and system CPU ticks).
+fn stat_field(pid: &str, i: usize) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    let rest = s.rfind(')').map_or("", |at| &s[at + 2..]);
+    rest.split(' ').nth(i).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 pub fn cpu_s(pid: &str) -> f64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(rest) = s.rfind(')').map(|i| &s[i + 2..]) else { return 0.0 };
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 =
-        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks = stat_field(pid, 11) + stat_field(pid, 12);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { sysconf(SC_CLK_TCK) }.max(1);
     ticks as f64 / hz as f64
@@ -396,11 +413,16 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
             errors.push(format!("{joined} of {total} clients joined"));
         }
         if senders > 0 && opts.messages > 0 {
+            hook(opts.before_send.as_deref(), &mut errors);
+            let srv = pid.map(|p| p.to_string()).unwrap_or_default();
+            let (cpu0, flt0) = (cpu_s(&srv), stat_field(&srv, 7));
             let t = Instant::now();
             ctx.sending.open();
             let live = (n + opts.slow).saturating_sub(lost_clients).min(n);
             let (done, _) = wait_for(&events, live, |e| matches!(e, Event::Done), &mut errors, opts.timeout).await;
             r.send_s = t.elapsed().as_secs_f64();
+            (r.server_send_cpu_s, r.server_send_minflt) = (cpu_s(&srv) - cpu0, stat_field(&srv, 7) - flt0);
+            hook(opts.after_send.as_deref(), &mut errors);
             if done < live {
                 errors.push(format!("{done} of {n} clients got every message"));
             }
@@ -446,6 +468,15 @@ async fn coordinate(ex: Arc<smol::Executor<'static>>, opts: Opts) -> Report {
     r.errors = errors.len();
     r.first_error = errors.first().cloned().unwrap_or_default();
     r
+}
+
+/// Runs a `--before-send` or `--after-send` command to its end; a failure is an error of the run.
+fn hook(cmd: Option<&str>, errors: &mut Vec<String>) {
+    let Some(cmd) = cmd else { return };
+    match std::process::Command::new("sh").args(["-c", cmd]).stdout(std::process::Stdio::null()).status() {
+        Ok(s) if s.success() => {}
+        other => errors.push(format!("{cmd}: {other:?}")),
+    }
 }
 
 /// Counts events matching `want` until `count` of them (or failures make up
@@ -860,6 +891,8 @@ fn main() {
             "--label" => o.label = val(),
             "--tls" => o.tls = true,
             "--ws" => o.ws = true,
+            "--before-send" => o.before_send = Some(val()),
+            "--after-send" => o.after_send = Some(val()),
             "--at-once" => o.at_once = true,
             other => fail(format!("unknown flag {other:?}")),
         }
@@ -924,48 +957,68 @@ mod ws {
             return Err(io::Error::other(String::from_utf8_lossy(&head).into_owned()));
         }
         let seed = stream.local_addr().map_or(1, |a| u32::from(a.port())) | 1;
-        let r = Reader { stream: stream.clone(), raw: Vec::new(), have: 0, out: Vec::new(), sent: 0 };
+        let r = Reader { stream: stream.clone(), raw: Vec::new(), at: 0, have: 0, left: None, data: false };
         let w = Writer { stream, pending: Vec::new(), mask: seed };
         Ok((Box::new(r), Box::new(w)))
     }
 
     struct Reader {
         stream: TcpStream,
-        /// Raw bytes read and not yet decoded (`raw[..have]`; the buffer is
-        /// allocated once, never zeroed again), and decoded lines not yet
-        /// read (`out[sent..]`).
+        /// Raw bytes read and not yet decoded: `raw[at..have]` (the buffer
+        /// is allocated once, never zeroed again).
         raw: Vec<u8>,
+        at: usize,
         have: usize,
-        out: Vec<u8>,
-        sent: usize,
+        /// Payload bytes of the current frame not yet handed out, once its
+        /// header is read; whether they are a line's (a data frame's).
+        left: Option<usize>,
+        data: bool,
     }
 
     impl Reader {
-        /// Decodes the complete frames in `raw` into lines in `out`.
-        fn decode(&mut self) {
-            let mut at = 0;
-            loop {
-                let b = &self.raw[at..self.have];
-                if b.len() < 2 {
-                    break;
-                }
-                let (len, hdr) = match b[1] & 0x7f {
-                    126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
-                    127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
-                    126 | 127 => break,
-                    l => (usize::from(l), 2),
+        /// Hands out what the frames in `raw` hold, as lines, straight into
+        /// `out` (one copy, as a TCP client's bytes get none): the payloads
+        /// of data frames, a `\n` after each. Returns the bytes written.
+        fn decode_into(&mut self, out: &mut [u8]) -> usize {
+            let mut w = 0;
+            while w < out.len() {
+                let b = &self.raw[self.at..self.have];
+                let Some(left) = self.left else {
+                    if b.len() < 2 {
+                        break;
+                    }
+                    let (len, hdr) = match b[1] & 0x7f {
+                        126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+                        127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
+                        126 | 127 => break,
+                        l => (usize::from(l), 2),
+                    };
+                    self.data = b[0] & 0x0f == 1 || b[0] & 0x0f == 2;
+                    self.left = Some(len);
+                    self.at += hdr;
+                    continue;
                 };
-                if b.len() < hdr + len {
+                if left == 0 {
+                    // The frame is complete: its line ends.
+                    if self.data {
+                        out[w] = b'\n';
+                        w += 1;
+                    }
+                    self.left = None;
+                    continue;
+                }
+                let take = left.min(b.len()).min(if self.data { out.len() - w } else { usize::MAX });
+                if take == 0 {
                     break;
                 }
-                if b[0] & 0x0f == 1 || b[0] & 0x0f == 2 {
-                    self.out.extend_from_slice(&b[hdr..hdr + len]);
-                    self.out.extend_from_slice(b"\r\n");
+                if self.data {
+                    out[w..w + take].copy_from_slice(&b[..take]);
+                    w += take;
                 }
-                at += hdr + len;
+                self.at += take;
+                self.left = Some(left - take);
             }
-            self.raw.copy_within(at..self.have, 0);
-            self.have -= at;
+            w
         }
     }
 
@@ -973,15 +1026,14 @@ mod ws {
         fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
             let me = &mut *self;
             loop {
-                if me.sent < me.out.len() {
-                    let n = buf.len().min(me.out.len() - me.sent);
-                    buf[..n].copy_from_slice(&me.out[me.sent..me.sent + n]);
-                    me.sent += n;
-                    if me.sent == me.out.len() {
-                        me.out.clear();
-                        me.sent = 0;
-                    }
-                    return Poll::Ready(Ok(n));
+                let w = me.decode_into(buf);
+                if w > 0 || buf.is_empty() {
+                    return Poll::Ready(Ok(w));
+                }
+                if me.at > 0 {
+                    me.raw.copy_within(me.at..me.have, 0);
+                    me.have -= me.at;
+                    me.at = 0;
                 }
                 if me.have == me.raw.len() {
                     let grown = (me.raw.len() * 2).max(64 * 1024);
@@ -992,7 +1044,6 @@ mod ws {
                     return Poll::Ready(Ok(0));
                 }
                 me.have += n;
-                me.decode();
             }
         }
     }

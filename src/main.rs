@@ -9,6 +9,11 @@ use std::time::Duration;
 use lanchat::client;
 use lanchat::server::Config;
 
+/// With the `mimalloc` feature, the allocator of every allocation (see Cargo.toml).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 lanchat: a LAN chat appliance (an IRC server and its desktop client)
 

@@ -18,6 +18,7 @@ use smol::io::{AsyncWrite, AsyncWriteExt};
 
 use super::runtime::Runtime;
 use super::sock::Raw;
+use super::web::websocket;
 
 /// One formatted line, CR LF included, shared between recipients.
 pub type Line = Arc<str>;
@@ -87,6 +88,10 @@ struct Inner {
     /// None for a queue with no connection behind it ([`Outbox::detached`]).
     stream: Option<Raw>,
     spare: Arc<SparePool>,
+    /// For a WebSocket, the first byte of a data frame: each line is queued
+    /// as a frame ([`websocket::encode_lines`]), so fanning a line out costs
+    /// a WebSocket client one copy, as it costs a TCP client.
+    frames: Option<u8>,
 }
 
 #[derive(Default)]
@@ -110,7 +115,48 @@ struct Queue {
     held: Option<Vec<u8>>,
 }
 
+/// How the lines of a push are laid out, which a WebSocket's framing needs to know.
+enum Shape<'a> {
+    /// Any number of lines.
+    Lines,
+    /// Exactly one.
+    One,
+    /// A run fanned out to many: framed once for all ([`Framed`]).
+    Shared(&'a mut Framed),
+}
+
+/// A run of lines fanned out to many, framed once per kind of WebSocket
+/// data frame (text or binary) the first time a WebSocket client needs it:
+/// every other such client then gets a copy, as a TCP client gets the lines.
+#[derive(Default)]
+pub struct Framed(Vec<(u8, Vec<u8>)>);
+
+impl Framed {
+    fn get(&mut self, first: u8, lines: &str) -> &[u8] {
+        let at = match self.0.iter().position(|(f, _)| *f == first) {
+            Some(at) => at,
+            None => {
+                let mut bytes = Vec::with_capacity(lines.len() + lines.len() / 16);
+                websocket::encode_lines(&mut bytes, first, lines);
+                self.0.push((first, bytes));
+                self.0.len() - 1
+            }
+        };
+        &self.0[at].1
+    }
+}
+
 impl Inner {
+    /// Appends whole lines to what the writer will write, framed if need be.
+    fn append(&self, to: &mut Vec<u8>, lines: &str, shape: Shape<'_>) {
+        match (self.frames, shape) {
+            (None, _) => to.extend_from_slice(lines.as_bytes()),
+            (Some(first), Shape::Lines) => websocket::encode_lines(to, first, lines),
+            (Some(first), Shape::One) => websocket::encode_line(to, first, lines),
+            (Some(first), Shape::Shared(framed)) => to.extend_from_slice(framed.get(first, lines)),
+        }
+    }
+
     /// A panic while holding this lock leaves plain bytes and flags behind,
     /// nothing half-changed that matters: a poisoned lock is used as it is.
     fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -124,12 +170,14 @@ impl Outbox {
     /// is the socket itself, shut down to cut the connection off. A write
     /// that cannot finish within `stall` (the peer stopped reading) ends the
     /// connection, so a departed client never holds its socket for good.
-    pub fn start<W>(rt: &Runtime, writer: W, raw: Raw, limit: usize, stall: Duration) -> Outbox
+    /// `frames`: the first byte of a WebSocket data frame, when lines go out
+    /// framed (the writer is a [`websocket::Writer`]).
+    pub fn start<W>(rt: &Runtime, writer: W, raw: Raw, limit: usize, stall: Duration, frames: Option<u8>) -> Outbox
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let inner =
-            Arc::new(Inner { queue: Mutex::new(Queue::default()), limit, stream: Some(raw), spare: rt.spare.clone() });
+        let queue = Mutex::new(Queue::default());
+        let inner = Arc::new(Inner { queue, limit, stream: Some(raw), spare: rt.spare.clone(), frames });
         rt.spawn(write_loop(inner.clone(), writer, stall));
         Outbox { inner }
     }
@@ -160,7 +208,7 @@ impl Outbox {
     /// A queue with nothing draining it, for tests of the state: lines pile
     /// up until the limit, as for a client that never reads.
     pub fn detached(limit: usize) -> Outbox {
-        let inner = Inner { queue: Mutex::default(), limit, stream: None, spare: Arc::default() };
+        let inner = Inner { queue: Mutex::default(), limit, stream: None, spare: Arc::default(), frames: None };
         Outbox { inner: Arc::new(inner) }
     }
 
@@ -168,6 +216,23 @@ impl Outbox {
     /// false when the connection is closing or cut off; kills the connection
     /// when its queue is full.
     pub fn push(&self, line: &str) -> bool {
+        self.push_as(line, Shape::Lines)
+    }
+
+    /// [`Outbox::push`] for exactly one line, CR LF ended (a message fanned
+    /// out): a WebSocket frames it without looking for more line ends.
+    pub fn push_line(&self, line: &str) -> bool {
+        debug_assert!(line.find('\n') == Some(line.len() - 1), "not one line: {line:?}");
+        self.push_as(line, Shape::One)
+    }
+
+    /// [`Outbox::push`] for a run of lines fanned out to many, each client
+    /// given the same `framed` for the same `lines`.
+    pub fn push_shared(&self, lines: &str, framed: &mut Framed) -> bool {
+        self.push_as(lines, Shape::Shared(framed))
+    }
+
+    fn push_as(&self, line: &str, shape: Shape<'_>) -> bool {
         let mut q = self.inner.queue();
         if q.dead || q.closed {
             return false;
@@ -180,7 +245,7 @@ impl Outbox {
             // session ends now and everyone else is told at once.
             q.overflowed = true;
             q.pending.clear();
-            q.pending.extend_from_slice(b"ERROR :Closing Link: (SendQ exceeded)\r\n");
+            self.inner.append(&mut q.pending, "ERROR :Closing Link: (SendQ exceeded)\r\n", Shape::One);
             q.closed = true;
             let waker = q.waker.take();
             drop(q);
@@ -199,7 +264,7 @@ impl Outbox {
         if q.pending.capacity() == 0 {
             q.pending = self.inner.spare.take();
         }
-        q.pending.extend_from_slice(line.as_bytes());
+        self.inner.append(&mut q.pending, line, shape);
         let waker = q.waker.take();
         drop(q);
         if let Some(w) = waker {
@@ -388,7 +453,7 @@ mod tests {
             let mut peer = async_net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (stream, _) = listener.accept().await.unwrap();
             let total = 16 << 20;
-            let out = Outbox::start(&rt, stream.clone(), stream.into(), 2 * total, Duration::from_secs(60));
+            let out = Outbox::start(&rt, stream.clone(), stream.into(), 2 * total, Duration::from_secs(60), None);
             let line = "x".repeat(1022) + "\r\n";
             for _ in 0..total / line.len() {
                 assert!(out.push(&line));

@@ -18,6 +18,7 @@ use super::commands::{self, Conn, Cx, Flow, Replay};
 use super::outbox::{Line, Outbox};
 use super::sock::{Half, Raw};
 use super::state::Shared;
+use super::web::websocket;
 use crate::line::{MAX_LINE, MAX_TAGS};
 use crate::numeric;
 use crate::rate::TokenBucket;
@@ -60,7 +61,10 @@ pub fn run(shared: &Arc<Shared>, stream: async_net::TcpStream, peer: SocketAddr)
 pub enum Transport {
     Plain,
     Tls,
-    WebSocket,
+    /// Binary frames or text frames (the subprotocol chosen).
+    WebSocket {
+        binary: bool,
+    },
 }
 
 /// Serves one connection until it closes, reading from `reader` and writing
@@ -95,7 +99,11 @@ impl Session {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let cfg = &shared.config;
-        let out = Outbox::start(&shared.rt, writer, raw.clone(), cfg.sendq, cfg.ping_timeout);
+        let frames = match transport {
+            Transport::WebSocket { binary } => Some(websocket::data_frame(binary)),
+            _ => None,
+        };
+        let out = Outbox::start(&shared.rt, writer, raw.clone(), cfg.sendq, cfg.ping_timeout, frames);
         let ip = super::handshakes::client_ip(peer);
         let id = shared.next_id();
         let handshaking = shared.handshakes.pending(ip);

@@ -41,7 +41,7 @@ use super::Config;
 use super::canvas_store::Canvases;
 use super::history::Journal;
 use super::names::fold;
-use super::outbox::{Line, Outbox};
+use super::outbox::{Framed, Line, Outbox};
 use super::runtime::Runtime;
 use crate::numeric::{RPL_MONOFFLINE, RPL_MONONLINE};
 
@@ -549,7 +549,7 @@ impl State {
             if let Some(c) = self.clients.get(&id)
                 && let Some(line) = msg.for_caps(c.caps)
             {
-                c.out.push(line);
+                c.out.push_line(line);
             }
         }
     }
@@ -560,7 +560,7 @@ impl State {
         let Some(ch) = self.channels.get(key) else { return };
         for m in ch.members.iter().filter(|m| Some(m.id) != except) {
             if let Some(line) = msg.for_caps(m.caps) {
-                m.out.push(line);
+                m.out.push_line(line);
             }
         }
     }
@@ -569,10 +569,11 @@ impl State {
     /// ([`Variants::kind`]), to every member of `key` but `except`.
     pub fn fanout_channel_runs(&self, key: &str, except: ClientId, runs: &[String; 4]) {
         let Some(ch) = self.channels.get(key) else { return };
+        let mut framed: [Framed; 4] = Default::default();
         for m in ch.members.iter().filter(|m| m.id != except) {
-            let run = &runs[Variants::kind(m.caps)];
-            if !run.is_empty() {
-                m.out.push(run);
+            let kind = Variants::kind(m.caps);
+            if !runs[kind].is_empty() {
+                m.out.push_shared(&runs[kind], &mut framed[kind]);
             }
         }
     }
@@ -928,7 +929,7 @@ impl State {
         for m in &ch.members {
             let v = if m.caps.has(Caps::EXTENDED_JOIN) { &mut extended } else { &mut plain };
             if let Some(l) = v.for_caps(m.caps) {
-                m.out.push(l);
+                m.out.push_line(l);
             }
         }
         if let Some(c) = self.clients.get_mut(&id) {

@@ -177,7 +177,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                     // what an idle TCP connection does).
                     drop(admitted);
                     let raw: Raw = stream.into();
-                    let (reader, writer) = websocket::split(&raw, binary);
+                    let (reader, writer) = websocket::split(&raw);
                     let (reader, writer) = (Half::WsRead(Box::new(reader)), Half::WsWrite(Box::new(writer)));
                     if let Some(session) = super::session::serve(
                         shared.clone(),
@@ -185,7 +185,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                         writer,
                         raw,
                         peer,
-                        super::session::Transport::WebSocket,
+                        super::session::Transport::WebSocket { binary },
                     ) {
                         shared.rt.spawn(session);
                     }

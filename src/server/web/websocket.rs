@@ -241,11 +241,7 @@ impl Decoder {
         if b1 & 0x80 == 0 {
             return Err(violation("unmasked frame"));
         }
-        let (len, at) = match b1 & 0x7f {
-            126 => (u64::from(u16::from_be_bytes([h[2], h[3]])), 4),
-            127 => (u64::from_be_bytes(h[2..10].try_into().unwrap_or_default()), 10),
-            l => (u64::from(l), 2),
-        };
+        let (len, at) = payload_len(h);
         if len >> 63 != 0 {
             return Err(violation("frame length out of range"));
         }
@@ -275,12 +271,40 @@ pub fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     frame(out, 0x80 | opcode, payload, None);
 }
 
+/// The first byte of a data frame (FIN and opcode): binary or text.
+pub const fn data_frame(binary: bool) -> u8 {
+    0x80 | if binary { OP_BINARY } else { OP_TEXT }
+}
+
+/// Appends each line of `text` (CR LF or LF ended; an empty one is
+/// skipped) as one data frame whose first byte is `first`. The lines are
+/// framed as they are queued, from a `str`: a text frame is UTF-8 by
+/// construction, and the socket writer passes the frames on untouched.
+pub fn encode_lines(out: &mut Vec<u8>, first: u8, text: &str) {
+    // `split` on a char looks for it a word at a time (memchr), not byte by byte.
+    for line in text.split('\n') {
+        encode_line(out, first, line);
+    }
+}
+
+/// [`encode_lines`] for what is known to be one line (a message fanned
+/// out): no search for the line's end, which cost as much as the copy.
+pub fn encode_line(out: &mut Vec<u8>, first: u8, line: &str) {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if !line.is_empty() {
+        frame(out, first, line.as_bytes(), None);
+    }
+}
+
 /// Appends one frame whose first byte (FIN and opcode) is `first`, its
 /// payload masked with `mask` when there is one: a client's frames are
 /// (the load generator and the tests speak as clients), a server's never.
 pub fn frame(out: &mut Vec<u8>, first: u8, payload: &[u8], mask: Option<[u8; 4]>) {
-    out.push(first);
     let masked = if mask.is_some() { 0x80 } else { 0 };
+    // Room first: the header's bytes are then pushed without a call each.
+    out.reserve(14 + payload.len());
+    out.push(first);
     match payload.len() {
         n @ 0..=125 => out.push(masked | n as u8),
         n @ 126..=0xffff => {
@@ -301,12 +325,22 @@ pub fn frame(out: &mut Vec<u8>, first: u8, payload: &[u8], mask: Option<[u8; 4]>
     }
 }
 
+/// A frame's payload length and header length, from its complete header.
+fn payload_len(h: &[u8]) -> (u64, usize) {
+    match h[1] & 0x7f {
+        126 => (u64::from(u16::from_be_bytes([h[2], h[3]])), 4),
+        127 => (u64::from_be_bytes(h[2..10].try_into().unwrap_or_default()), 10),
+        l => (u64::from(l), 2),
+    }
+}
+
 /// Bytes queued for the socket past which a ping gets no pong.
 const PONG_BACKLOG: usize = 4096;
 
-/// What the reading and writing sides share: frames queued for the socket.
-/// Every write to the socket goes through this buffer under its lock, so a
-/// pong or a close from the reading side never lands inside a data frame.
+/// What the reading and writing sides share. Data frames are written
+/// straight from the outbox's buffer, framed when they were queued; control
+/// frames from the reading side (pong, close) wait here until the data
+/// written so far ends on a frame boundary, so none lands inside a data frame.
 struct Link {
     raw: Raw,
     out: Mutex<Pending>,
@@ -314,9 +348,67 @@ struct Link {
 
 #[derive(Default)]
 struct Pending {
+    /// Control frames waiting for the socket.
     bytes: Vec<u8>,
     /// A close frame is queued: no data frame may follow it.
     closing: bool,
+    /// Where the data written so far stands in its frames.
+    at: Cursor,
+}
+
+/// Follows the data written through its frames' headers (a few bytes a
+/// frame, never the payloads), to know when a control frame may go.
+#[derive(Default)]
+struct Cursor {
+    hdr: [u8; 10],
+    hdr_len: u8,
+    /// Payload bytes left in the current frame, once its header is complete.
+    left: u64,
+}
+
+impl Cursor {
+    fn at_boundary(&self) -> bool {
+        self.hdr_len == 0 && self.left == 0
+    }
+
+    /// Bytes that surely belong to the frame being written (its header is
+    /// taken a byte at a time: that only happens while a close waits).
+    fn rest(&self) -> usize {
+        if self.hdr_len == 0 { self.left.try_into().unwrap_or(usize::MAX) } else { 1 }
+    }
+
+    /// Moves past `bytes` written.
+    fn advance(&mut self, bytes: &[u8]) {
+        let mut at = 0;
+        loop {
+            // The rest of the current frame's payload.
+            let skip = self.left.min((bytes.len() - at) as u64);
+            self.left -= skip;
+            at += skip as usize;
+            let Some(&b) = bytes.get(at) else { return };
+            // A whole header of 2 or 4 bytes at hand (nearly always: our
+            // frames are unmasked, and lines are under 64 KiB).
+            if self.hdr_len == 0 {
+                match bytes.get(at + 1..at + 4) {
+                    Some(&[b1, ..]) if b1 < 126 => {
+                        (self.left, at) = (u64::from(b1), at + 2);
+                        continue;
+                    }
+                    Some(&[126, hi, lo]) => {
+                        (self.left, at) = (u64::from(u16::from_be_bytes([hi, lo])), at + 4);
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            self.hdr[self.hdr_len as usize] = b;
+            self.hdr_len += 1;
+            at += 1;
+            if self.hdr_len >= 2 && usize::from(self.hdr_len) == header_len(self.hdr[1]) {
+                (self.left, self.hdr_len) = (payload_len(&self.hdr).0, 0);
+            }
+        }
+    }
 }
 
 impl Link {
@@ -324,9 +416,9 @@ impl Link {
         self.out.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// From the reading side: queues a control frame and writes what the
-    /// socket takes now, without waiting (the writer task owns waiting for
-    /// room, and writes the rest with its next frame).
+    /// From the reading side: queues a control frame and, between data
+    /// frames, writes what the socket takes now, without waiting (the writer
+    /// task owns waiting for room, and writes the rest before its next data).
     fn send_control(&self, opcode: u8, payload: &[u8]) {
         let mut p = self.pending();
         // A client that pings and never reads would queue pongs without end:
@@ -337,26 +429,30 @@ impl Link {
         }
         p.closing = opcode == OP_CLOSE;
         encode(&mut p.bytes, opcode, payload);
-        while !p.bytes.is_empty() {
+        while p.at.at_boundary() && !p.bytes.is_empty() {
             match self.raw.get_ref().write(&p.bytes) {
                 Ok(n) if n > 0 => drop(p.bytes.drain(..n)),
                 _ => break,
             }
         }
     }
+}
 
-    /// From the writing side: writes everything queued, waiting for room.
-    fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut p = self.pending();
-        while !p.bytes.is_empty() {
-            let n = ready!(Pin::new(&mut &*self.raw).poll_write(cx, &p.bytes))?;
+impl Pending {
+    /// Writes the control frames waiting, if the data is between frames.
+    fn poll_controls(&mut self, raw: &Raw, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.at.at_boundary() {
+            return Poll::Ready(Ok(()));
+        }
+        while !self.bytes.is_empty() {
+            let n = ready!(Pin::new(&mut &**raw).poll_write(cx, &self.bytes))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            p.bytes.drain(..n);
+            self.bytes.drain(..n);
         }
         // An idle connection holds no buffer.
-        p.bytes = Vec::new();
+        self.bytes = Vec::new();
         Poll::Ready(Ok(()))
     }
 }
@@ -369,19 +465,17 @@ pub struct Reader {
     failed: Option<Violation>,
 }
 
-/// The writing side: each line written becomes one frame.
+/// The writing side: writes the frames the outbox made ([`encode_lines`]),
+/// with the reading side's control frames between them.
 pub struct Writer {
     link: Arc<Link>,
-    binary: bool,
-    /// The start of a line cut off at the end of a write.
-    partial: Vec<u8>,
 }
 
 /// The adapters for a connection whose handshake is done.
-pub fn split(raw: &Raw, binary: bool) -> (Reader, Writer) {
+pub fn split(raw: &Raw) -> (Reader, Writer) {
     let link = Arc::new(Link { raw: raw.clone(), out: Mutex::default() });
     let reader = Reader { raw: raw.clone(), dec: Decoder::default(), link: link.clone(), failed: None };
-    (reader, Writer { link, binary, partial: Vec::new() })
+    (reader, Writer { link })
 }
 
 impl AsyncRead for Reader {
@@ -432,51 +526,38 @@ impl AsyncRead for Reader {
 const READS_PER_POLL: usize = 16;
 
 impl AsyncWrite for Writer {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let me = &mut *self;
-        ready!(me.link.poll_drain(cx))?;
-        {
-            let mut p = me.link.pending();
-            let opcode = if me.binary { OP_BINARY } else { OP_TEXT };
-            let mut rest = buf;
-            while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-                let mut line = &rest[..end];
-                if !me.partial.is_empty() {
-                    me.partial.extend_from_slice(line);
-                    line = &me.partial;
-                }
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if !p.closing && !line.is_empty() {
-                    match std::str::from_utf8(line) {
-                        Ok(_) => encode(&mut p.bytes, opcode, line),
-                        // Never non-UTF-8 in a text frame (our lines are str: this is a safeguard).
-                        Err(_) => encode(&mut p.bytes, opcode, String::from_utf8_lossy(line).as_bytes()),
-                    }
-                }
-                me.partial = Vec::new();
-                rest = &rest[end + 1..];
+    /// Writes framed bytes as they are, once the control frames waiting are out.
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let raw = &self.link.raw;
+        let mut p = self.link.pending();
+        ready!(p.poll_controls(raw, cx))?;
+        let mut buf = buf;
+        if p.closing {
+            if p.at.at_boundary() {
+                // The close frame went: what follows it is dropped.
+                return Poll::Ready(Ok(buf.len()));
             }
-            me.partial.extend_from_slice(rest);
+            // A close is waiting: finish the frame being written, no more.
+            buf = &buf[..p.at.rest().min(buf.len())];
         }
-        // Start writing now; what the socket does not take yet waits for the next write or flush.
-        let _ = me.link.poll_drain(cx)?;
-        Poll::Ready(Ok(buf.len()))
+        let n = ready!(Pin::new(&mut &**raw).poll_write(cx, buf))?;
+        p.at.advance(&buf[..n]);
+        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.link.poll_drain(cx)
+        self.link.pending().poll_controls(&self.link.raw, cx)
     }
 
-    /// Says goodbye with a close frame (unless one went already), then shuts the socket's sending side.
+    /// Says goodbye with a close frame (unless one went already, or a data
+    /// frame was left half-written), then shuts the socket's sending side.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        {
-            let mut p = self.link.pending();
-            if !p.closing {
-                p.closing = true;
-                encode(&mut p.bytes, OP_CLOSE, &CLOSE_NORMAL.to_be_bytes());
-            }
+        let mut p = self.link.pending();
+        if !p.closing && p.at.at_boundary() {
+            p.closing = true;
+            encode(&mut p.bytes, OP_CLOSE, &CLOSE_NORMAL.to_be_bytes());
         }
-        ready!(self.link.poll_drain(cx))?;
+        ready!(p.poll_controls(&self.link.raw, cx))?;
         Poll::Ready(self.link.raw.get_ref().shutdown(std::net::Shutdown::Write))
     }
 }
@@ -560,6 +641,41 @@ mod tests {
         assert_eq!(&buf[..7], b"PING a\n");
         assert_eq!(dec.broken, Some(violation("unmasked frame")));
         assert_eq!(dec.decode(&mut [0, 1], |_| {}), Err(violation("unmasked frame")));
+    }
+
+    #[test]
+    fn queued_lines_become_one_frame_each() {
+        let mut out = Vec::new();
+        encode_lines(&mut out, data_frame(false), "PING :a\r\n\r\nNOTICE x :\u{e9}\nlast");
+        let mut want = Vec::new();
+        for line in ["PING :a", "NOTICE x :\u{e9}", "last"] {
+            encode(&mut want, OP_TEXT, line.as_bytes());
+        }
+        assert_eq!(out, want);
+    }
+
+    /// The writer's cursor finds every frame boundary, and only those,
+    /// whatever pieces the socket takes the bytes in.
+    #[test]
+    fn the_cursor_follows_frames_written_in_any_pieces() {
+        let lens = [0, 1, 125, 126, 300, 0xffff, 0x10000, 5];
+        let (mut out, mut ends) = (Vec::new(), Vec::new());
+        for len in lens {
+            encode(&mut out, OP_BINARY, &vec![b'x'; len]);
+            ends.push(out.len());
+        }
+        for step in [1, 2, 3, 7, 1000, out.len()] {
+            let mut at = Cursor::default();
+            let mut seen = Vec::new();
+            for (i, piece) in out.chunks(step).enumerate() {
+                at.advance(piece);
+                if at.at_boundary() {
+                    seen.push((i * step + piece.len()).min(out.len()));
+                }
+            }
+            let want: Vec<usize> = ends.iter().copied().filter(|e| e % step == 0 || *e == out.len()).collect();
+            assert_eq!(seen, want, "step {step}");
+        }
     }
 
     #[test]
