@@ -515,15 +515,15 @@ fn main() {
     }
     // Scenario 8: scenario 1 with and without slow and silent clients beside
     // it (lanchat only), alternating: 100 that trickle a byte a second and
-    // never end a line, 100 that never send a byte, 10 that join and never read.
-    let mut s8: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    // never end a line, 100 that never send a byte, 10 that join and never
+    // read. And a control: scenario 1 with 10 more members that do read, so
+    // the cost of being a member (every message is queued for them too)
+    // shows apart from the cost of not reading.
+    let mut s8: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for round in (0..rounds).filter(|_| run("8")) {
-        for (i, with) in [false, true].into_iter().enumerate() {
-            eprintln!(
-                "--- round {} scenario 8 ({})",
-                round + 1,
-                if with { "with slow and silent clients" } else { "alone" }
-            );
+        for (i, what) in ["alone", "with slow and silent clients", "with 10 more members that read"].into_iter().enumerate() {
+            let with = i == 1;
+            eprintln!("--- round {} scenario 8 ({what})", round + 1);
             // Every port open in both runs; beside them, the idle ones take
             // each port in turn: plain IRC, TLS and the web port.
             let (tls_port, web_port) = (free_port(), free_port());
@@ -531,6 +531,9 @@ fn main() {
                 c.args(["--tls-port", &tls_port.to_string(), "--web-port", &web_port.to_string()]);
             });
             let mut args: Vec<String> = scenarios[0].2.iter().map(|a| a.to_string()).collect();
+            if i == 2 {
+                args.extend(["--clients", "110"].map(String::from));
+            }
             if with {
                 args.extend(["--slowloris", "100", "--silent", "100", "--slow", "10"].map(String::from));
                 for (kind, port) in [("irc", server.port), ("tls", tls_port), ("web", web_port)] {
@@ -538,7 +541,7 @@ fn main() {
                 }
             }
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            s8[i].push(loadgen(&lg, &server, if with { "8-with" } else { "8-base" }, &args));
+            s8[i].push(loadgen(&lg, &server, ["8-base", "8-with", "8-members"][i], &args));
         }
     }
     let s5 = run("5").then(|| {
@@ -665,7 +668,7 @@ fn main() {
         println!(
             "8    scenario 1 beside 100 slowloris + 100 silent (on the IRC, TLS and web ports in turn) + 10 non-reading clients (lanchat):"
         );
-        println!("{:<4} {:<26} {:>12} {:>12}", "8", "figure", "alone", "beside them");
+        println!("{:<4} {:<26} {:>12} {:>12} {:>12}", "8", "figure", "alone", "beside them", "+10 members");
         for (label, key, scale, prec) in [
             ("delivered msgs/s", "msgs_per_s", 1.0, 0),
             ("latency p50 (ms)", "p50_us", 1e-3, 2),
@@ -673,10 +676,13 @@ fn main() {
             ("latency max (ms)", "max_us", 1e-3, 2),
             ("server CPU (s)", "server_cpu_s", 1.0, 2),
         ] {
-            let (a, b) = (s8avg(0, key) * scale, s8avg(1, key) * scale);
-            println!("{:<4} {label:<26} {a:>12.prec$} {b:>12.prec$}", "8");
+            let (a, b, c) = (s8avg(0, key) * scale, s8avg(1, key) * scale, s8avg(2, key) * scale);
+            println!("{:<4} {label:<26} {a:>12.prec$} {b:>12.prec$} {c:>12.prec$}", "8");
         }
-        println!("8    p99 change beside them: {s8change:+.1}%");
+        let members = (s8avg(1, "p99_us") / s8avg(2, "p99_us") - 1.0) * 100.0;
+        println!(
+            "8    p99 change beside them: {s8change:+.1}% against scenario 1 alone, {members:+.1}% against 10 more members that read"
+        );
     }
     if let Some(j) = &s10 {
         println!(

@@ -184,7 +184,10 @@ impl Session {
                     // idle connection's memory); it waits for readiness first.
                     buf = Vec::new();
                 }
-                let chunk = if old == 0 && !streaming { IDLE_READ } else { READ_CHUNK };
+                // Small reads before registering too: a trickle that never
+                // registers (slowloris) must not cost a whole chunk zeroed per byte.
+                let small = old == 0 || !self.conn.registered;
+                let chunk = if small && !streaming { IDLE_READ } else { READ_CHUNK };
                 let reading = smol::future::or(
                     async {
                         if old == 0
