@@ -521,7 +521,9 @@ fn main() {
     // shows apart from the cost of not reading.
     let mut s8: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for round in (0..rounds).filter(|_| run("8")) {
-        for (i, what) in ["alone", "with slow and silent clients", "with 10 more members that read"].into_iter().enumerate() {
+        for (i, what) in
+            ["alone", "with slow and silent clients", "with 10 more members that read"].into_iter().enumerate()
+        {
             let with = i == 1;
             eprintln!("--- round {} scenario 8 ({what})", round + 1);
             // Every port open in both runs; beside them, the idle ones take

@@ -166,11 +166,15 @@ fn main() {
     let mut full = Vec::new();
     let mut raster = Vec::new();
     let mut raster_cpu = Vec::new();
+    let mut kept = 0;
     for _ in 0..5 {
         let t = Instant::now();
         let c = cpu();
+        // The picture keeps the newest segments and folds older ones into its
+        // snapshot (canvas::picture), so fewer than STROKES are redrawn one by one.
         let n = canvas.state.borrow_mut().repaint_all(&g);
-        assert_eq!(n, STROKES);
+        assert!(n > 0 && n <= STROKES, "{n} segments repainted");
+        kept = n;
         raster.push(t.elapsed());
         raster_cpu.push(cpu() - c);
         canvas.widget.redraw();
@@ -187,7 +191,7 @@ fn main() {
     full.sort();
     copy.sort();
     println!(
-        "canvas: {STROKES} strokes repainted from scratch in {:.2} ms (median of 5, of which rasterising {:.2} ms, {:.2} ms of CPU; worst {:.2} ms); plain redraw {:.2} ms; a frame at 60 Hz is 16.7 ms",
+        "canvas: {STROKES} strokes drawn ({kept} kept apart, the rest in the snapshot) repainted from scratch in {:.2} ms (median of 5, of which rasterising {:.2} ms, {:.2} ms of CPU; worst {:.2} ms); plain redraw {:.2} ms; a frame at 60 Hz is 16.7 ms",
         ms(full[full.len() / 2]),
         ms(raster[raster.len() / 2]),
         ms(raster_cpu[raster_cpu.len() / 2]),

@@ -7,7 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{Client, DEADLINE, Server, Tmpfs, fill, http, http_bytes, joined, temp_dir, wait_for, web_addr};
 
@@ -65,20 +65,11 @@ fn random_file(dir: &Path, name: &str, len: usize) -> std::path::PathBuf {
     path
 }
 
-/// The line-mode client, fed `input`, to its end; its stdout and status.
+/// The line-mode client, fed `input`, to its end; what it printed and whether it succeeded.
 fn line_client(addr: &str, nick: &str, channel: &str, input: &str) -> (String, bool) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
-        .args(["--client", "--no-gui", "--server", addr, "--nick", nick, "--channel", channel])
-        .env("XDG_CONFIG_HOME", temp_dir("config"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (text, out.status.success())
+    let args = ["--server", addr, "--nick", nick, "--channel", channel];
+    let (ok, out, err) = common::line_client(&args, &temp_dir("config"), input);
+    (out + &err, ok)
 }
 
 #[test]

@@ -231,28 +231,9 @@ fn without_the_plain_port_only_tls_is_served() {
 /// Runs the line-mode client over TLS against `127.0.0.1:port` with its
 /// config in `config_home`, `input` on stdin; gives its exit status, stdout and stderr.
 fn tls_cli(port: u16, config_home: &std::path::Path, extra: &[&str], input: &str) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
-        .args(["--client", "--no-gui", "--tls", "--server", &format!("127.0.0.1:{port}"), "--nick", "tee"])
-        .args(extra)
-        .env("XDG_CONFIG_HOME", config_home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    // Killed if it hangs, so the test fails instead of waiting for ever.
-    let pid = child.id();
-    let (done, watchdog) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if watchdog.recv_timeout(DEADLINE).is_err() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = done.send(());
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.success(), text(&out.stdout), text(&out.stderr))
+    let server = format!("127.0.0.1:{port}");
+    let args = [&["--tls", "--server", &server, "--nick", "tee"][..], extra].concat();
+    common::line_client(&args, config_home, input)
 }
 
 fn pin_line(config_home: &std::path::Path, port: u16) -> Option<String> {

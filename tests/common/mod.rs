@@ -79,6 +79,34 @@ pub fn http(addr: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&http_bytes(addr, request)).into_owned()
 }
 
+/// Runs the line-mode client (`--client --no-gui` and `args`) with its
+/// config in `config_home` and `input` on stdin, to its end (killed if it
+/// hangs, so the test fails instead of waiting for ever); its exit status,
+/// stdout and stderr.
+pub fn line_client(args: &[&str], config_home: &Path, input: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lanchat"))
+        .args(["--client", "--no-gui"])
+        .args(args)
+        .env("XDG_CONFIG_HOME", config_home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let pid = child.id();
+    let (done, watchdog) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if watchdog.recv_timeout(DEADLINE).is_err() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
 /// A running server process.
 pub struct Server {
     child: Child,
