@@ -92,7 +92,7 @@ pub fn userhost(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         .iter()
         .take(5)
         .filter_map(|n| st.find_nick(n).and_then(|id| st.client(id)))
-        .map(|c| format!("{}={}{}@{}", c.nick, if c.away.is_some() { '-' } else { '+' }, c.user, c.host))
+        .map(|c| format!("{}={}{}@{}", c.nick, if c.away.is_some() { '-' } else { '+' }, c.user, c.host()))
         .collect();
     cx.num(RPL_USERHOST, &[&replies.join(" ")]);
     Flow::Continue
@@ -154,7 +154,7 @@ pub fn who(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         let near = cx.st.neighbours(me);
         for (id, c) in cx.st.clients().filter(|(_, c)| c.registered) {
             let seen = !c.invisible || oper || id == me || near.contains(&id);
-            if seen && [&c.nick, &c.user, &c.host, &c.realname].iter().any(|f| mask_match(mask, f)) {
+            if seen && [&*c.nick, &c.user, &c.host(), &c.realname].iter().any(|f| mask_match(mask, f)) {
                 rows.push(("*", c, None));
             }
         }
@@ -164,6 +164,7 @@ pub fn who(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
     }
     let server = cx.shared.config.name.as_str();
     for (chan, c, m) in rows {
+        let host = c.host();
         let mut flags = String::from(if c.away.is_some() { "G" } else { "H" });
         if c.oper {
             flags.push('*');
@@ -171,7 +172,7 @@ pub fn who(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         flags.push_str(m.map_or("", |m| channels::prefixes(m, my_caps)));
         let Some((fields, token)) = whox else {
             let last = format!("0 {}", c.realname);
-            cx.num(RPL_WHOREPLY, &[chan, &c.user, &c.host, server, &c.nick, &flags, &last]);
+            cx.num(RPL_WHOREPLY, &[chan, &c.user, &host, server, &c.nick, &flags, &last]);
             continue;
         };
         let (ip, idle) = (c.ip.to_string(), c.last_spoke.elapsed().as_secs().to_string());
@@ -183,7 +184,7 @@ pub fn who(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
                 'c' => chan,
                 'u' => &c.user,
                 'i' => &ip,
-                'h' => &c.host,
+                'h' => &host,
                 's' => server,
                 'n' => &c.nick,
                 'f' => &flags,
@@ -236,7 +237,7 @@ pub fn whois(cx: &mut Cx<'_>, msg: &Message<'_>) -> Flow {
         return Flow::Continue;
     };
     let nick = c.nick.as_str();
-    cx.num(RPL_WHOISUSER, &[nick, &c.user, &c.host, "*", &c.realname]);
+    cx.num(RPL_WHOISUSER, &[nick, &c.user, &c.host(), "*", &c.realname]);
     let me = cx.conn.id;
     let chans: Vec<String> = c
         .channels
