@@ -23,7 +23,7 @@ use crate::server::state::{Shared, UploadDenied};
 /// reaches a client still sending (closing with unread data resets the
 /// connection, and the answer with it).
 pub const DRAIN: u64 = 8 << 20;
-/// The slowest an upload may come, on average, in bytes a second.
+/// The slowest an upload or a download may go, on average, in bytes a second.
 const MIN_RATE: u64 = 16 << 10;
 pub const DRAIN_TIME: Duration = Duration::from_secs(2);
 
