@@ -653,6 +653,8 @@ fn taken_nick_and_lost_server_are_shown() {
     // Nick… changes the nick: a dialog, a new nick typed, Enter.
     let p = second.probe().unwrap();
     second.click(p.centre("nick_button"));
+    // Typed only once the dialog is there (and has the keyboard).
+    x.xdotool(&["search", "--sync", "--onlyvisible", "--name", lanchat::gui::NICK_DIALOG_TITLE]);
     x.xdotool(&["key", "ctrl+a"]);
     x.xdotool(&["type", "--delay", "5", "erin"]);
     x.xdotool(&["key", "Return"]);

@@ -60,6 +60,9 @@ use crate::emoticon;
 use canvas::Canvas;
 use chatlog::ChatLog;
 
+/// The title of the Nick… dialog.
+pub const NICK_DIALOG_TITLE: &str = "Change nick";
+
 /// Colours offered for the brush: name and 0xRRGGBB.
 pub const COLOURS: &[(&str, u32)] = &[
     ("Black", 0x000000),
@@ -694,6 +697,8 @@ impl App {
             }
             Msg::NickDialog => {
                 let current = self.view.suggestion.clone().unwrap_or_else(|| self.view.nick.clone());
+                // A title of its own: a window manager lists it, and a test can wait for it.
+                dialog::message_title(NICK_DIALOG_TITLE);
                 if let Some(n) = dialog::input_default("Nick:", &current) {
                     self.change_nick(&n);
                 }
